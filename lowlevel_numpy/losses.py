@@ -1,0 +1,74 @@
+"""The output function, the losses, and their gradients with respect to the logits.
+
+The last layer emits logits ``z`` of shape ``(n, k)``; ``t`` are one-hot targets of the same shape.
+Every loss is averaged over the ``n`` samples of the batch (Keras's ``sum_over_batch_size``), so
+every gradient below carries a factor ``1 / n``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def log_softmax(z: np.ndarray) -> np.ndarray:
+    """``log softmax(z)_j = z_j - log sum_i e^{z_i}``, row by row.
+
+    Subtracting the row maximum first changes nothing mathematically (it cancels) but keeps every
+    exponent <= 0, so ``e^{...}`` cannot overflow: the log-sum-exp trick.
+    """
+    shifted = z - z.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """``softmax(z)_j = e^{z_j} / sum_i e^{z_i}``: probabilities, each row summing to 1."""
+    return np.exp(log_softmax(z))
+
+
+def softmax_cross_entropy(z: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cross-entropy of ``softmax(z)`` against ``t``, computed from the logits; and ``dL/dz``.
+
+    ``L = -(1/n) sum_rows sum_j t_j log softmax(z)_j``
+    ``dL/dz = (softmax(z) - t) / n``
+
+    The gradient is this simple because the softmax's Jacobian and the logarithm's derivative
+    cancel. Working from logits avoids ``log(0)``: never take the log of a computed probability.
+    """
+    n = z.shape[0]
+    log_p = log_softmax(z)
+    loss = -(t * log_p).sum() / n
+    return loss, (np.exp(log_p) - t) / n
+
+
+def mean_squared_error(y: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean squared error over samples and outputs (as Keras averages it); and ``dL/dy``.
+
+    ``L = (1/(n k)) sum (y - t)^2``,   ``dL/dy = 2 (y - t) / (n k)``
+    """
+    diff = y - t
+    return (diff * diff).sum() / diff.size, 2 * diff / diff.size
+
+
+def softmax_backward(p: np.ndarray, dp: np.ndarray) -> np.ndarray:
+    """``dL/dz`` from ``dL/dp`` through ``p = softmax(z)``, row by row.
+
+    The softmax's Jacobian is ``dp_i/dz_j = p_i (delta_ij - p_j)``, so
+    ``dL/dz_j = sum_i dL/dp_i p_i (delta_ij - p_j) = p_j (dL/dp_j - sum_i dL/dp_i p_i)``.
+    """
+    return p * (dp - (dp * p).sum(axis=1, keepdims=True))
+
+
+def output_function(output: str, z: np.ndarray) -> np.ndarray:
+    """Predictions from logits: ``softmax(z)`` or ``z`` itself."""
+    return softmax(z) if output == "softmax" else z
+
+
+def loss_and_gradient(
+    output: str, loss: str, z: np.ndarray, t: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The batch loss and ``dL/dz`` for an output function and loss pair (see ``ModelSpec``)."""
+    if loss == "cross_entropy":
+        return softmax_cross_entropy(z, t)
+    y = output_function(output, z)
+    value, dy = mean_squared_error(y, t)
+    return value, (softmax_backward(y, dy) if output == "softmax" else dy)

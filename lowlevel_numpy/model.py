@@ -1,0 +1,110 @@
+"""The multilayer perceptron: forward pass, loss, and backpropagation.
+
+For hidden layers ``l = 1 .. L`` and the output layer:
+
+    a_0 = x
+    z_l = a_{l-1} @ W_l + b_l,    a_l = dropout(f(z_l))         (hidden layers)
+    z   = a_L @ W_out + b_out                                     (logits)
+    loss = data_loss(z, t) + l2 * sum_l ||W_l||^2                (kernels only)
+
+Backpropagation applies the chain rule from the loss back to the input, layer by layer:
+
+    dz   = dL/dz from the loss                                    (losses.loss_and_gradient)
+    da_L = dz @ W_out.T,      dW_out = a_L.T @ dz,  db_out = sum_rows dz
+    dz_l = dropout_mask * da_l * f'(z_l)
+    da_{l-1} = dz_l @ W_l.T,  dW_l = a_{l-1}.T @ dz_l,  db_l = sum_rows dz_l
+    dW_l += 2 * l2 * W_l                                          (the L2 term's gradient)
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+import numpy as np
+
+from lowlevel_numpy.activations import ACTIVATIONS
+from lowlevel_numpy.layers import Dense, Dropout
+from lowlevel_numpy.losses import loss_and_gradient, output_function
+from shared.spec import ModelSpec
+
+
+class MLP:
+    """A stack of ``Dense`` layers with an activation (and dropout) between them.
+
+    Args:
+        spec: a resolved ``ModelSpec``.
+        params: initial ``[(W, b), ...]``, already of the wanted dtype and on the wanted device.
+        dropout: drop probability after every hidden activation.
+        l2: L2 penalty factor on the kernels.
+    """
+
+    def __init__(self, spec: ModelSpec, params: list, dropout: float = 0.0, l2: float = 0.0):
+        self.spec = spec
+        self.activation = ACTIVATIONS[spec.activation]
+        self.layers = [Dense(W, b) for W, b in params]
+        self.dropouts = [Dropout(dropout) for _ in self.layers[:-1]]
+        self.l2 = l2
+        self._hidden: list[tuple[np.ndarray, np.ndarray]] = []  # (z_l, f(z_l)) per hidden layer
+
+    def parameters(self) -> list[np.ndarray]:
+        """The arrays an optimizer updates in place: ``[W_1, b_1, W_2, b_2, ...]``."""
+        return [p for layer in self.layers for p in (layer.W, layer.b)]
+
+    def gradients(self) -> list[np.ndarray]:
+        """The gradients of the last ``backward``, in the order of ``parameters``."""
+        return [g for layer in self.layers for g in (layer.dW, layer.db)]
+
+    def forward(
+        self, x: np.ndarray, rng: np.random.Generator | None = None, xp: ModuleType = np
+    ) -> np.ndarray:
+        """The logits ``(n, n_outputs)`` for inputs ``x (n, n_inputs)``.
+
+        With an ``rng``, dropout is active (training); without one, it is off (inference).
+        """
+        self._hidden = []
+        a = x
+        for layer, dropout in zip(self.layers[:-1], self.dropouts):
+            z = layer.forward(a)
+            a = self.activation.forward(z)
+            self._hidden.append((z, a))
+            a = dropout.forward(a, rng, xp)
+        return self.layers[-1].forward(a)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Predictions ``(n, n_outputs)``: class probabilities for a softmax output."""
+        return output_function(self.spec.output, self.forward(x))
+
+    def l2_penalty(self) -> np.ndarray:
+        """``l2 * sum_l sum(W_l^2)`` over the kernels."""
+        return self.l2 * sum((layer.W * layer.W).sum() for layer in self.layers)
+
+    def loss(self, z: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The data loss of logits ``z`` against one-hot ``t``, and ``dL/dz``."""
+        return loss_and_gradient(self.spec.output, self.spec.loss, z, t)
+
+    def backward(self, dz: np.ndarray) -> None:
+        """Backpropagate ``dz = dL/dz`` from the logits; fills every layer's ``dW`` and ``db``."""
+        da = self.layers[-1].backward(dz)
+        for layer, dropout, (z, a) in zip(
+            reversed(self.layers[:-1]), reversed(self.dropouts), reversed(self._hidden)
+        ):
+            dz = dropout.backward(da) * self.activation.derivative(z, a)
+            da = layer.backward(dz)
+        if self.l2:
+            for layer in self.layers:
+                layer.dW += 2 * self.l2 * layer.W
+
+    def loss_and_gradients(
+        self,
+        x: np.ndarray,
+        t: np.ndarray,
+        rng: np.random.Generator | None = None,
+        xp: ModuleType = np,
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Forward, loss (L2 term included) and backward on one batch; the loss and gradients."""
+        z = self.forward(x, rng, xp)
+        loss, dz = self.loss(z, t)
+        self.backward(dz)
+        if self.l2:
+            loss = loss + self.l2_penalty()
+        return loss, self.gradients()

@@ -1,0 +1,44 @@
+"""Hooks into a tier's ``fit`` loop. Library code reports progress through these; it never prints.
+
+Every tier's ``fit`` calls, in order: ``on_train_begin`` once, ``on_batch_end`` after every
+optimizer step, ``on_epoch_end`` after every epoch (with that epoch's record), and
+``on_train_end`` once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from shared.checkpoint import save_checkpoint
+
+
+class Callback:
+    """Base class: override the hooks you need."""
+
+    def on_train_begin(
+        self, tier: Any, first_epoch: int, epochs: int, steps_per_epoch: int
+    ) -> None:
+        """``first_epoch`` is 1-based; it is above 1 when a run resumes."""
+
+    def on_batch_end(self, tier: Any, batch: int, loss: float) -> None:
+        """``batch`` is 0-based within the epoch; ``loss`` is that step's training loss."""
+
+    def on_epoch_end(self, tier: Any, record: dict[str, Any]) -> None:
+        """``record`` is the epoch's row of the history (see ``shared.report.History``)."""
+
+    def on_train_end(self, tier: Any) -> None:
+        """Called after the best weights (if any) have been restored."""
+
+
+class CheckpointEveryEpoch(Callback):
+    """Writes the tier's full state to ``path`` after every epoch, atomically."""
+
+    def __init__(self, path: str | Path, data_spec: Any = None) -> None:
+        self.path = Path(path)
+        self.data_spec = data_spec
+
+    def on_epoch_end(self, tier: Any, record: dict[str, Any]) -> None:
+        checkpoint = tier.checkpoint()
+        checkpoint.data = self.data_spec
+        save_checkpoint(self.path, checkpoint)

@@ -1,0 +1,182 @@
+"""Framework-neutral checkpoints: one ``.npz`` file that any tier writes and any tier reads.
+
+Layout of the archive (every entry a plain NumPy array, read with ``allow_pickle=False``):
+
+- ``params/{i}/W``, ``params/{i}/b``: kernel ``(n_in, n_out)`` and bias of layer ``i``;
+- ``slots/{name}/{i}/W``, ``slots/{name}/{i}/b``: the optimizer's per-parameter state, with the
+  same shapes (``v`` for momentum and Nesterov; ``m`` and ``v`` for Adam; ``s`` for RMSprop);
+- ``best/{i}/W``, ``best/{i}/b``: the best weights so far, when early stopping is on;
+- ``meta``: a JSON document (a string array): format and version, the tier that wrote it, the
+  step and epoch counters, the three specs, the history so far, early-stopping state and the
+  library versions.
+
+Files are written to a temporary name and renamed, so an interrupted save leaves the previous
+checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import zipfile
+from dataclasses import dataclass, field
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import shared
+from shared.errors import CheckpointError, SpecError
+from shared.fileio import atomic_write
+from shared.init import Params
+from shared.spec import DataSpec, ModelSpec, TrainSpec, build, to_dict
+
+FORMAT = "mlp-tiers-checkpoint"
+VERSION = 1
+
+
+@dataclass
+class Checkpoint:
+    """Everything needed to continue a run exactly where it stopped.
+
+    Attributes:
+        params: ``[(W, b), ...]`` as NumPy arrays.
+        slots: optimizer state by slot name, each shaped like ``params``.
+        step: optimizer steps taken so far (Keras's ``optimizer.iterations``).
+        epoch: completed epochs.
+        model, train, data: the specs of the run.
+        tier: name of the tier that wrote the checkpoint.
+        history: per-epoch records so far (see ``shared.report.History``).
+        best: best weights so far, when early stopping is on.
+        early_stopping: early-stopping counters, when early stopping is on.
+    """
+
+    params: Params
+    model: ModelSpec
+    train: TrainSpec
+    slots: dict[str, Params] = field(default_factory=dict)
+    step: int = 0
+    epoch: int = 0
+    data: DataSpec | None = None
+    tier: str = ""
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best: Params | None = None
+    early_stopping: dict[str, Any] | None = None
+
+
+def _flatten(prefix: str, params: Params) -> dict[str, np.ndarray]:
+    arrays = {}
+    for i, (W, b) in enumerate(params):
+        arrays[f"{prefix}/{i}/W"] = np.asarray(W)
+        arrays[f"{prefix}/{i}/b"] = np.asarray(b)
+    return arrays
+
+
+def _unflatten(prefix: str, archive: dict[str, np.ndarray]) -> Params:
+    params = []
+    while f"{prefix}/{len(params)}/W" in archive:
+        i = len(params)
+        params.append((archive[f"{prefix}/{i}/W"], archive[f"{prefix}/{i}/b"]))
+    return params
+
+
+def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> Path:
+    """Write ``checkpoint`` to ``path`` atomically and return the path."""
+    path = Path(path)
+    meta = {
+        "format": FORMAT,
+        "version": VERSION,
+        "tier": checkpoint.tier,
+        "step": int(checkpoint.step),
+        "epoch": int(checkpoint.epoch),
+        "model": to_dict(checkpoint.model),
+        "train": to_dict(checkpoint.train),
+        "data": None if checkpoint.data is None else to_dict(checkpoint.data),
+        "slots": sorted(checkpoint.slots),
+        "history": checkpoint.history,
+        "early_stopping": checkpoint.early_stopping,
+        "versions": {
+            "mlp-tiers": shared.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
+    }
+    arrays = _flatten("params", checkpoint.params)
+    for name, slot in checkpoint.slots.items():
+        arrays.update(_flatten(f"slots/{name}", slot))
+    if checkpoint.best is not None:
+        arrays.update(_flatten("best", checkpoint.best))
+    arrays["meta"] = np.array(json.dumps(meta))
+    with atomic_write(path) as handle:
+        np.savez(handle, **arrays)
+    return path
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    """Read a checkpoint written by any tier; a clear ``CheckpointError`` if it cannot."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            archive = {key: npz[key] for key in npz.files}
+        meta = json.loads(str(archive.pop("meta")))
+    except KeyError:
+        raise CheckpointError(
+            f"{path} is not an mlp-tiers checkpoint (it has no 'meta' entry)"
+        ) from None
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise CheckpointError(
+            f"cannot read checkpoint {path}: the file is corrupted or not an .npz archive ({exc})"
+        ) from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not an mlp-tiers checkpoint")
+    if meta.get("version") != VERSION:
+        raise CheckpointError(
+            f"checkpoint {path} has format version {meta.get('version')}; "
+            f"this mlp-tiers reads version {VERSION}"
+        )
+    try:
+        model = build(ModelSpec, meta["model"], f"the model spec in {path}")
+        train = build(TrainSpec, meta["train"], f"the training spec in {path}")
+        data = (
+            None
+            if meta["data"] is None
+            else build(DataSpec, meta["data"], f"the data spec in {path}")
+        )
+        params = _unflatten("params", archive)
+        slots = {name: _unflatten(f"slots/{name}", archive) for name in meta["slots"]}
+        best = _unflatten("best", archive) or None
+        checkpoint = Checkpoint(
+            params=params,
+            model=model,
+            train=train,
+            slots=slots,
+            step=int(meta["step"]),
+            epoch=int(meta["epoch"]),
+            data=data,
+            tier=str(meta["tier"]),
+            history=list(meta["history"]),
+            best=best,
+            early_stopping=meta["early_stopping"],
+        )
+    except (KeyError, TypeError, SpecError) as exc:
+        raise CheckpointError(f"checkpoint {path} is incomplete or inconsistent: {exc}") from None
+    _check_shapes(checkpoint, path)
+    return checkpoint
+
+
+def _check_shapes(checkpoint: Checkpoint, path: Path) -> None:
+    sizes = checkpoint.model.layer_sizes
+    expected = [((a, b), (b,)) for a, b in pairwise(sizes)]
+    groups = {"params": checkpoint.params, **{f"slot {k}": v for k, v in checkpoint.slots.items()}}
+    if checkpoint.best is not None:
+        groups["best weights"] = checkpoint.best
+    for name, params in groups.items():
+        shapes = [(W.shape, b.shape) for W, b in params]
+        if shapes != expected:
+            raise CheckpointError(
+                f"checkpoint {path}: {name} have shapes {shapes}, but its model "
+                f"{'-'.join(map(str, sizes))} needs {expected}"
+            )

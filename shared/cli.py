@@ -1,0 +1,321 @@
+"""The command line: one parser for every tier's train script, and the ``mlp-tiers`` command.
+
+Settings come from three places, later ones winning: the defaults of the spec dataclasses, a TOML
+file (``--config``, sections ``[data]``, ``[model]``, ``[train]``), and flags. Bad input ends the
+program with one line on standard error and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+from rich.console import Console
+
+from shared.errors import MlpTiersError, SpecError
+
+
+def _hidden(text: str) -> tuple[int, ...]:
+    if text.strip().lower() in ("", "none", "()"):
+        return ()
+    try:
+        return tuple(int(part) for part in text.replace(" ", ",").split(",") if part)
+    except ValueError:
+        raise SpecError(
+            f"--hidden takes comma-separated layer sizes such as 128,64 (or 'none'); got {text!r}"
+        ) from None
+
+
+def _number(kind: Callable[[str], Any], flag: str) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            return kind(text)
+        except ValueError:
+            what = "an integer" if kind is int else "a number"
+            raise SpecError(f"{flag} takes {what}; got {text!r}") from None
+
+    return parse
+
+
+# flag -> (section, spec field, parser of the flag's text, help)
+FLAGS: dict[str, tuple[str, str, Callable[[str], Any], str]] = {
+    # data
+    "--dataset": ("data", "name", str, "registered dataset or path to an .npz/.csv file (digits)"),
+    "--val-fraction": ("data", "val_fraction", float, "validation share of training data (0.15)"),
+    "--test-fraction": ("data", "test_fraction", float, "test share, if no test split ships (0.2)"),
+    "--split-seed": ("data", "split_seed", int, "seed of the splits, apart from --seed (0)"),
+    "--classes": ("data", "n_classes", int, "number of classes of 'spirals' (3)"),
+    "--samples": ("data", "n_samples", int, "samples per class of 'spirals' (200)"),
+    "--label-column": ("data", "label_column", str, "a .csv label column: name or index (last)"),
+    # model
+    "--hidden": ("model", "hidden", _hidden, "hidden sizes, e.g. 128,64, or 'none' (128,64)"),
+    "--activation": ("model", "activation", str, "relu, tanh, sigmoid or identity (relu)"),
+    "--output": ("model", "output", str, "softmax or identity (softmax)"),
+    "--loss": ("model", "loss", str, "cross_entropy or mse (cross_entropy)"),
+    "--init": ("model", "init", str, "glorot_uniform, glorot_normal, he_uniform, he_normal"),
+    # training
+    "--optimizer": ("train", "optimizer", str, "sgd, momentum, nesterov, adam or rmsprop (adam)"),
+    "--lr": ("train", "lr", float, "learning rate (Keras's default for the optimizer)"),
+    "--momentum": ("train", "momentum", float, "momentum of momentum and nesterov (0.9)"),
+    "--beta1": ("train", "beta1", float, "Adam's beta1 (0.9)"),
+    "--beta2": ("train", "beta2", float, "Adam's beta2 (0.999)"),
+    "--rho": ("train", "rho", float, "RMSprop's rho (0.9)"),
+    "--eps": ("train", "eps", float, "Adam's and RMSprop's epsilon (1e-7)"),
+    "--batch-size": ("train", "batch_size", int, "samples per step (32)"),
+    "--epochs": ("train", "epochs", int, "total epochs, also when resuming (20)"),
+    "--l2": ("train", "l2", float, "L2 penalty factor on the kernels (0)"),
+    "--dropout": ("train", "dropout", float, "drop probability after each hidden layer (0)"),
+    "--patience": ("train", "patience", int, "early stopping patience in epochs (off)"),
+    "--seed": ("train", "seed", int, "seed of initial weights, batch order and dropout (0)"),
+    "--dtype": ("train", "dtype", str, "float32 or float64 (float32)"),
+    "--device": ("train", "device", str, "cpu, gpu or auto (cpu)"),
+}  # fmt: skip
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def add_run_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags every train script (and ``mlp-tiers compare``) takes."""
+    groups = {
+        "data": parser.add_argument_group("data"),
+        "model": parser.add_argument_group("model"),
+        "train": parser.add_argument_group("training"),
+    }
+    for flag, (section, _, _, help_text) in FLAGS.items():
+        groups[section].add_argument(
+            flag, default=None, metavar=flag.lstrip("-").upper().replace("-", "_"), help=help_text
+        )
+    parser.add_argument(
+        "--config", metavar="TOML", help="a TOML file with [data], [model] and [train] sections"
+    )
+    parser.add_argument(
+        "--out", default="runs", metavar="DIR", help="where run folders are written (runs)"
+    )
+    parser.add_argument("--no-save", action="store_true", help="write no run folder")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+
+
+def given_flags(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """The flags given on the command line, parsed, by section."""
+    sections: dict[str, dict[str, Any]] = {"data": {}, "model": {}, "train": {}}
+    for flag, (section, field, parse, _) in FLAGS.items():
+        text = getattr(args, flag.lstrip("-").replace("-", "_"))
+        if text is not None:
+            convert = _number(parse, flag) if parse in (int, float) else parse
+            sections[section][field] = convert(text)
+    return sections
+
+
+def config_from_args(args: argparse.Namespace):
+    """The ``RunConfig`` of a TOML file (if any) with the flags on top."""
+    from shared.spec import config_from_dict, load_toml
+
+    raw = load_toml(args.config) if args.config else {}
+    where = f"config file {args.config}" if args.config else "the flags"
+    for section, values in given_flags(args).items():
+        if not isinstance(raw.get(section, {}), dict):
+            raise SpecError(f"[{section}] in {where} must be a table of keys and values")
+        raw[section] = {**raw.get(section, {}), **values}
+    return config_from_dict(raw, where)
+
+
+def resume_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """Training flags allowed with ``--resume``; data or model flags are refused."""
+    flags = given_flags(args)
+    for section in ("data", "model"):
+        if flags[section]:
+            field = next(iter(flags[section]))
+            raise SpecError(
+                f"{section} setting {field!r} cannot change when resuming: the {section} comes "
+                "from the checkpoint"
+            )
+    if args.config:
+        raise SpecError(
+            "--config cannot be combined with --resume: the settings come from the checkpoint"
+        )
+    return flags["train"]
+
+
+def guard(body: Callable[[], int], prog: str) -> int:
+    """Run ``body``; turn the user's errors into one line on stderr and exit status 2."""
+    try:
+        return body()
+    except MlpTiersError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+
+
+def train_parser(prog: str, description: str) -> Parser:
+    parser = Parser(prog=prog, description=description)
+    add_run_flags(parser)
+    parser.add_argument(
+        "--resume", metavar="CHECKPOINT", help="continue a run from its checkpoint.npz"
+    )
+    return parser
+
+
+def run_training(tier: str, args: argparse.Namespace, console: Console) -> int:
+    """Train one tier as the flags say; print progress and the final evaluation."""
+    from shared.console import EpochProgress, describe_run, evaluation_table, per_class_table
+    from shared.runner import prepare_run, train_and_evaluate
+    from shared.tiers import get_tier
+
+    get_tier(tier)  # fails early, with a clear error, for an unknown or uninstalled tier
+    if args.resume:
+        run = prepare_run(None, resume=args.resume, **resume_overrides(args))  # type: ignore[arg-type]
+    else:
+        run = prepare_run(config_from_args(args))
+    console.print(describe_run(tier, run.data, run.model, run.train))
+    if run.resume is not None:
+        console.print(f"resuming from {args.resume} after epoch {run.resume.epoch}")
+    callbacks = [] if args.quiet else [EpochProgress(console)]
+    outcome = train_and_evaluate(tier, run, callbacks, out=None if args.no_save else args.out)
+    history = outcome.history
+    if history.stopped_epoch is not None:
+        console.print(
+            f"early stopping after epoch {history.stopped_epoch}; restored the weights of epoch "
+            f"{history.best_epoch}"
+        )
+    console.print(evaluation_table("Evaluation", outcome.evaluations))
+    if not args.quiet:
+        console.print(per_class_table(outcome.evaluations["test"], run.data.class_names))
+    if outcome.folder is not None:
+        console.print(f"run folder: {outcome.folder}")
+    return 0
+
+
+def train_main(tier: str, argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    """Entry point of a tier's ``python -m <tier>.train``."""
+    prog = prog or f"python -m {tier}.train"
+    parser = train_parser(prog, f"Train the {tier} tier's MLP and evaluate it.")
+    args = parser.parse_args(argv)
+    return guard(lambda: run_training(tier, args, Console()), prog)
+
+
+# -- mlp-tiers ------------------------------------------------------------------------------------
+
+
+def compare(args: argparse.Namespace, console: Console) -> int:
+    """Train every installed tier on one spec and print one side-by-side table."""
+    from shared.console import comparison_table, describe_run
+    from shared.report import new_run_dir, write_json
+    from shared.runner import prepare_run, run_metadata, train_and_evaluate
+    from shared.tiers import TIERS, available_tiers
+
+    names = args.tiers.split(",") if args.tiers else available_tiers()
+    for name in names:
+        if name not in TIERS:
+            raise SpecError(f"unknown tier {name!r}; registered tiers are {', '.join(TIERS)}")
+    run = prepare_run(config_from_args(args))
+    console.print(describe_run(", ".join(names), run.data, run.model, run.train))
+    rows = []
+    for name in names:
+        with console.status(f"training {name} ..."):
+            outcome = train_and_evaluate(name, run, out=None)
+        history = outcome.history
+        rows.append({
+            "tier": name,
+            "epochs": len(history),
+            "final_loss": history.last["loss"],
+            "val_accuracy": outcome.evaluations["val"].accuracy,
+            "test_accuracy": outcome.evaluations["test"].accuracy,
+            "median_epoch_seconds": statistics.median(history.column("seconds")),
+            "history": history.records,
+        })  # fmt: skip
+        console.print(f"{name}: done ({len(history)} epochs)")
+    missing = [name for name in TIERS if name not in names]
+    title = (
+        f"Same spec, initial weights and batches ({run.data.name}, "
+        f"{len(run.data.y_test)} test samples)"
+    )
+    console.print(comparison_table(title, rows))
+    if missing and not args.tiers:
+        console.print(f"not installed: {', '.join(missing)}")
+    if not args.no_save:
+        folder = new_run_dir(args.out, "compare", run.data_spec.name)
+        write_json(folder / "compare.json", {**run_metadata(run), "tiers": rows})
+        console.print(f"report: {folder / 'compare.json'}")
+    return 0
+
+
+def list_datasets(args: argparse.Namespace, console: Console) -> int:
+    from rich.table import Table
+
+    from shared.data import SOURCES
+
+    table = Table(
+        title="Datasets (or give --dataset a path to an .npz or .csv file)", title_justify="left"
+    )
+    table.add_column("name")
+    table.add_column("offline")
+    table.add_column("what")
+    for name, source in SOURCES.items():
+        table.add_row(name, "yes" if source.offline else "after first download", source.summary)
+    console.print(table)
+    return 0
+
+
+def list_tiers(args: argparse.Namespace, console: Console) -> int:
+    from rich.table import Table
+
+    from shared.tiers import TIERS
+
+    table = Table(title="Tiers", title_justify="left")
+    for column in ("name", "installed", "what"):
+        table.add_column(column)
+    for name, entry in TIERS.items():
+        missing = entry.missing()
+        table.add_row(
+            name, "yes" if not missing else f"no (needs {', '.join(missing)})", entry.summary
+        )
+    console.print(table)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``mlp-tiers``: compare the tiers, train one, list datasets and tiers."""
+    parser = Parser(prog="mlp-tiers", description="One MLP classifier, three tiers of abstraction.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    compare_parser = commands.add_parser(
+        "compare",
+        help="train every installed tier on one spec and compare them",
+        description="Train every installed tier on the same spec, initial weights and batches.",
+    )
+    add_run_flags(compare_parser)
+    compare_parser.add_argument(
+        "--tiers", metavar="NAMES", help="comma-separated tiers (all installed)"
+    )
+    train = commands.add_parser("train", help="train one tier (same flags as its train script)")
+    add_run_flags(train)
+    train.add_argument("--tier", default="numpy", help="which tier (numpy)")
+    train.add_argument(
+        "--resume", metavar="CHECKPOINT", help="continue a run from its checkpoint.npz"
+    )
+    commands.add_parser("datasets", help="list the registered datasets")
+    commands.add_parser("tiers", help="list the tiers and whether they are installed")
+    for sub in commands.choices.values():
+        sub.__class__ = Parser
+    args = parser.parse_args(argv)
+    console = Console()
+    handlers: dict[str, Callable[[], int]] = {
+        "compare": lambda: compare(args, console),
+        "train": lambda: run_training(args.tier, args, console),
+        "datasets": lambda: list_datasets(args, console),
+        "tiers": lambda: list_tiers(args, console),
+    }
+    return guard(handlers[args.command], "mlp-tiers")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

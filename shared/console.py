@@ -1,0 +1,129 @@
+"""Terminal output with rich: progress bars and tables. Only the command line uses this module."""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from shared.callbacks import Callback
+from shared.data import Dataset
+from shared.metrics import Evaluation
+from shared.spec import ModelSpec, TrainSpec
+
+
+class EpochProgress(Callback):
+    """A progress bar over the batches of each epoch, and one summary line per epoch."""
+
+    def __init__(self, console: Console, label: str = "") -> None:
+        self.console = console
+        self.label = label
+        self.progress: Progress | None = None
+        self.task = None
+
+    def on_train_begin(
+        self, tier: Any, first_epoch: int, epochs: int, steps_per_epoch: int
+    ) -> None:
+        self.epochs, self.steps = epochs, steps_per_epoch
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]:.4f}"),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=True,
+        )
+        self.progress.start()
+        self.task = self.progress.add_task(
+            self._description(first_epoch), total=steps_per_epoch, loss=0.0
+        )
+
+    def _description(self, epoch: int) -> str:
+        return f"{self.label}epoch {epoch}/{self.epochs}"
+
+    def on_batch_end(self, tier: Any, batch: int, loss: float) -> None:
+        self.progress.update(self.task, completed=batch + 1, loss=loss)
+
+    def on_epoch_end(self, tier: Any, record: dict[str, Any]) -> None:
+        epoch = record["epoch"]
+        self.progress.console.print(
+            f"{self.label}epoch {epoch:>3}/{self.epochs}  loss {record['loss']:.4f}  "
+            f"val_loss {record['val_loss']:.4f}  val_acc {record['val_accuracy']:.4f}  "
+            f"{record['seconds']:.2f}s",
+            highlight=False,
+        )
+        self.progress.reset(
+            self.task, total=self.steps, description=self._description(epoch + 1), loss=0.0
+        )
+
+    def on_train_end(self, tier: Any) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def describe_run(tier: str, data: Dataset, model: ModelSpec, train: TrainSpec) -> str:
+    sizes = data.sizes()
+    layers = "-".join(str(s) for s in model.layer_sizes)
+    head = f"{model.output}+{model.loss}"
+    extras = [f"l2 {train.l2:g}"] if train.l2 else []
+    extras += [f"dropout {train.dropout:g}"] if train.dropout else []
+    extras += [f"patience {train.patience}"] if train.patience else []
+    return (
+        f"[bold]{tier}[/bold] · {data.name} ({sizes['train']} train / {sizes['val']} val / "
+        f"{sizes['test']} test) · {layers} {model.activation}, {head} · {train.optimizer} "
+        f"lr {train.lr:g}, batch {train.batch_size}, {train.epochs} epochs"
+        f"{', ' + ', '.join(extras) if extras else ''} · {train.dtype} on {train.device} · "
+        f"seed {train.seed}"
+    )
+
+
+def evaluation_table(title: str, rows: dict[str, Evaluation]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("split", "loss", "accuracy", "macro F1"):
+        table.add_column(column, justify="left" if column == "split" else "right")
+    for split, ev in rows.items():
+        table.add_row(split, f"{ev.loss:.4f}", f"{ev.accuracy:.4f}", f"{ev.macro_f1:.4f}")
+    return table
+
+
+def per_class_table(evaluation: Evaluation, class_names: tuple[str, ...]) -> Table:
+    table = Table(title="Test set, per class", title_justify="left")
+    for column in ("class", "precision", "recall", "F1", "support"):
+        table.add_column(column, justify="left" if column == "class" else "right")
+    for name, p, r, f, s in zip(
+        class_names, evaluation.precision, evaluation.recall, evaluation.f1, evaluation.support
+    ):
+        table.add_row(name, f"{p:.3f}", f"{r:.3f}", f"{f:.3f}", str(int(s)))
+    return table
+
+
+def comparison_table(title: str, rows: list[dict[str, Any]]) -> Table:
+    table = Table(title=title, title_justify="left")
+    columns = (
+        "tier",
+        "epochs",
+        "final loss",
+        "val accuracy",
+        "test accuracy",
+        "s / epoch (median)",
+    )
+    for column in columns:
+        table.add_column(column, justify="left" if column == "tier" else "right")
+    for row in rows:
+        table.add_row(
+            row["tier"],
+            str(row["epochs"]),
+            f"{row['final_loss']:.4f}",
+            f"{row['val_accuracy']:.4f}",
+            f"{row['test_accuracy']:.4f}",
+            f"{row['median_epoch_seconds']:.4f}",
+        )
+    return table
+
+
+def median_epoch_seconds(records: list[dict[str, Any]]) -> float:
+    return statistics.median(record["seconds"] for record in records)

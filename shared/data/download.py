@@ -1,0 +1,75 @@
+"""Downloading dataset files once, checking their SHA-256, and caching them (with pooch).
+
+The cache folder is the user cache folder (``~/.cache/mlp-tiers`` on Linux) unless the environment
+variable ``MLP_TIERS_DATA`` names another. ``MLP_TIERS_MIRROR`` replaces the base address of the
+mirror, for a local copy or a test server. A file already in the cache with the right checksum is
+used without any network access.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pooch
+import requests
+
+from shared.errors import DataError
+
+CACHE_ENV = "MLP_TIERS_DATA"
+MIRROR_ENV = "MLP_TIERS_MIRROR"
+# The public mirror that keras.datasets downloads from.
+DEFAULT_MIRROR = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """A file on the mirror: its name there (and in the cache) and its SHA-256 digest."""
+
+    name: str
+    sha256: str
+
+
+def cache_dir() -> Path:
+    """Where downloaded files are kept."""
+    override = os.environ.get(CACHE_ENV)
+    return Path(override) if override else Path(pooch.os_cache("mlp-tiers"))
+
+
+def mirror() -> str:
+    base = os.environ.get(MIRROR_ENV, DEFAULT_MIRROR)
+    return base if base.endswith("/") else base + "/"
+
+
+def fetch(file: RemoteFile, *, timeout: float = 30.0) -> Path:
+    """The local path of ``file``, downloading it into the cache first if needed.
+
+    Raises ``DataError`` with what to do when the file cannot be downloaded or does not match
+    its checksum. A corrupted download is removed, never left in the cache.
+    """
+    folder = cache_dir()
+    url = mirror() + file.name
+    target = folder / file.name
+    try:
+        path = pooch.retrieve(
+            url,
+            known_hash=f"sha256:{file.sha256}",
+            fname=file.name,
+            path=folder,
+            downloader=pooch.HTTPDownloader(timeout=timeout, progressbar=False),
+        )
+    except ValueError as exc:
+        if "hash" not in str(exc).lower():
+            raise
+        raise DataError(
+            f"the download of {file.name} from {url} is corrupted (its SHA-256 is not "
+            f"{file.sha256}); it was discarded, so try again or place a good copy at {target}"
+        ) from None
+    except (requests.exceptions.RequestException, OSError) as exc:
+        raise DataError(
+            f"cannot download {file.name} from {url} ({type(exc).__name__}); to work offline, "
+            f"place the file at {target} (SHA-256 {file.sha256}) or point {CACHE_ENV} at a "
+            "folder that holds it"
+        ) from None
+    return Path(path)

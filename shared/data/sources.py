@@ -1,0 +1,205 @@
+"""The registered datasets.
+
+- ``digits``: 1797 8x8 handwritten digits, 64 features, 10 classes; bundled with scikit-learn
+  (offline); 20% held out for testing.
+- ``mnist1d``: MNIST-1D, 4000 training and 1000 test signals of 40 points, 10 classes; generated
+  locally by the reference generator.
+- ``mnist``: 60000 training and 10000 test 28x28 digits, 784 features; downloaded once from the
+  mirror keras.datasets uses, checksummed and cached.
+- ``fashion_mnist``: Fashion-MNIST, the same shapes with 10 kinds of clothing; downloaded likewise.
+- ``spirals``: interleaved 2-D spirals, any number of classes, generated locally.
+"""
+
+from __future__ import annotations
+
+import gzip
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from shared.data.dataset import Dataset, make_dataset
+from shared.data.download import RemoteFile, fetch
+from shared.errors import DataError
+from shared.seeding import stream
+from shared.spec import DataSpec
+
+DIGIT_NAMES = tuple(str(d) for d in range(10))
+FASHION_NAMES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)  # fmt: skip
+
+MNIST_FILE = RemoteFile(
+    "mnist.npz", "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
+)
+FASHION_FILES = {
+    "x_train": RemoteFile(
+        "train-images-idx3-ubyte.gz",
+        "08dc20ab1689590a0bcd66e874647b6ee8464e2d501b5a3f1f78831db19a3fdc",
+    ),
+    "y_train": RemoteFile(
+        "train-labels-idx1-ubyte.gz",
+        "b0197879cbda89f3dc7b894f9fd52b858e68ea4182b6947c9d8c2b67e5f18dcc",
+    ),
+    "x_test": RemoteFile(
+        "t10k-images-idx3-ubyte.gz",
+        "78dcbbfb5a27efaf1b6c1d616caca68560be8766c5bffcb2791df9273a534229",
+    ),
+    "y_test": RemoteFile(
+        "t10k-labels-idx1-ubyte.gz",
+        "42bd18137a62d5998cdeae52bf3a0676ac6b706f5cf8439b47bb5b151ae3dccf",
+    ),
+}
+
+
+def _reject_options(name: str, spec: DataSpec) -> None:
+    for option in ("n_classes", "n_samples", "label_column"):
+        if getattr(spec, option) is not None:
+            raise DataError(f"option {option} does not apply to dataset {name!r}")
+
+
+def load_digits(spec: DataSpec) -> Dataset:
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    _reject_options("digits", spec)
+    bunch = sklearn_digits()
+    return make_dataset(
+        "digits",
+        bunch.data,
+        bunch.target,
+        spec,
+        class_names=DIGIT_NAMES,
+        description="8x8 handwritten digits bundled with scikit-learn (UCI)",
+    )
+
+
+def load_mnist1d(spec: DataSpec) -> Dataset:
+    """MNIST-1D (Greydanus, 2020) from its reference generator with its default arguments.
+
+    The generator seeds NumPy's and Python's global random state; both are restored afterwards
+    so that generating the data has no effect on the caller.
+    """
+    from mnist1d.data import get_dataset_args
+    from mnist1d.data import make_dataset as generate
+
+    _reject_options("mnist1d", spec)
+    numpy_state, python_state = np.random.get_state(), random.getstate()  # noqa: NPY002
+    try:
+        raw = generate(get_dataset_args())
+    finally:
+        np.random.set_state(numpy_state)  # noqa: NPY002
+        random.setstate(python_state)
+    return make_dataset(
+        "mnist1d",
+        raw["x"],
+        raw["y"],
+        spec,
+        class_names=DIGIT_NAMES,
+        test=(raw["x_test"], raw["y_test"]),
+        description="MNIST-1D: 1-D signals of the ten digits, generated locally",
+    )
+
+
+def read_mnist_npz(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of Keras's ``mnist.npz``: ``x_train``, ``y_train``, ``x_test``, ``y_test``."""
+    with np.load(path, allow_pickle=False) as npz:
+        return {key: npz[key] for key in ("x_train", "y_train", "x_test", "y_test")}
+
+
+def read_idx_gz(path: Path) -> np.ndarray:
+    """A gzipped IDX file (the original MNIST format): a big-endian header, then uint8 data."""
+    with gzip.open(path, "rb") as handle:
+        raw = handle.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise DataError(f"{path} is not an IDX file of unsigned bytes")
+    ndim = raw[3]
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(shape)):
+        raise DataError(f"{path} is truncated: expected {shape}, found {data.size} values")
+    return data.reshape(shape)
+
+
+def load_mnist(spec: DataSpec) -> Dataset:
+    _reject_options("mnist", spec)
+    arrays = read_mnist_npz(fetch(MNIST_FILE))
+    return make_dataset(
+        "mnist",
+        arrays["x_train"],
+        arrays["y_train"],
+        spec,
+        class_names=DIGIT_NAMES,
+        test=(arrays["x_test"], arrays["y_test"]),
+        description="MNIST handwritten digits, 28x28",
+    )
+
+
+def load_fashion_mnist(spec: DataSpec) -> Dataset:
+    _reject_options("fashion_mnist", spec)
+    arrays = {key: read_idx_gz(fetch(file)) for key, file in FASHION_FILES.items()}
+    return make_dataset(
+        "fashion_mnist",
+        arrays["x_train"],
+        arrays["y_train"],
+        spec,
+        class_names=FASHION_NAMES,
+        test=(arrays["x_test"], arrays["y_test"]),
+        description="Fashion-MNIST (Zalando) clothing images, 28x28",
+    )
+
+
+def make_spirals(n_classes: int, n_per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Interleaved 2-D spirals, one arm per class.
+
+    Sample ``i`` of class ``k`` lies at radius ``r = i / (n - 1)`` and angle
+    ``theta = 2 pi k / K + 4 r + noise`` (``noise ~ N(0, 0.2^2)``), so every arm turns by four
+    radians from the centre outwards, and the arms interleave.
+    """
+    rng = stream(seed, "synthetic")
+    r = np.linspace(0.0, 1.0, n_per_class)
+    xs, ys = [], []
+    for k in range(n_classes):
+        theta = 2 * np.pi * k / n_classes + 4 * r + rng.normal(0.0, 0.2, n_per_class)
+        xs.append(np.column_stack([r * np.sin(theta), r * np.cos(theta)]))
+        ys.append(np.full(n_per_class, k))
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def load_spirals(spec: DataSpec) -> Dataset:
+    if spec.label_column is not None:
+        raise DataError("option label_column does not apply to dataset 'spirals'")
+    n_classes = spec.n_classes or 3
+    n_samples = spec.n_samples or 200
+    x, y = make_spirals(n_classes, n_samples, spec.split_seed)
+    return make_dataset(
+        "spirals",
+        x,
+        y,
+        spec,
+        class_names=tuple(f"arm {k}" for k in range(n_classes)),
+        feature_names=("x1", "x2"),
+        description=f"{n_classes} interleaved 2-D spirals, {n_samples} points each",
+    )
+
+
+@dataclass(frozen=True)
+class Source:
+    load: Callable[[DataSpec], Dataset]
+    summary: str
+    offline: bool
+
+
+SOURCES: dict[str, Source] = {
+    "digits": Source(load_digits, "8x8 handwritten digits, 1797 samples (bundled)", True),
+    "mnist1d": Source(load_mnist1d, "MNIST-1D, 5000 1-D signals of 40 points (generated)", True),
+    "mnist": Source(load_mnist, "MNIST, 70000 28x28 digits (downloaded once, 11 MB)", False),
+    "fashion_mnist": Source(
+        load_fashion_mnist,
+        "Fashion-MNIST, 70000 28x28 clothing images (downloaded once, 30 MB)",
+        False,
+    ),
+    "spirals": Source(load_spirals, "interleaved 2-D spirals, any number of classes", True),
+}

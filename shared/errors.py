@@ -1,0 +1,29 @@
+"""The errors mlp-tiers raises for bad input.
+
+Each one carries a single sentence that names what is wrong and what is allowed. The command line
+prints that sentence and exits with status 2; it never shows a traceback for these.
+"""
+
+
+class MlpTiersError(Exception):
+    """Base class for every error caused by the user's input rather than by a bug."""
+
+
+class SpecError(MlpTiersError, ValueError):
+    """An invalid model or training specification (a field value, a config file, a flag)."""
+
+
+class DataError(MlpTiersError, ValueError):
+    """A dataset that is missing, corrupted, or does not fit the model."""
+
+
+class CheckpointError(MlpTiersError):
+    """A checkpoint that cannot be read, or that does not fit the model it is loaded into."""
+
+
+class DeviceError(MlpTiersError, RuntimeError):
+    """A requested device (a GPU) or the library that drives it is not available."""
+
+
+class UnknownNameError(SpecError):
+    """A name (tier, dataset, optimizer, ...) that is not registered."""

@@ -1,0 +1,117 @@
+"""Training history and run folders.
+
+A run folder (``runs/<time>-<tier>-<dataset>/`` by default) holds:
+
+- ``history.csv``: one row per epoch: ``epoch, loss, val_loss, val_accuracy, seconds``;
+- ``metrics.json``: the specs, the test-set evaluation (loss, accuracy, confusion matrix,
+  per-class precision, recall and F1), timing, and the versions used;
+- ``params.npz``: the final weights (``params/{i}/W``, ``params/{i}/b``);
+- ``checkpoint.npz``: the full training state, for ``--resume``;
+- ``learning_curves.png``: training and validation loss, and validation accuracy, per epoch.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shared.fileio import atomic_write
+from shared.init import Params
+
+HISTORY_COLUMNS = ("epoch", "loss", "val_loss", "val_accuracy", "seconds")
+
+
+@dataclass
+class History:
+    """Per-epoch records of a run.
+
+    Each record holds ``epoch`` (1-based), ``loss`` (the training loss averaged over the epoch's
+    samples, L2 term included, as Keras reports it), ``val_loss`` (validation data loss plus the
+    L2 term: Keras's ``val_loss``, which early stopping monitors), ``val_accuracy``, and
+    ``seconds`` (the wall time of the epoch's training steps).
+    """
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    best_epoch: int | None = None
+    stopped_epoch: int | None = None
+
+    def append(self, record: dict[str, Any]) -> None:
+        self.records.append(record)
+
+    def column(self, name: str) -> list[Any]:
+        return [record[name] for record in self.records]
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    @property
+    def last(self) -> dict[str, Any]:
+        return self.records[-1]
+
+    def to_csv(self) -> str:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for record in self.records:
+            writer.writerow({key: record[key] for key in HISTORY_COLUMNS})
+        return buffer.getvalue()
+
+
+def new_run_dir(root: str | Path, tier: str, dataset: str) -> Path:
+    """A fresh folder under ``root`` named after the time, the tier and the dataset."""
+    stem = f"{time.strftime('%Y%m%d-%H%M%S')}-{tier}-{Path(dataset).stem}"
+    path = Path(root) / stem
+    suffix = 1
+    while path.exists():
+        suffix += 1
+        path = Path(root) / f"{stem}-{suffix}"
+    path.mkdir(parents=True)
+    return path
+
+
+def write_text(path: str | Path, text: str) -> None:
+    with atomic_write(path, "w") as handle:
+        handle.write(text)
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def save_params(path: str | Path, params: Params) -> None:
+    """The weights alone, as ``params/{i}/W`` and ``params/{i}/b`` in an ``.npz`` file."""
+    arrays = {}
+    for i, (W, b) in enumerate(params):
+        arrays[f"params/{i}/W"], arrays[f"params/{i}/b"] = np.asarray(W), np.asarray(b)
+    with atomic_write(path) as handle:
+        np.savez(handle, **arrays)
+
+
+def plot_learning_curves(history: History, path: str | Path, title: str) -> None:
+    """Loss (training and validation) and validation accuracy against the epoch, as a PNG."""
+    # The object-oriented API renders without pyplot's global state or a display.
+    from matplotlib.figure import Figure
+
+    epochs = history.column("epoch")
+    figure = Figure(figsize=(9, 3.6), layout="constrained")
+    loss_axes, accuracy_axes = figure.subplots(1, 2)
+    loss_axes.plot(epochs, history.column("loss"), marker="o", ms=3, label="training")
+    loss_axes.plot(epochs, history.column("val_loss"), marker="o", ms=3, label="validation")
+    loss_axes.set(xlabel="epoch", ylabel="loss (incl. L2)", title="Loss")
+    accuracy_axes.plot(epochs, history.column("val_accuracy"), marker="o", ms=3, color="C1")
+    accuracy_axes.set(xlabel="epoch", ylabel="accuracy", title="Validation accuracy")
+    for axes in (loss_axes, accuracy_axes):
+        axes.grid(alpha=0.3)
+        if history.best_epoch is not None:
+            axes.axvline(history.best_epoch, color="grey", ls=":", label="best epoch")
+    loss_axes.legend()
+    figure.suptitle(title)
+    with atomic_write(path) as handle:
+        figure.savefig(handle, format="png", dpi=120)

@@ -1,0 +1,163 @@
+"""Running a tier end to end: prepare the data and specs, train, evaluate, write the run folder.
+
+Every tier's train script and ``mlp-tiers compare`` go through these functions, so the tiers
+are trained on the same data, from the same initial weights, and judged by the same code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import shared
+from shared.callbacks import Callback, CheckpointEveryEpoch
+from shared.checkpoint import Checkpoint, load_checkpoint
+from shared.data import Dataset, load_dataset
+from shared.errors import CheckpointError
+from shared.init import Params, init_params
+from shared.metrics import Evaluation, evaluate
+from shared.report import (
+    History,
+    new_run_dir,
+    plot_learning_curves,
+    save_params,
+    write_json,
+    write_text,
+)
+from shared.spec import DataSpec, ModelSpec, RunConfig, TrainSpec, to_dict
+from shared.tiers import get_tier
+
+
+@dataclass
+class Run:
+    """What a tier needs to train: the dataset (cast to the run's dtype), resolved specs, and
+    the initial weights, or the checkpoint to resume from."""
+
+    data: Dataset
+    data_spec: DataSpec
+    model: ModelSpec
+    train: TrainSpec
+    params: Params
+    resume: Checkpoint | None = None
+
+
+def prepare_run(config: RunConfig, resume: str | Path | None = None, **train_overrides: Any) -> Run:
+    """Load the data and resolve the specs; from a checkpoint when ``resume`` is given.
+
+    When resuming, the model and data specs come from the checkpoint, and so does the training
+    spec except for ``train_overrides`` (for example more ``epochs``, or another ``device``).
+    """
+    if resume is None:
+        data_spec, train = config.data, config.train
+        data = load_dataset(data_spec)
+        model = config.model.resolve(data.n_features, data.n_classes)
+        params = init_params(model, train.seed, train.dtype)
+        checkpoint = None
+    else:
+        checkpoint = load_checkpoint(resume)
+        if checkpoint.data is None:
+            raise CheckpointError(
+                f"checkpoint {resume} does not record its dataset, so it cannot resume"
+            )
+        data_spec, model = checkpoint.data, checkpoint.model
+        train = dataclasses.replace(checkpoint.train, **train_overrides)
+        data = load_dataset(data_spec)
+        if (data.n_features, data.n_classes) != (model.n_inputs, model.n_outputs):
+            raise CheckpointError(
+                f"checkpoint {resume} is for {model.n_inputs} inputs and "
+                f"{model.n_outputs} classes, "
+                f"but {data_spec.name} now has {data.n_features} and {data.n_classes}"
+            )
+        params = checkpoint.params
+    return Run(data.astype(train.dtype), data_spec, model, train, params, checkpoint)
+
+
+def build_tier(name: str, run: Run) -> Any:
+    """An instance of tier ``name`` for ``run``, restored from its checkpoint when resuming."""
+    tier = get_tier(name)(run.model, run.train, run.params)
+    if run.resume is not None:
+        tier.restore(run.resume)
+    return tier
+
+
+@dataclass
+class Outcome:
+    """A finished run: its history, evaluations and, when written, its folder."""
+
+    tier: str
+    history: History
+    evaluations: dict[str, Evaluation]
+    folder: Path | None = None
+
+
+def train_and_evaluate(
+    name: str, run: Run, callbacks: Sequence[Callback] = (), out: str | Path | None = "runs"
+) -> Outcome:
+    """Train tier ``name`` on ``run``, evaluate it on all three splits, and write a run folder
+    under ``out`` (none when ``out`` is None)."""
+    tier = build_tier(name, run)
+    folder = None if out is None else new_run_dir(out, name, run.data_spec.name)
+    if folder is not None:
+        callbacks = [*callbacks, CheckpointEveryEpoch(folder / "checkpoint.npz", run.data_spec)]
+    history = tier.fit(run.data, callbacks)
+    data = run.data
+    evaluations = {
+        split: evaluate(tier.predict_proba(x), y, run.model.loss)
+        for split, x, y in (
+            ("train", data.x_train, data.y_train),
+            ("val", data.x_val, data.y_val),
+            ("test", data.x_test, data.y_test),
+        )
+    }
+    outcome = Outcome(name, history, evaluations, folder)
+    if folder is not None:
+        write_run_folder(outcome, run, tier.get_params())
+    return outcome
+
+
+def run_metadata(run: Run) -> dict[str, Any]:
+    return {
+        "data": to_dict(run.data_spec),
+        "dataset": {"name": run.data.name, **run.data.sizes(), "n_features": run.data.n_features,
+                    "classes": list(run.data.class_names)},
+        "model": to_dict(run.model),
+        "train": to_dict(run.train),
+        "versions": {"mlp-tiers": shared.__version__, "numpy": np.__version__,
+                     "python": platform.python_version()},
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+        },
+    }  # fmt: skip
+
+
+def write_run_folder(outcome: Outcome, run: Run, params: Params) -> None:
+    folder, history = outcome.folder, outcome.history
+    write_text(folder / "history.csv", history.to_csv())
+    write_json(
+        folder / "metrics.json",
+        {
+            "tier": outcome.tier,
+            **run_metadata(run),
+            "epochs_run": len(history),
+            "best_epoch": history.best_epoch,
+            "stopped_epoch": history.stopped_epoch,
+            "median_epoch_seconds": float(np.median(history.column("seconds")))
+            if len(history)
+            else None,
+            "evaluation": {
+                split: ev.to_dict(run.data.class_names) for split, ev in outcome.evaluations.items()
+            },
+        },
+    )
+    save_params(folder / "params.npz", params)
+    if len(history):
+        plot_learning_curves(
+            history, folder / "learning_curves.png", f"{outcome.tier} on {run.data.name}"
+        )

@@ -1,0 +1,133 @@
+"""The ``Tier`` protocol, the seam every implementation meets, and the lazy tier registry.
+
+A tier is imported only when it is asked for, so listing or using the NumPy tier never imports
+TensorFlow, Keras, JAX or PyTorch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from shared.errors import DataError, UnknownNameError
+from shared.init import Params
+from shared.spec import ModelSpec, TrainSpec
+
+if TYPE_CHECKING:
+    from shared.callbacks import Callback
+    from shared.checkpoint import Checkpoint
+    from shared.data import Dataset
+    from shared.report import History
+
+
+@runtime_checkable
+class Tier(Protocol):
+    """One implementation of the MLP.
+
+    ``train_step`` is what the lockstep parity engine drives; ``fit`` is the tier's own idiomatic
+    loop (a plain loop in NumPy, a ``tf.function`` step in TensorFlow, ``model.fit`` in Keras).
+    """
+
+    name: str
+
+    def __init__(self, model: ModelSpec, train: TrainSpec, params: Params) -> None: ...
+
+    def train_step(self, x: Any, y: Any) -> float:
+        """One optimizer step on one batch ``x (batch, n_inputs)``, ``y (batch,)``; its loss."""
+        ...
+
+    def predict_proba(self, x: Any) -> np.ndarray:
+        """Predictions ``(batch, n_outputs)`` as NumPy: probabilities for a softmax output."""
+        ...
+
+    def get_params(self) -> Params:
+        """``[(W, b), ...]`` as NumPy copies, ``W`` of shape ``(n_in, n_out)``."""
+        ...
+
+    def fit(self, data: Dataset, callbacks: Sequence[Callback] = ()) -> History:
+        """Train for the remaining epochs of the spec; returns the whole history."""
+        ...
+
+    def checkpoint(self) -> Checkpoint:
+        """The full training state: weights, optimizer slots, counters, history."""
+        ...
+
+    def restore(self, checkpoint: Checkpoint) -> None:
+        """Continue from ``checkpoint`` exactly as if training had never stopped."""
+        ...
+
+
+@dataclass(frozen=True)
+class TierEntry:
+    """A registered tier: where its class lives and which packages it needs."""
+
+    name: str
+    target: str  # "module:Class"
+    requires: tuple[str, ...]
+    summary: str
+
+    def missing(self) -> list[str]:
+        """The required packages that are not installed (checked without importing them)."""
+        return [pkg for pkg in self.requires if importlib.util.find_spec(pkg) is None]
+
+    def load(self) -> type:
+        missing = self.missing()
+        if missing:
+            raise UnknownNameError(
+                f"tier {self.name!r} needs {', '.join(missing)}, which is not installed"
+            )
+        module_name, class_name = self.target.split(":")
+        return getattr(importlib.import_module(module_name), class_name)
+
+
+TIERS: dict[str, TierEntry] = {
+    entry.name: entry
+    for entry in (
+        TierEntry("numpy", "lowlevel_numpy.tier:NumpyTier", ("numpy",),
+                  "NumPy from scratch: hand-written forward, backward and optimizers"),
+    )
+}  # fmt: skip
+
+
+def get_tier(name: str) -> type:
+    """The tier class registered as ``name``."""
+    if name not in TIERS:
+        raise UnknownNameError(f"unknown tier {name!r}; registered tiers are {', '.join(TIERS)}")
+    return TIERS[name].load()
+
+
+def available_tiers() -> list[str]:
+    """Registered tiers whose packages are installed, in registry order."""
+    return [name for name, entry in TIERS.items() if not entry.missing()]
+
+
+def check_batch(x: Any, y: Any, model: ModelSpec, dtype: str) -> None:
+    """Raise a clear ``DataError`` unless ``x`` and ``y`` fit the model.
+
+    ``x`` must be ``(batch, n_inputs)`` of the model's dtype (tiers never cast silently) and ``y``
+    ``(batch,)`` integer labels in ``0 .. n_outputs-1``.
+    """
+    if x.ndim != 2 or x.shape[1] != model.n_inputs:
+        raise DataError(
+            f"input of shape {tuple(x.shape)} does not fit the model: it needs "
+            f"(batch, {model.n_inputs})"
+        )
+    if str(x.dtype) != dtype:
+        raise DataError(
+            f"input has dtype {x.dtype} but the model is {dtype}; cast the data first "
+            f"(Dataset.astype({dtype!r}))"
+        )
+    if y.ndim != 1 or y.shape[0] != x.shape[0]:
+        raise DataError(f"labels of shape {tuple(y.shape)} do not match {x.shape[0]} inputs")
+    if y.dtype.kind not in "iu":
+        raise DataError(f"labels must be integers; got dtype {y.dtype}")
+    if y.size and (int(y.min()) < 0 or int(y.max()) >= model.n_outputs):
+        raise DataError(
+            f"labels must lie in 0 .. {model.n_outputs - 1}; got values from {int(y.min())} "
+            f"to {int(y.max())}"
+        )
