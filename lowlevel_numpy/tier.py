@@ -45,8 +45,10 @@ class NumpyTier:
         self.model_spec, self.train_spec = model, train
         self.xp = array_module(train.device)
         self.dtype = train.dtype
+        # Copies: training updates the weights in place and must not touch the caller's arrays.
         on_device = [
-            (self.xp.asarray(W, self.dtype), self.xp.asarray(b, self.dtype)) for W, b in params
+            (self.xp.array(W, dtype=self.dtype), self.xp.array(b, dtype=self.dtype))
+            for W, b in params
         ]
         self.mlp = MLP(model, on_device, dropout=train.dropout, l2=train.l2)
         self.optimizer = make_optimizer(self.mlp.parameters(), train)

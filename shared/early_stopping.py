@@ -5,7 +5,7 @@ so that every tier stops at the same epoch given the same losses:
 
 - after each epoch, ``wait += 1``; a validation loss strictly below the best so far makes it the
   new best (its weights are kept) and resets ``wait = 0``;
-- training stops once ``wait >= patience``;
+- training stops once ``wait >= patience`` (never after the first epoch, as in Keras);
 - when training ends, stopped or not, the best epoch's weights are restored.
 """
 
@@ -39,7 +39,7 @@ class EarlyStopping:
             self.best, self.best_epoch, self.best_params = val_loss, epoch, get_params()
             self.wait = 0
             return False
-        if self.wait >= self.patience:
+        if self.wait >= self.patience and epoch > 1:
             self.stopped_epoch = epoch
             return True
         return False

@@ -1,0 +1,130 @@
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from shared.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from shared.errors import CheckpointError
+from shared.init import init_params
+from shared.spec import DataSpec, ModelSpec, TrainSpec
+
+
+@pytest.fixture
+def checkpoint() -> Checkpoint:
+    model = ModelSpec(n_inputs=4, n_outputs=3, hidden=(5,))
+    params = init_params(model, 0)
+    slots = {"m": init_params(model, 1), "v": init_params(model, 2)}
+    return Checkpoint(
+        params=params, model=model, train=TrainSpec(epochs=9, patience=2), slots=slots, step=17,
+        epoch=3, data=DataSpec(name="digits"), tier="numpy",
+        history=[{"epoch": 1, "loss": 0.5, "val_loss": 0.6, "val_accuracy": 0.7, "seconds": 0.1}],
+        best=init_params(model, 3), early_stopping={"patience": 2, "best": 0.6, "best_epoch": 1,
+                                                    "wait": 0, "stopped_epoch": None},
+    )  # fmt: skip
+
+
+def assert_params_equal(a, b):
+    assert len(a) == len(b)
+    for (Wa, ba), (Wb, bb) in zip(a, b):
+        np.testing.assert_array_equal(Wa, Wb)
+        np.testing.assert_array_equal(ba, bb)
+
+
+def test_round_trip_is_exact(tmp_path, checkpoint):
+    path = save_checkpoint(tmp_path / "ckpt.npz", checkpoint)
+    loaded = load_checkpoint(path)
+    assert_params_equal(loaded.params, checkpoint.params)
+    assert_params_equal(loaded.best, checkpoint.best)
+    assert set(loaded.slots) == {"m", "v"}
+    for name in loaded.slots:
+        assert_params_equal(loaded.slots[name], checkpoint.slots[name])
+    assert (loaded.step, loaded.epoch, loaded.tier) == (17, 3, "numpy")
+    assert (loaded.model, loaded.train, loaded.data) == (
+        checkpoint.model,
+        checkpoint.train,
+        checkpoint.data,
+    )
+    assert loaded.history == checkpoint.history
+    assert loaded.early_stopping == checkpoint.early_stopping
+
+
+def test_archive_holds_plain_arrays_only(tmp_path, checkpoint):
+    path = save_checkpoint(tmp_path / "ckpt.npz", checkpoint)
+    with np.load(path, allow_pickle=False) as npz:
+        assert "params/0/W" in npz.files and "slots/m/1/b" in npz.files
+        meta = json.loads(str(npz["meta"]))
+    assert meta["format"] == "mlp-tiers-checkpoint" and meta["version"] == 1
+
+
+def test_failed_write_leaves_previous_file_and_no_temporary(tmp_path, checkpoint, monkeypatch):
+    path = save_checkpoint(tmp_path / "ckpt.npz", checkpoint)
+    before = path.read_bytes()
+
+    def broken_savez(handle, **arrays):
+        handle.write(b"half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", broken_savez)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(path, checkpoint)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.npz"]
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(CheckpointError, match="checkpoint not found"):
+        load_checkpoint(tmp_path / "nope.npz")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"not a zip file at all", b"PK\x03\x04" + b"\x00" * 40],
+    ids=["empty", "text", "bad-zip"],
+)
+def test_corrupted_files(tmp_path, content):
+    path = tmp_path / "bad.npz"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match="corrupted or not an .npz archive"):
+        load_checkpoint(path)
+
+
+def test_truncated_checkpoint(tmp_path, checkpoint):
+    path = save_checkpoint(tmp_path / "ckpt.npz", checkpoint)
+    path.write_bytes(path.read_bytes()[:-200])
+    with pytest.raises(CheckpointError, match="cannot read checkpoint"):
+        load_checkpoint(path)
+
+
+def test_npz_without_metadata(tmp_path):
+    path = tmp_path / "weights.npz"
+    np.savez(path, W=np.zeros(3))
+    with pytest.raises(CheckpointError, match="not an mlp-tiers checkpoint"):
+        load_checkpoint(path)
+
+
+def test_pickled_object_arrays_are_refused(tmp_path):
+    path = tmp_path / "evil.npz"
+    np.savez(path, meta=np.array([{"format": "x"}], dtype=object))
+    with pytest.raises(CheckpointError, match="cannot read checkpoint"):
+        load_checkpoint(path)
+
+
+def test_inconsistent_shapes(tmp_path, checkpoint):
+    checkpoint.params[0] = (np.zeros((2, 2)), checkpoint.params[0][1])
+    path = save_checkpoint(tmp_path / "ckpt.npz", checkpoint)
+    with pytest.raises(CheckpointError, match="params have shapes"):
+        load_checkpoint(path)
+
+
+def test_future_version_is_refused(tmp_path, checkpoint):
+    path = save_checkpoint(tmp_path / "ckpt.npz", checkpoint)
+    with np.load(path) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    meta = json.loads(str(arrays["meta"]))
+    meta["version"] = 99
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(path, **arrays)
+    with pytest.raises(CheckpointError, match="format version 99"):
+        load_checkpoint(path)
+    assert zipfile.is_zipfile(path)

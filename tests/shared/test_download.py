@@ -1,0 +1,124 @@
+"""Downloads against a local HTTP server on 127.0.0.1: a good file, a corrupted one, none."""
+
+import functools
+import hashlib
+import http.server
+import threading
+
+import numpy as np
+import pytest
+
+from shared.data import load_dataset, sources
+from shared.data.download import RemoteFile, cache_dir, fetch
+from shared.errors import DataError
+from shared.spec import DataSpec
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server(tmp_path, monkeypatch):
+    """Serves the folder ``tmp_path / "mirror"`` and points the mirror variable at it."""
+    root = tmp_path / "mirror"
+    root.mkdir()
+    handler = functools.partial(QuietHandler, directory=str(root))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("MLP_TIERS_MIRROR", f"http://127.0.0.1:{httpd.server_address[1]}/")
+    yield root, httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_good_file_is_downloaded_once_and_then_read_offline(server):
+    root, httpd = server
+    (root / "data.bin").write_bytes(b"mlp" * 1000)
+    file = RemoteFile("data.bin", sha256(b"mlp" * 1000))
+    path = fetch(file)
+    assert path == cache_dir() / "data.bin"
+    assert path.read_bytes() == b"mlp" * 1000
+    httpd.shutdown()  # the server is gone: the cached, checked copy is used
+    assert fetch(file).read_bytes() == b"mlp" * 1000
+
+
+def test_corrupted_download_is_refused_and_discarded(server):
+    root, _ = server
+    (root / "data.bin").write_bytes(b"tampered")
+    with pytest.raises(DataError, match="download of data.bin .* is corrupted"):
+        fetch(RemoteFile("data.bin", sha256(b"original")))
+    assert not (cache_dir() / "data.bin").exists()
+    assert not any(cache_dir().iterdir())
+
+
+def test_server_down_gives_offline_instructions(server):
+    _, httpd = server
+    httpd.shutdown()
+    httpd.server_close()
+    with pytest.raises(
+        DataError, match="cannot download data.bin .* to work offline, place the file at"
+    ):
+        fetch(RemoteFile("data.bin", sha256(b"x")))
+
+
+def test_missing_file_on_the_mirror(server):
+    with pytest.raises(DataError, match="cannot download absent.bin"):
+        fetch(RemoteFile("absent.bin", sha256(b"x")))
+
+
+def test_corrupted_cache_is_replaced_by_a_good_download(server):
+    root, _ = server
+    (root / "data.bin").write_bytes(b"good")
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    (cache_dir() / "data.bin").write_bytes(b"bad")
+    assert fetch(RemoteFile("data.bin", sha256(b"good"))).read_bytes() == b"good"
+
+
+def test_mnist_end_to_end_from_the_mirror(server, monkeypatch, tmp_path):
+    """The whole mnist path (download, checksum, parse, split) on a small stand-in file."""
+    root, _ = server
+    rng = np.random.default_rng(0)
+    arrays = {
+        "x_train": rng.integers(0, 256, size=(60, 28, 28), dtype=np.uint8),
+        "y_train": np.arange(60, dtype=np.uint8) % 10,
+        "x_test": rng.integers(0, 256, size=(20, 28, 28), dtype=np.uint8),
+        "y_test": np.arange(20, dtype=np.uint8) % 10,
+    }
+    np.savez(root / "mnist.npz", **arrays)
+    digest = sha256((root / "mnist.npz").read_bytes())
+    monkeypatch.setattr(sources, "MNIST_FILE", RemoteFile("mnist.npz", digest))
+    data = load_dataset(DataSpec(name="mnist"))
+    assert data.n_features == 784 and data.n_classes == 10
+    assert len(data.y_test) == 20 and len(data.y_train) + len(data.y_val) == 60
+
+
+def test_fashion_mnist_end_to_end_from_the_mirror(server, monkeypatch):
+    from tests.shared.test_data import write_idx_gz
+
+    root, _ = server
+    rng = np.random.default_rng(0)
+    parts = {
+        "x_train": rng.integers(0, 256, size=(40, 28, 28)),
+        "y_train": np.arange(40) % 10,
+        "x_test": rng.integers(0, 256, size=(10, 28, 28)),
+        "y_test": np.arange(10) % 10,
+    }
+    files = {}
+    for key, array in parts.items():
+        write_idx_gz(root / f"{key}.gz", array)
+        files[key] = RemoteFile(f"{key}.gz", sha256((root / f"{key}.gz").read_bytes()))
+    monkeypatch.setattr(sources, "FASHION_FILES", files)
+    data = load_dataset(DataSpec(name="fashion_mnist"))
+    assert data.class_names[0] == "T-shirt/top" and data.n_features == 784
+
+
+def test_registered_mnist_without_network_or_cache_explains_what_to_do():
+    with pytest.raises(DataError, match="cannot download mnist.npz .*SHA-256 731c5ac6"):
+        load_dataset(DataSpec(name="mnist"))

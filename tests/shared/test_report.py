@@ -1,0 +1,40 @@
+import csv
+import io
+
+import numpy as np
+
+from shared.report import History, new_run_dir, plot_learning_curves, save_params, write_json
+
+
+def history() -> History:
+    h = History()
+    for epoch in range(1, 4):
+        h.append({"epoch": epoch, "loss": 1 / epoch, "val_loss": 1.5 / epoch, "val_accuracy": 0.3 * epoch,
+                  "seconds": 0.01})  # fmt: skip
+    h.best_epoch = 3
+    return h
+
+
+def test_history_csv():
+    rows = list(csv.DictReader(io.StringIO(history().to_csv())))
+    assert [r["epoch"] for r in rows] == ["1", "2", "3"]
+    assert float(rows[1]["loss"]) == 0.5
+    assert list(rows[0]) == ["epoch", "loss", "val_loss", "val_accuracy", "seconds"]
+
+
+def test_run_dirs_are_unique(tmp_path):
+    a = new_run_dir(tmp_path, "numpy", "digits")
+    b = new_run_dir(tmp_path, "numpy", "digits")
+    assert a != b and a.is_dir() and b.is_dir()
+    assert a.name.endswith("numpy-digits")
+
+
+def test_files(tmp_path):
+    write_json(tmp_path / "m.json", {"a": 1})
+    assert (tmp_path / "m.json").read_text() == '{\n  "a": 1\n}\n'
+    save_params(tmp_path / "p.npz", [(np.ones((2, 3)), np.zeros(3))])
+    with np.load(tmp_path / "p.npz") as npz:
+        assert sorted(npz.files) == ["params/0/W", "params/0/b"]
+    plot_learning_curves(history(), tmp_path / "curves.png", "test")
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not [p for p in tmp_path.iterdir() if p.suffix == ".tmp"]

@@ -1,0 +1,77 @@
+"""The registry, and one contract test run against every installed tier."""
+
+import numpy as np
+import pytest
+
+from shared.checkpoint import load_checkpoint, save_checkpoint
+from shared.errors import DataError, UnknownNameError
+from shared.init import init_params
+from shared.spec import TrainSpec
+from shared.tiers import TIERS, Tier, available_tiers, get_tier
+
+
+def test_registry():
+    assert "numpy" in available_tiers()
+    with pytest.raises(UnknownNameError, match="unknown tier 'jaxx'; registered tiers are numpy"):
+        get_tier("jaxx")
+
+
+def test_entries_point_at_existing_classes_when_installed():
+    for name in available_tiers():
+        cls = get_tier(name)
+        assert cls.name == name
+
+
+@pytest.fixture(params=available_tiers())
+def tier_cls(request):
+    return get_tier(request.param)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_contract(tier_cls, blob_data, small_model, dtype, tmp_path):
+    train = TrainSpec(optimizer="momentum", lr=0.05, batch_size=16, epochs=2, dtype=dtype)
+    params = init_params(small_model, 0, dtype)
+    tier = tier_cls(small_model, train, params)
+    assert isinstance(tier, Tier)
+    data = blob_data.astype(dtype)
+
+    for (W, b), (W0, b0) in zip(tier.get_params(), params):
+        np.testing.assert_array_equal(W, W0)
+        assert W.dtype == np.dtype(dtype) and b.shape == b0.shape
+
+    x, y = data.x_train[:16], data.y_train[:16]
+    loss = tier.train_step(x, y)
+    assert isinstance(loss, float) and np.isfinite(loss)
+    assert not np.array_equal(tier.get_params()[0][0], params[0][0])
+
+    p = tier.predict_proba(data.x_test)
+    assert isinstance(p, np.ndarray) and p.shape == (len(data.y_test), 3)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-5)
+
+    history = tier.fit(data)
+    assert [r["epoch"] for r in history.records] == [1, 2]
+    assert set(history.records[0]) == {"epoch", "loss", "val_loss", "val_accuracy", "seconds"}
+
+    path = save_checkpoint(tmp_path / "c.npz", tier.checkpoint())
+    restored = tier_cls(small_model, train, params)
+    restored.restore(load_checkpoint(path))
+    np.testing.assert_array_equal(
+        restored.predict_proba(data.x_test), tier.predict_proba(data.x_test)
+    )
+
+
+def test_contract_bad_batches(tier_cls, small_model):
+    tier = tier_cls(small_model, TrainSpec(dtype="float32"), init_params(small_model, 0, "float32"))
+    x = np.zeros((4, 5), dtype=np.float32)
+    with pytest.raises(DataError, match="input has dtype float64 but the model is float32"):
+        tier.train_step(x.astype(np.float64), np.zeros(4, dtype=np.int64))
+    with pytest.raises(DataError, match=r"needs \(batch, 5\)"):
+        tier.train_step(np.zeros((4, 6), dtype=np.float32), np.zeros(4, dtype=np.int64))
+    with pytest.raises(DataError, match="labels must lie in 0 .. 2; got values from 0 to 3"):
+        tier.train_step(x, np.array([0, 1, 2, 3]))
+    with pytest.raises(DataError, match="do not match 4 inputs"):
+        tier.train_step(x, np.array([0, 1]))
+
+
+def test_every_registered_tier_is_listed():
+    assert set(available_tiers()) <= set(TIERS)
