@@ -42,11 +42,15 @@ def tanh_derivative(z: np.ndarray, a: np.ndarray) -> np.ndarray:
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
-    """``sigmoid(z) = 1 / (1 + e^-z)``, computed as ``(1 + tanh(z / 2)) / 2``.
+    """``sigmoid(z) = 1 / (1 + e^-z)``, computed from ``e = e^-|z|``, which never overflows.
 
-    The two are equal, but the second never overflows: ``e^-z`` does for large negative ``z``.
+    ``sigmoid(z) = 1 / (1 + e)`` for ``z >= 0`` and ``e / (1 + e)`` for ``z < 0`` (multiply the
+    top and bottom by ``e^z``). Written as ``1 / (1 + e^-z)``, ``e^-z`` overflows for large
+    negative ``z``; written as ``(1 + tanh(z / 2)) / 2``, the sum cancels and loses the relative
+    precision of small outputs.
     """
-    return 0.5 * (1 + np.tanh(0.5 * z))
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1, e) / (1 + e)
 
 
 def sigmoid_derivative(z: np.ndarray, a: np.ndarray) -> np.ndarray:
