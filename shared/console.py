@@ -75,7 +75,8 @@ def describe_run(tier: str, data: Dataset, model: ModelSpec, train: TrainSpec) -
     return (
         f"[bold]{tier}[/bold] · {data.name} ({sizes['train']} train / {sizes['val']} val / "
         f"{sizes['test']} test) · {layers} {model.activation}, {head} · {train.optimizer} "
-        f"lr {train.lr:g}, batch {train.batch_size}, {train.epochs} epochs"
+        f"lr {train.lr:g}, batch {train.batch_size}, {train.epochs} epoch"
+        f"{'s' if train.epochs != 1 else ''}"
         f"{', ' + ', '.join(extras) if extras else ''} · {train.dtype} on {train.device} · "
         f"seed {train.seed}"
     )

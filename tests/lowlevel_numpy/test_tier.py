@@ -1,4 +1,5 @@
 import dataclasses
+import itertools
 
 import numpy as np
 import pytest
@@ -138,7 +139,7 @@ def test_a_step_on_one_batch_lowers_its_loss(blob_data, small_model):
     tier = make_tier(small_model, TrainSpec(optimizer="sgd", lr=0.1, dtype="float64"))
     x, y = blob_data.x_train[:32], blob_data.y_train[:32]
     losses = [tier.train_step(x, y) for _ in range(5)]
-    assert all(b < a for a, b in zip(losses, losses[1:]))
+    assert all(b < a for a, b in itertools.pairwise(losses))
 
 
 def test_float32_all_the_way(blob_data, small_model):

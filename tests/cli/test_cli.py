@@ -1,0 +1,167 @@
+"""The command line: the train script, mlp-tiers, and one clear line for every bad input."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from lowlevel_numpy.train import main as train
+from shared.checkpoint import load_checkpoint
+from shared.cli import main as mlp_tiers
+
+
+def run_train(capsys, *argv):
+    code = train(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def only_run_folder(root):
+    folders = [p for p in root.iterdir() if p.is_dir()]
+    assert len(folders) == 1, folders
+    return folders[0]
+
+
+def test_train_writes_a_complete_run_folder(tmp_path, capsys):
+    code, out, err = run_train(capsys, "--epochs", "3", "--out", str(tmp_path), "--hidden", "32")
+    assert code == 0, err
+    assert "Evaluation" in out and "test" in out and "run folder:" in out
+    assert "epoch   3/3" in out
+    folder = only_run_folder(tmp_path)
+    assert {p.name for p in folder.iterdir()} == {
+        "history.csv",
+        "metrics.json",
+        "params.npz",
+        "checkpoint.npz",
+        "learning_curves.png",
+    }
+    assert len((folder / "history.csv").read_text().splitlines()) == 4
+    assert load_checkpoint(folder / "checkpoint.npz").epoch == 3
+
+
+def test_resume_through_the_cli_matches_an_uninterrupted_run(tmp_path, capsys):
+    common = ["--hidden", "16", "--optimizer", "nesterov", "--quiet"]
+    assert run_train(capsys, *common, "--epochs", "4", "--out", str(tmp_path / "a"))[0] == 0
+    assert run_train(capsys, *common, "--epochs", "2", "--out", str(tmp_path / "b"))[0] == 0
+    half = only_run_folder(tmp_path / "b") / "checkpoint.npz"
+    code, out, err = run_train(capsys, "--resume", str(half), "--epochs", "4", "--quiet",
+                               "--out", str(tmp_path / "c"))  # fmt: skip
+    assert code == 0, err
+    assert "resuming from" in out
+    straight = load_checkpoint(only_run_folder(tmp_path / "a") / "checkpoint.npz")
+    resumed = load_checkpoint(only_run_folder(tmp_path / "c") / "checkpoint.npz")
+    assert resumed.epoch == straight.epoch == 4
+    for (Wa, ba), (Wb, bb) in zip(straight.params, resumed.params):
+        np.testing.assert_array_equal(Wa, Wb)
+        np.testing.assert_array_equal(ba, bb)
+
+
+def test_config_file_with_flags_on_top(tmp_path, capsys):
+    config = tmp_path / "run.toml"
+    config.write_text(
+        '[model]\nhidden = [12]\nactivation = "tanh"\n[train]\nepochs = 5\noptimizer = "sgd"\n'
+    )
+    code, out, _ = run_train(capsys, "--config", str(config), "--epochs", "1", "--no-save")
+    assert code == 0
+    text = " ".join(out.split())  # undo the terminal's line wrapping
+    assert "64-12-10 tanh" in text and "sgd lr 0.01" in text and "1 epoch ·" in text
+
+
+def test_compare_prints_one_table(tmp_path, capsys):
+    code = mlp_tiers(["compare", "--epochs", "2", "--hidden", "16", "--out", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "test accuracy" in out and "numpy" in out
+    assert (only_run_folder(tmp_path) / "compare.json").is_file()
+
+
+def test_listings(capsys):
+    assert mlp_tiers(["datasets"]) == 0
+    assert "fashion_mnist" in capsys.readouterr().out
+    assert mlp_tiers(["tiers"]) == 0
+    assert "numpy" in capsys.readouterr().out
+
+
+def write_npz(path, x, y, **extra):
+    np.savez(path, x=x, y=y, **extra)
+    return str(path)
+
+
+def bad_inputs(tmp_path):
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(30, 3)), np.arange(30) % 3
+    x_nan = x.copy()
+    x_nan[4, 1] = np.nan
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"\x00 not a checkpoint")
+    return {
+        "unknown optimizer": (["--optimizer", "adamw"], "optimizer must be one of sgd, momentum, nesterov, adam, rmsprop; got 'adamw'"),
+        "negative learning rate": (["--lr", "-0.1"], "lr must be a number in (0, inf); got -0.1"),
+        "learning rate not a number": (["--lr", "fast"], "--lr takes a number; got 'fast'"),
+        "hidden size 0": (["--hidden", "64,0"], "every hidden layer size must be an integer >= 1; got 0"),
+        "hidden not numbers": (["--hidden", "wide"], "--hidden takes comma-separated layer sizes"),
+        "NaN in data": (["--dataset", write_npz(tmp_path / "nan.npz", x_nan, y)], "features contain NaN at row 4, column 1"),
+        "label out of range": (
+            ["--dataset", write_npz(tmp_path / "labels.npz", x, np.where(y == 2, 7, y), class_names=np.array(["a", "b", "c"]))],
+            "label 7 at row 2 is out of range; labels must be in 0 .. 2",
+        ),
+        "negative label": (["--dataset", write_npz(tmp_path / "neg.npz", x, y - 1)], "label -1 at row 0 is out of range"),
+        "corrupted checkpoint": (["--resume", str(garbage)], "the file is corrupted or not an .npz archive"),
+        "missing checkpoint": (["--resume", str(tmp_path / "nope.npz")], "checkpoint not found"),
+        "unknown dataset": (["--dataset", "imagenet"], "unknown dataset 'imagenet'; registered datasets are digits, mnist1d"),
+        "missing config": (["--config", str(tmp_path / "none.toml")], "config file not found"),
+        "unknown device": (["--device", "tpu"], "device must be one of cpu, gpu, auto; got 'tpu'"),
+        "unknown flag": (["--learning-rate", "0.1"], "unrecognized arguments: --learning-rate 0.1"),
+    }  # fmt: skip
+
+
+def exit_code(argv):
+    """The exit status of the train script, whether it returns it or argparse exits."""
+    try:
+        return train(argv)
+    except SystemExit as exc:
+        return exc.code
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "unknown optimizer", "negative learning rate", "learning rate not a number", "hidden size 0",
+        "hidden not numbers", "NaN in data", "label out of range", "negative label",
+        "corrupted checkpoint", "missing checkpoint", "unknown dataset", "missing config",
+        "unknown device", "unknown flag",
+    ],
+)  # fmt: skip
+def test_bad_input_gives_one_clear_line(tmp_path, capsys, case):
+    argv, message = bad_inputs(tmp_path)[case]
+    code = exit_code([*argv, "--no-save", "--epochs", "1"])
+    out, err = capsys.readouterr()
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert message in lines[0]
+    assert lines[0].startswith("python -m lowlevel_numpy.train: error: ")
+    assert "Traceback" not in out + err
+    assert not any(tmp_path.glob("**/*.tmp"))
+
+
+def test_unknown_tier_and_missing_gpu(capsys, monkeypatch):
+    assert mlp_tiers(["train", "--tier", "pytorch", "--no-save"]) == 2
+    assert "unknown tier 'pytorch'; registered tiers are numpy" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "cupy", None)
+    assert train(["--device", "gpu", "--no-save"]) == 2
+    assert "--device gpu needs CuPy, which is not installed" in capsys.readouterr().err
+
+
+def test_the_real_entry_point_prints_no_traceback(tmp_path):
+    """One end-to-end run through `python -m`, as a user types it."""
+    result = subprocess.run(
+        [sys.executable, "-m", "lowlevel_numpy.train", "--optimizer", "adamw"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "python -m lowlevel_numpy.train: error: optimizer must be one of sgd, momentum, nesterov, "
+        "adam, rmsprop; got 'adamw'"
+    )
