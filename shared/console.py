@@ -110,7 +110,7 @@ def comparison_table(title: str, rows: list[dict[str, Any]]) -> Table:
         "final loss",
         "val accuracy",
         "test accuracy",
-        "s / epoch (median)",
+        "median s/epoch",
     )
     for column in columns:
         table.add_column(column, justify="left" if column == "tier" else "right")

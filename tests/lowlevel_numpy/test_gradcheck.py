@@ -73,3 +73,11 @@ def test_numerical_gradient_of_a_known_function():
     np.testing.assert_allclose(grads, [3.0, 27.0], rtol=1e-9)
     np.testing.assert_array_equal(w, [1.0, 2.0, -3.0])  # restored
     assert relative_error(np.array([0.0]), np.array([0.0]))[0] == 0.0
+
+
+def test_the_gradient_report_covers_every_case_and_passes(capsys):
+    from lowlevel_numpy.gradcheck import main
+
+    assert main() == 0
+    out = capsys.readouterr().out
+    assert out.count("data") == 12 and "l2" in out
