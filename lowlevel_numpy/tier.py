@@ -30,7 +30,7 @@ from shared.metrics import evaluate, l2_penalty, one_hot
 from shared.report import History
 from shared.seeding import stream
 from shared.spec import ModelSpec, TrainSpec
-from shared.tiers import check_batch
+from shared.tiers import check_batch, check_inputs
 
 PREDICT_CHUNK = 8192  # rows per forward pass in predict_proba, to bound memory
 
@@ -125,7 +125,8 @@ class NumpyTier:
 
     def _end_of_epoch(self, data: Dataset, train_loss: float, seconds: float) -> dict:
         val = evaluate(self.predict_proba(data.x_val), data.y_val, self.model_spec.loss)
-        val_loss = val.loss + l2_penalty(self.get_params(), self.train_spec.l2)
+        l2 = self.train_spec.l2
+        val_loss = val.loss + (l2_penalty(self.get_params(), l2) if l2 else 0.0)
         record = {
             "epoch": self.epoch,
             "loss": train_loss,
@@ -143,7 +144,7 @@ class NumpyTier:
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """Predictions ``(n, n_outputs)`` as NumPy, dropout off; probabilities for softmax."""
         x = np.asarray(x)
-        check_batch(x, np.zeros(len(x), dtype=np.int64), self.model_spec, self.dtype)
+        check_inputs(x, self.model_spec, self.dtype)
         chunks = [
             to_numpy(self.mlp.predict(self.xp.asarray(x[i : i + PREDICT_CHUNK])))
             for i in range(0, len(x), PREDICT_CHUNK)

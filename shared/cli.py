@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 from rich.console import Console
 
 from shared.errors import MlpTiersError, SpecError
+from shared.spec import RunConfig, config_from_dict, load_toml
 
 
 def _hidden(text: str) -> tuple[int, ...]:
@@ -114,10 +115,8 @@ def given_flags(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     return sections
 
 
-def config_from_args(args: argparse.Namespace):
+def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The ``RunConfig`` of a TOML file (if any) with the flags on top."""
-    from shared.spec import config_from_dict, load_toml
-
     raw = load_toml(args.config) if args.config else {}
     where = f"config file {args.config}" if args.config else "the flags"
     for section, values in given_flags(args).items():
@@ -173,7 +172,7 @@ def run_training(tier: str, args: argparse.Namespace, console: Console) -> int:
 
     get_tier(tier)  # fails early, with a clear error, for an unknown or uninstalled tier
     if args.resume:
-        run = prepare_run(None, resume=args.resume, **resume_overrides(args))  # type: ignore[arg-type]
+        run = prepare_run(None, resume=args.resume, **resume_overrides(args))
     else:
         run = prepare_run(config_from_args(args))
     console.print(describe_run(tier, run.data, run.model, run.train))

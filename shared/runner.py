@@ -47,13 +47,17 @@ class Run:
     resume: Checkpoint | None = None
 
 
-def prepare_run(config: RunConfig, resume: str | Path | None = None, **train_overrides: Any) -> Run:
+def prepare_run(
+    config: RunConfig | None, resume: str | Path | None = None, **train_overrides: Any
+) -> Run:
     """Load the data and resolve the specs; from a checkpoint when ``resume`` is given.
 
     When resuming, the model and data specs come from the checkpoint, and so does the training
     spec except for ``train_overrides`` (for example more ``epochs``, or another ``device``).
     """
     if resume is None:
+        if config is None:
+            raise ValueError("prepare_run needs a config or a checkpoint to resume")
         data_spec, train = config.data, config.train
         data = load_dataset(data_spec)
         model = config.model.resolve(data.n_features, data.n_classes)

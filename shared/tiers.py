@@ -106,11 +106,10 @@ def available_tiers() -> list[str]:
     return [name for name, entry in TIERS.items() if not entry.missing()]
 
 
-def check_batch(x: Any, y: Any, model: ModelSpec, dtype: str) -> None:
-    """Raise a clear ``DataError`` unless ``x`` and ``y`` fit the model.
+def check_inputs(x: Any, model: ModelSpec, dtype: str) -> None:
+    """Raise a clear ``DataError`` unless ``x`` is ``(batch, n_inputs)`` of the model's dtype.
 
-    ``x`` must be ``(batch, n_inputs)`` of the model's dtype (tiers never cast silently) and ``y``
-    ``(batch,)`` integer labels in ``0 .. n_outputs-1``.
+    Tiers never cast silently: float64 data into a float32 model is an error, not a downcast.
     """
     if x.ndim != 2 or x.shape[1] != model.n_inputs:
         raise DataError(
@@ -122,6 +121,11 @@ def check_batch(x: Any, y: Any, model: ModelSpec, dtype: str) -> None:
             f"input has dtype {x.dtype} but the model is {dtype}; cast the data first "
             f"(Dataset.astype({dtype!r}))"
         )
+
+
+def check_batch(x: Any, y: Any, model: ModelSpec, dtype: str) -> None:
+    """``check_inputs``, and ``y`` must be ``(batch,)`` integer labels in ``0 .. n_outputs-1``."""
+    check_inputs(x, model, dtype)
     if y.ndim != 1 or y.shape[0] != x.shape[0]:
         raise DataError(f"labels of shape {tuple(y.shape)} do not match {x.shape[0]} inputs")
     if y.dtype.kind not in "iu":
