@@ -61,6 +61,21 @@ def _reject_options(name: str, spec: DataSpec) -> None:
             raise DataError(f"option {option} does not apply to dataset {name!r}")
 
 
+def _with_test_split(
+    name: str,
+    arrays: dict[str, np.ndarray],
+    spec: DataSpec,
+    class_names: tuple[str, ...],
+    description: str,
+) -> Dataset:
+    """A dataset that ships its own test split (``x_train``, ``y_train``, ``x_test``, ``y_test``):
+    the test split is kept, and validation is held out of the training split."""
+    return make_dataset(
+        name, arrays["x_train"], arrays["y_train"], spec, class_names=class_names,
+        test=(arrays["x_test"], arrays["y_test"]), description=description,
+    )  # fmt: skip
+
+
 def load_digits(spec: DataSpec) -> Dataset:
     from sklearn.datasets import load_digits as sklearn_digits
 
@@ -92,14 +107,18 @@ def load_mnist1d(spec: DataSpec) -> Dataset:
     finally:
         np.random.set_state(numpy_state)  # noqa: NPY002
         random.setstate(python_state)
-    return make_dataset(
+    arrays = {
+        "x_train": raw["x"],
+        "y_train": raw["y"],
+        "x_test": raw["x_test"],
+        "y_test": raw["y_test"],
+    }
+    return _with_test_split(
         "mnist1d",
-        raw["x"],
-        raw["y"],
+        arrays,
         spec,
-        class_names=DIGIT_NAMES,
-        test=(raw["x_test"], raw["y_test"]),
-        description="MNIST-1D: 1-D signals of the ten digits, generated locally",
+        DIGIT_NAMES,
+        "MNIST-1D: 1-D signals of the ten digits, generated locally",
     )
 
 
@@ -126,28 +145,18 @@ def read_idx_gz(path: Path) -> np.ndarray:
 def load_mnist(spec: DataSpec) -> Dataset:
     _reject_options("mnist", spec)
     arrays = read_mnist_npz(fetch(MNIST_FILE))
-    return make_dataset(
-        "mnist",
-        arrays["x_train"],
-        arrays["y_train"],
-        spec,
-        class_names=DIGIT_NAMES,
-        test=(arrays["x_test"], arrays["y_test"]),
-        description="MNIST handwritten digits, 28x28",
-    )
+    return _with_test_split("mnist", arrays, spec, DIGIT_NAMES, "MNIST handwritten digits, 28x28")
 
 
 def load_fashion_mnist(spec: DataSpec) -> Dataset:
     _reject_options("fashion_mnist", spec)
     arrays = {key: read_idx_gz(fetch(file)) for key, file in FASHION_FILES.items()}
-    return make_dataset(
+    return _with_test_split(
         "fashion_mnist",
-        arrays["x_train"],
-        arrays["y_train"],
+        arrays,
         spec,
-        class_names=FASHION_NAMES,
-        test=(arrays["x_test"], arrays["y_test"]),
-        description="Fashion-MNIST (Zalando) clothing images, 28x28",
+        FASHION_NAMES,
+        "Fashion-MNIST (Zalando) clothing images, 28x28",
     )
 
 
