@@ -43,7 +43,7 @@ class EpochProgress(Callback):
         )
 
     def _description(self, epoch: int) -> str:
-        return f"{self.label}epoch {epoch}/{self.epochs}"
+        return f"{self.label}epoch {epoch:>3}/{self.epochs}"
 
     def on_batch_end(self, tier: Any, batch: int, loss: float) -> None:
         self.progress.update(self.task, completed=batch + 1, loss=loss)

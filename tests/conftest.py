@@ -3,11 +3,11 @@ small models and data built in memory."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from shared.data import Dataset, make_dataset
 from shared.spec import DataSpec, ModelSpec, TrainSpec
+from tests.helpers import blobs
 
 # A closed port on the loopback interface: any download a test forgets to redirect fails fast
 # instead of reaching the internet.
@@ -19,15 +19,6 @@ def _isolated_environment(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("MLP_TIERS_DATA", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.setenv("MLP_TIERS_MIRROR", UNREACHABLE_MIRROR)
     monkeypatch.setenv("COLUMNS", "120")
-
-
-def blobs(n_per_class: int = 40, n_classes: int = 3, n_features: int = 5, seed: int = 0):
-    """Gaussian blobs: an easy classification problem, made in memory."""
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(0.0, 3.0, size=(n_classes, n_features))
-    x = np.concatenate([c + rng.normal(size=(n_per_class, n_features)) for c in centres])
-    y = np.repeat(np.arange(n_classes), n_per_class)
-    return x, y
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from shared.data import DATASETS, load_dataset, make_dataset
 from shared.data.sources import make_spirals, read_idx_gz
 from shared.errors import DataError, UnknownNameError
 from shared.spec import DataSpec
+from tests.helpers import write_idx_gz
 
 
 def test_digits_split_is_stratified_deterministic_and_scaled_on_train_only():
@@ -209,14 +210,6 @@ def test_unsupported_suffix(tmp_path):
 
 
 # -- the downloaded formats, read from small files written here ------------------------------
-
-
-def write_idx_gz(path, array):
-    import gzip
-
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
-    with gzip.open(path, "wb") as handle:
-        handle.write(header + array.astype(np.uint8).tobytes())
 
 
 def test_read_idx_gz(tmp_path):

@@ -12,6 +12,7 @@ from shared.data import load_dataset, sources
 from shared.data.download import RemoteFile, cache_dir, fetch
 from shared.errors import DataError
 from shared.spec import DataSpec
+from tests.helpers import write_idx_gz
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -100,8 +101,6 @@ def test_mnist_end_to_end_from_the_mirror(server, monkeypatch, tmp_path):
 
 
 def test_fashion_mnist_end_to_end_from_the_mirror(server, monkeypatch):
-    from tests.shared.test_data import write_idx_gz
-
     root, _ = server
     rng = np.random.default_rng(0)
     parts = {
