@@ -83,8 +83,8 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def add_run_flags(parser: argparse.ArgumentParser) -> None:
-    """The flags every train script (and ``mlp-tiers compare``) takes."""
+def add_run_flags(parser: argparse.ArgumentParser, resume: bool = True) -> None:
+    """The flags every train script (and, without ``--resume``, ``mlp-tiers compare``) takes."""
     groups = {
         "data": parser.add_argument_group("data"),
         "model": parser.add_argument_group("model"),
@@ -102,6 +102,10 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-save", action="store_true", help="write no run folder")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+    if resume:
+        parser.add_argument(
+            "--resume", metavar="CHECKPOINT", help="continue a run from its checkpoint.npz"
+        )
 
 
 def given_flags(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
@@ -150,18 +154,13 @@ def guard(body: Callable[[], int], prog: str) -> int:
     except MlpTiersError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a folder that cannot be written, a full disk
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"{prog}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
-
-
-def train_parser(prog: str, description: str) -> Parser:
-    parser = Parser(prog=prog, description=description)
-    add_run_flags(parser)
-    parser.add_argument(
-        "--resume", metavar="CHECKPOINT", help="continue a run from its checkpoint.npz"
-    )
-    return parser
 
 
 def run_training(tier: str, args: argparse.Namespace, console: Console) -> int:
@@ -197,7 +196,8 @@ def run_training(tier: str, args: argparse.Namespace, console: Console) -> int:
 def train_main(tier: str, argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """Entry point of a tier's ``python -m <tier>.train``."""
     prog = prog or f"python -m {tier}.train"
-    parser = train_parser(prog, f"Train the {tier} tier's MLP and evaluate it.")
+    parser = Parser(prog=prog, description=f"Train the {tier} tier's MLP and evaluate it.")
+    add_run_flags(parser)
     args = parser.parse_args(argv)
     return guard(lambda: run_training(tier, args, Console()), prog)
 
@@ -285,26 +285,23 @@ def list_tiers(args: argparse.Namespace, console: Console) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """``mlp-tiers``: compare the tiers, train one, list datasets and tiers."""
     parser = Parser(prog="mlp-tiers", description="One MLP classifier, three tiers of abstraction.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=Parser
+    )
     compare_parser = commands.add_parser(
         "compare",
         help="train every installed tier on one spec and compare them",
         description="Train every installed tier on the same spec, initial weights and batches.",
     )
-    add_run_flags(compare_parser)
+    add_run_flags(compare_parser, resume=False)
     compare_parser.add_argument(
         "--tiers", metavar="NAMES", help="comma-separated tiers (all installed)"
     )
-    train = commands.add_parser("train", help="train one tier (same flags as its train script)")
+    train = commands.add_parser("train", help="train one tier (the flags of its train script)")
     add_run_flags(train)
     train.add_argument("--tier", default="numpy", help="which tier (numpy)")
-    train.add_argument(
-        "--resume", metavar="CHECKPOINT", help="continue a run from its checkpoint.npz"
-    )
     commands.add_parser("datasets", help="list the registered datasets")
     commands.add_parser("tiers", help="list the tiers and whether they are installed")
-    for sub in commands.choices.values():
-        sub.__class__ = Parser
     args = parser.parse_args(argv)
     console = Console()
     handlers: dict[str, Callable[[], int]] = {

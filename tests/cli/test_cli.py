@@ -165,3 +165,12 @@ def test_the_real_entry_point_prints_no_traceback(tmp_path):
         "python -m lowlevel_numpy.train: error: optimizer must be one of sgd, momentum, nesterov, "
         "adam, rmsprop; got 'adamw'"
     )
+
+
+def test_an_unwritable_output_folder_is_one_line(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    code = train(["--epochs", "1", "--quiet", "--out", str(blocker / "runs")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.count("\n") == 1 and "error: Not a directory" in err and "Traceback" not in err
