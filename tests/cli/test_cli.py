@@ -174,3 +174,16 @@ def test_an_unwritable_output_folder_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 1
     assert err.count("\n") == 1 and "error: Not a directory" in err and "Traceback" not in err
+
+
+def test_a_rerun_with_the_same_seed_gives_bit_identical_weights(tmp_path, capsys):
+    for name in ("first", "second"):
+        assert run_train(capsys, "--epochs", "3", "--quiet", "--dropout", "0.2",
+                         "--out", str(tmp_path / name))[0] == 0  # fmt: skip
+    arrays = []
+    for name in ("first", "second"):
+        with np.load(only_run_folder(tmp_path / name) / "params.npz") as npz:
+            arrays.append({key: npz[key] for key in npz.files})
+    assert arrays[0].keys() == arrays[1].keys() and len(arrays[0]) == 6
+    for key in arrays[0]:
+        np.testing.assert_array_equal(arrays[0][key], arrays[1][key])
