@@ -20,7 +20,6 @@ import json
 import platform
 import zipfile
 from dataclasses import dataclass, field
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ import numpy as np
 import shared
 from shared.errors import CheckpointError, SpecError
 from shared.fileio import atomic_write
-from shared.init import Params
+from shared.init import Params, check_params
 from shared.spec import DataSpec, ModelSpec, TrainSpec, build, to_dict
 
 FORMAT = "mlp-tiers-checkpoint"
@@ -168,15 +167,11 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
 
 
 def _check_shapes(checkpoint: Checkpoint, path: Path) -> None:
-    sizes = checkpoint.model.layer_sizes
-    expected = [((a, b), (b,)) for a, b in pairwise(sizes)]
     groups = {"params": checkpoint.params, **{f"slot {k}": v for k, v in checkpoint.slots.items()}}
     if checkpoint.best is not None:
         groups["best weights"] = checkpoint.best
     for name, params in groups.items():
-        shapes = [(W.shape, b.shape) for W, b in params]
-        if shapes != expected:
-            raise CheckpointError(
-                f"checkpoint {path}: {name} have shapes {shapes}, but its model "
-                f"{'-'.join(map(str, sizes))} needs {expected}"
-            )
+        try:
+            check_params(params, checkpoint.model, what=name)
+        except ValueError as exc:
+            raise CheckpointError(f"checkpoint {path}: {exc}") from None

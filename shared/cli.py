@@ -8,7 +8,6 @@ program with one line on standard error and exit status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
@@ -229,7 +228,7 @@ def compare(args: argparse.Namespace, console: Console) -> int:
             "final_loss": history.last["loss"],
             "val_accuracy": outcome.evaluations["val"].accuracy,
             "test_accuracy": outcome.evaluations["test"].accuracy,
-            "median_epoch_seconds": statistics.median(history.column("seconds")),
+            "median_epoch_seconds": history.median_seconds,
             "history": history.records,
         })  # fmt: skip
         console.print(f"{name}: done ({len(history)} epochs)")

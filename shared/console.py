@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
 from typing import Any
 
 from rich.console import Console
@@ -124,7 +123,3 @@ def comparison_table(title: str, rows: list[dict[str, Any]]) -> Table:
             f"{row['median_epoch_seconds']:.4f}",
         )
     return table
-
-
-def median_epoch_seconds(records: list[dict[str, Any]]) -> float:
-    return statistics.median(record["seconds"] for record in records)

@@ -61,13 +61,14 @@ def init_params(spec: ModelSpec, seed: int, dtype: str = "float64") -> Params:
     return params
 
 
-def check_params(params: Params, spec: ModelSpec) -> None:
-    """Raise ``ValueError`` unless ``params`` has the shapes ``spec`` needs."""
+def check_params(params: Params, spec: ModelSpec, what: str = "parameters") -> None:
+    """Raise ``ValueError`` unless ``params`` (named ``what`` in the message) has the shapes
+    ``spec`` needs."""
     sizes = spec.layer_sizes
     expected = [((a, b), (b,)) for a, b in pairwise(sizes)]
     actual = [(tuple(W.shape), tuple(b.shape)) for W, b in params]
     if actual != expected:
         raise ValueError(
-            f"parameters have shapes {actual}, but the model {'-'.join(map(str, sizes))} "
+            f"{what} have shapes {actual}, but the model {'-'.join(map(str, sizes))} "
             f"needs {expected}"
         )

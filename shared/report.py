@@ -55,6 +55,11 @@ class History:
     def last(self) -> dict[str, Any]:
         return self.records[-1]
 
+    @property
+    def median_seconds(self) -> float | None:
+        """The median wall time of an epoch's training steps; None before the first epoch."""
+        return float(np.median(self.column("seconds"))) if self.records else None
+
     def to_csv(self) -> str:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=HISTORY_COLUMNS, lineterminator="\n")

@@ -152,9 +152,7 @@ def write_run_folder(outcome: Outcome, run: Run, params: Params) -> None:
             "epochs_run": len(history),
             "best_epoch": history.best_epoch,
             "stopped_epoch": history.stopped_epoch,
-            "median_epoch_seconds": float(np.median(history.column("seconds")))
-            if len(history)
-            else None,
+            "median_epoch_seconds": history.median_seconds,
             "evaluation": {
                 split: ev.to_dict(run.data.class_names) for split, ev in outcome.evaluations.items()
             },
