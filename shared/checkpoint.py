@@ -17,7 +17,6 @@ checkpoint intact.
 from __future__ import annotations
 
 import json
-import platform
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
-import shared
 from shared.errors import CheckpointError, SpecError
 from shared.fileio import atomic_write
 from shared.init import Params, check_params
+from shared.report import versions
 from shared.spec import DataSpec, ModelSpec, TrainSpec, build, to_dict
 
 FORMAT = "mlp-tiers-checkpoint"
@@ -95,11 +94,7 @@ def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> Path:
         "slots": sorted(checkpoint.slots),
         "history": checkpoint.history,
         "early_stopping": checkpoint.early_stopping,
-        "versions": {
-            "mlp-tiers": shared.__version__,
-            "numpy": np.__version__,
-            "python": platform.python_version(),
-        },
+        "versions": versions(),
     }
     arrays = _flatten("params", checkpoint.params)
     for name, slot in checkpoint.slots.items():

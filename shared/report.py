@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+import shared
 from shared.fileio import atomic_write
 from shared.init import Params
 
@@ -67,6 +69,15 @@ class History:
         for record in self.records:
             writer.writerow({key: record[key] for key in HISTORY_COLUMNS})
         return buffer.getvalue()
+
+
+def versions() -> dict[str, str]:
+    """The versions a result depends on, recorded in checkpoints and run folders."""
+    return {
+        "mlp-tiers": shared.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+    }
 
 
 def new_run_dir(root: str | Path, tier: str, dataset: str) -> Path:

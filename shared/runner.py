@@ -13,9 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-import shared
 from shared.callbacks import Callback, CheckpointEveryEpoch
 from shared.checkpoint import Checkpoint, load_checkpoint
 from shared.data import Dataset, load_dataset
@@ -27,6 +24,7 @@ from shared.report import (
     new_run_dir,
     plot_learning_curves,
     save_params,
+    versions,
     write_json,
     write_text,
 )
@@ -132,8 +130,7 @@ def run_metadata(run: Run) -> dict[str, Any]:
                     "classes": list(run.data.class_names)},
         "model": to_dict(run.model),
         "train": to_dict(run.train),
-        "versions": {"mlp-tiers": shared.__version__, "numpy": np.__version__,
-                     "python": platform.python_version()},
+        "versions": versions(),
         "machine": {
             "platform": platform.platform(),
             "processor": platform.processor() or platform.machine(),

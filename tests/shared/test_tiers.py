@@ -7,7 +7,7 @@ from shared.checkpoint import load_checkpoint, save_checkpoint
 from shared.errors import DataError, UnknownNameError
 from shared.init import init_params
 from shared.spec import TrainSpec
-from shared.tiers import TIERS, Tier, available_tiers, get_tier
+from shared.tiers import Tier, available_tiers, get_tier
 
 
 def test_registry():
@@ -71,7 +71,3 @@ def test_contract_bad_batches(tier_cls, small_model):
         tier.train_step(x, np.array([0, 1, 2, 3]))
     with pytest.raises(DataError, match="do not match 4 inputs"):
         tier.train_step(x, np.array([0, 1]))
-
-
-def test_every_registered_tier_is_listed():
-    assert set(available_tiers()) <= set(TIERS)
