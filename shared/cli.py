@@ -162,8 +162,10 @@ def guard(body: Callable[[], int], prog: str) -> int:
         return 130
 
 
-def run_training(tier: str, args: argparse.Namespace, console: Console) -> int:
-    """Train one tier as the flags say; print progress and the final evaluation."""
+def run_training(
+    tier: str, args: argparse.Namespace, console: Console, options: dict[str, Any] | None = None
+) -> int:
+    """Train one tier (built with ``options``) as the flags say; print progress and results."""
     from shared.console import EpochProgress, describe_run, evaluation_table, per_class_table
     from shared.runner import prepare_run, train_and_evaluate
     from shared.tiers import get_tier
@@ -177,7 +179,9 @@ def run_training(tier: str, args: argparse.Namespace, console: Console) -> int:
     if run.resume is not None:
         console.print(f"resuming from {args.resume} after epoch {run.resume.epoch}")
     callbacks = [] if args.quiet else [EpochProgress(console)]
-    outcome = train_and_evaluate(tier, run, callbacks, out=None if args.no_save else args.out)
+    outcome = train_and_evaluate(
+        tier, run, callbacks, out=None if args.no_save else args.out, options=options
+    )
     history = outcome.history
     if history.stopped_epoch is not None:
         console.print(
@@ -192,13 +196,26 @@ def run_training(tier: str, args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def train_main(tier: str, argv: Sequence[str] | None = None, prog: str | None = None) -> int:
-    """Entry point of a tier's ``python -m <tier>.train``."""
+def train_main(
+    tier: str,
+    argv: Sequence[str] | None = None,
+    prog: str | None = None,
+    add_flags: Callable[[argparse.ArgumentParser], None] | None = None,
+    choose: Callable[[argparse.Namespace], tuple[str, dict[str, Any]]] | None = None,
+) -> int:
+    """Entry point of a tier's ``python -m <tier>.train``.
+
+    A tier with flags of its own adds them with ``add_flags``; ``choose`` then maps the parsed
+    flags to the registered tier to train and the options its constructor takes.
+    """
     prog = prog or f"python -m {tier}.train"
     parser = Parser(prog=prog, description=f"Train the {tier} tier's MLP and evaluate it.")
     add_run_flags(parser)
+    if add_flags is not None:
+        add_flags(parser.add_argument_group(f"{tier} tier"))
     args = parser.parse_args(argv)
-    return guard(lambda: run_training(tier, args, Console()), prog)
+    name, options = choose(args) if choose is not None else (tier, {})
+    return guard(lambda: run_training(name, args, Console(), options), prog)
 
 
 # -- mlp-tiers ------------------------------------------------------------------------------------

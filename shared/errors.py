@@ -27,3 +27,7 @@ class DeviceError(MlpTiersError, RuntimeError):
 
 class UnknownNameError(SpecError):
     """A name (tier, dataset, optimizer, ...) that is not registered."""
+
+
+class BackendError(MlpTiersError, RuntimeError):
+    """A framework backend that is missing, or that conflicts with one already loaded."""

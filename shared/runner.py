@@ -80,9 +80,12 @@ def prepare_run(
     return Run(data.astype(train.dtype), data_spec, model, train, params, checkpoint)
 
 
-def build_tier(name: str, run: Run) -> Any:
-    """An instance of tier ``name`` for ``run``, restored from its checkpoint when resuming."""
-    tier = get_tier(name)(run.model, run.train, run.params)
+def build_tier(name: str, run: Run, **options: Any) -> Any:
+    """An instance of tier ``name`` for ``run``, restored from its checkpoint when resuming.
+
+    ``options`` go to the tier's constructor (the TensorFlow tier's ``mode``, for example).
+    """
+    tier = get_tier(name)(run.model, run.train, run.params, **options)
     if run.resume is not None:
         tier.restore(run.resume)
     return tier
@@ -96,14 +99,20 @@ class Outcome:
     history: History
     evaluations: dict[str, Evaluation]
     folder: Path | None = None
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def train_and_evaluate(
-    name: str, run: Run, callbacks: Sequence[Callback] = (), out: str | Path | None = "runs"
+    name: str,
+    run: Run,
+    callbacks: Sequence[Callback] = (),
+    out: str | Path | None = "runs",
+    options: dict[str, Any] | None = None,
 ) -> Outcome:
-    """Train tier ``name`` on ``run``, evaluate it on all three splits, and write a run folder
-    under ``out`` (none when ``out`` is None)."""
-    tier = build_tier(name, run)
+    """Train tier ``name`` (built with ``options``) on ``run``, evaluate it on all three splits,
+    and write a run folder under ``out`` (none when ``out`` is None)."""
+    options = dict(options or {})
+    tier = build_tier(name, run, **options)
     folder = None if out is None else new_run_dir(out, name, run.data_spec.name)
     if folder is not None:
         callbacks = [*callbacks, CheckpointEveryEpoch(folder / "checkpoint.npz", run.data_spec)]
@@ -117,7 +126,7 @@ def train_and_evaluate(
             ("test", data.x_test, data.y_test),
         )
     }
-    outcome = Outcome(name, history, evaluations, folder)
+    outcome = Outcome(name, history, evaluations, folder, options)
     if folder is not None:
         write_run_folder(outcome, run, tier.get_params())
     return outcome
@@ -145,6 +154,7 @@ def write_run_folder(outcome: Outcome, run: Run, params: Params) -> None:
         folder / "metrics.json",
         {
             "tier": outcome.tier,
+            "tier_options": outcome.options,
             **run_metadata(run),
             "epochs_run": len(history),
             "best_epoch": history.best_epoch,

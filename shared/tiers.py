@@ -90,6 +90,10 @@ TIERS: dict[str, TierEntry] = {
     for entry in (
         TierEntry("numpy", "lowlevel_numpy.tier:NumpyTier", ("numpy",),
                   "NumPy from scratch: hand-written forward, backward and optimizers"),
+        TierEntry("tf-nn", "midlevel_tf.tier:TFNnTier", ("tensorflow",),
+                  "TensorFlow: tf.Variable, tf.nn ops, GradientTape, tf.function"),
+        TierEntry("tf-layers", "midlevel_tf.tier:TFLayersTier", ("tensorflow", "keras"),
+                  "TensorFlow: Keras Dense layers in a custom GradientTape loop"),
     )
 }  # fmt: skip
 

@@ -1,0 +1,118 @@
+"""Importing TensorFlow and Keras quietly, and configuring them before first use.
+
+Nothing here imports a framework at module level: each function imports what it needs when it is
+called, so ``shared`` stays importable where no framework is installed.
+
+TensorFlow prints start-up notes on standard error (oneDNN, CPU instructions, CUDA libraries). For
+users of the train scripts these are noise, so ``import_tensorflow`` raises TensorFlow's C++ log
+threshold to errors and drops the informational lines printed before its logging is set up.
+Developers who want them set ``TF_CPP_MIN_LOG_LEVEL`` themselves (``TF_CPP_MIN_LOG_LEVEL=0`` shows
+everything); when that variable is set, nothing is filtered.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from shared.errors import BackendError, UnknownNameError
+
+# Lines TensorFlow writes before absl's logging starts, which no log level reaches:
+# absl's "I"/"W" records (I0000 00:00:... file.cc:123] text) and absl's own note about them.
+_STARTUP_NOISE = re.compile(
+    r"^([IW]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\] |WARNING: All log messages before absl)"
+)
+
+
+_quieted = False  # whether this process chose TensorFlow's log level (the user did not)
+
+
+def quiet_logs() -> bool:
+    """True when TensorFlow was imported quietly, False when the user chose its log level."""
+    return _quieted
+
+
+@contextmanager
+def quiet_tensorflow_startup() -> Iterator[None]:
+    """Hold standard error while TensorFlow loads; pass on all but its start-up notes."""
+    global _quieted
+    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+        yield  # the user chose a level: show what it lets through
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"  # C++ INFO and WARNING off once logging is up
+    _quieted = True
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            kept = [
+                line
+                for line in held.read().decode(errors="replace").splitlines(keepends=True)
+                if not _STARTUP_NOISE.match(line)
+            ]
+            if kept:
+                sys.stderr.write("".join(kept))
+                sys.stderr.flush()
+
+
+def require(package: str, purpose: str) -> None:
+    """A clear error naming ``package`` when it is not installed."""
+    if importlib.util.find_spec(package) is None:
+        raise UnknownNameError(
+            f"{purpose} needs the package {package!r}, which is not installed "
+            f"(pip install {package})"
+        )
+
+
+def import_tensorflow() -> Any:
+    """``tensorflow``, imported quietly the first time."""
+    if "tensorflow" not in sys.modules:
+        require("tensorflow", "this tier")
+        with quiet_tensorflow_startup():
+            import tensorflow  # noqa: F401
+    return sys.modules["tensorflow"]
+
+
+KERAS_BACKENDS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}  # backend: package
+
+
+def import_keras(backend: str) -> Any:
+    """``keras`` on ``backend``, which Keras fixes once per process, when it is first imported.
+
+    A clear error for an unknown backend, a missing package, or a process whose Keras already
+    runs on another backend.
+    """
+    if backend not in KERAS_BACKENDS:
+        raise UnknownNameError(
+            f"unknown Keras backend {backend!r}; the backends are {', '.join(KERAS_BACKENDS)}"
+        )
+    require("keras", "the Keras tier")
+    require(KERAS_BACKENDS[backend], f"Keras's {backend} backend")
+    if "keras" in sys.modules:
+        keras = sys.modules["keras"]
+        if keras.backend.backend() != backend:
+            raise BackendError(
+                f"Keras already runs on the {keras.backend.backend()} backend in this process; "
+                f"the {backend} backend needs a new process (Keras picks its backend once, when "
+                "it is first imported)"
+            )
+        return keras
+    os.environ["KERAS_BACKEND"] = backend
+    if backend == "tensorflow":
+        import_tensorflow()
+    import keras
+
+    return keras
