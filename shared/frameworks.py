@@ -12,7 +12,6 @@ everything); when that variable is set, nothing is filtered.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import sys
@@ -22,6 +21,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from shared.errors import BackendError, UnknownNameError
+from shared.tiers import installed
 
 # Lines TensorFlow writes before absl's logging starts, which no log level reaches:
 # absl's "I"/"W" records (I0000 00:00:... file.cc:123] text) and absl's own note about them.
@@ -30,23 +30,25 @@ _STARTUP_NOISE = re.compile(
 )
 
 
-_quieted = False  # whether this process chose TensorFlow's log level (the user did not)
+_QUIET_LEVEL = "2"  # TensorFlow's C++ INFO and WARNING off once its logging is up
+# Set beside TF_CPP_MIN_LOG_LEVEL when mlp-tiers chose the level, so that child processes, which
+# inherit both, still know the level was not the user's.
+_MARK = "MLP_TIERS_TF_LOG_LEVEL"
 
 
 def quiet_logs() -> bool:
-    """True when TensorFlow was imported quietly, False when the user chose its log level."""
-    return _quieted
+    """True unless the user chose TensorFlow's log level (``TF_CPP_MIN_LOG_LEVEL``) themselves."""
+    level = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
+    return level is None or level == os.environ.get(_MARK)
 
 
 @contextmanager
 def quiet_tensorflow_startup() -> Iterator[None]:
     """Hold standard error while TensorFlow loads; pass on all but its start-up notes."""
-    global _quieted
-    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+    if not quiet_logs():
         yield  # the user chose a level: show what it lets through
         return
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"  # C++ INFO and WARNING off once logging is up
-    _quieted = True
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = os.environ[_MARK] = _QUIET_LEVEL
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile(mode="w+b") as held:
@@ -70,7 +72,7 @@ def quiet_tensorflow_startup() -> Iterator[None]:
 
 def require(package: str, purpose: str) -> None:
     """A clear error naming ``package`` when it is not installed."""
-    if importlib.util.find_spec(package) is None:
+    if not installed(package):
         raise UnknownNameError(
             f"{purpose} needs the package {package!r}, which is not installed "
             f"(pip install {package})"

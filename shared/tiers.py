@@ -62,6 +62,14 @@ class Tier(Protocol):
         ...
 
 
+def installed(package: str) -> bool:
+    """Whether ``package`` can be found, without importing it (a broken install counts as no)."""
+    try:
+        return importlib.util.find_spec(package) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 @dataclass(frozen=True)
 class TierEntry:
     """A registered tier: where its class lives and which packages it needs."""
@@ -73,7 +81,7 @@ class TierEntry:
 
     def missing(self) -> list[str]:
         """The required packages that are not installed (checked without importing them)."""
-        return [pkg for pkg in self.requires if importlib.util.find_spec(pkg) is None]
+        return [pkg for pkg in self.requires if not installed(pkg)]
 
     def load(self) -> type:
         missing = self.missing()
@@ -130,6 +138,8 @@ def check_inputs(x: Any, model: ModelSpec, dtype: str) -> None:
 def check_batch(x: Any, y: Any, model: ModelSpec, dtype: str) -> None:
     """``check_inputs``, and ``y`` must be ``(batch,)`` integer labels in ``0 .. n_outputs-1``."""
     check_inputs(x, model, dtype)
+    if x.shape[0] == 0:
+        raise DataError("a training batch needs at least one sample; got an empty one")
     if y.ndim != 1 or y.shape[0] != x.shape[0]:
         raise DataError(f"labels of shape {tuple(y.shape)} do not match {x.shape[0]} inputs")
     if y.dtype.kind not in "iu":

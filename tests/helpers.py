@@ -1,6 +1,7 @@
 """Small data made in memory, shared by several test modules."""
 
 import gzip
+import importlib
 
 import numpy as np
 
@@ -18,3 +19,25 @@ def write_idx_gz(path, array):
     header = bytes([0, 0, 0x08, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
     with gzip.open(path, "wb") as handle:
         handle.write(header + array.astype(np.uint8).tobytes())
+
+
+def require_framework(package: str, extra: str):
+    """Skip the calling test module, with the reason, unless ``package`` is installed.
+
+    TensorFlow is imported through ``shared.frameworks`` (quietly, as the tiers import it), never
+    directly: a direct import sets ``TF_CPP_MIN_LOG_LEVEL`` itself, which child processes would
+    then read as the user's choice.
+    """
+    import pytest
+
+    from shared.frameworks import import_tensorflow
+    from shared.tiers import installed
+
+    if not installed(package):
+        pytest.skip(
+            f"needs {package}, which is not installed (pip install -e '.[{extra}]')",
+            allow_module_level=True,
+        )
+    if package == "tensorflow":
+        return import_tensorflow()
+    return importlib.import_module(package)

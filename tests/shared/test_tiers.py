@@ -69,5 +69,7 @@ def test_contract_bad_batches(tier_cls, small_model):
         tier.train_step(np.zeros((4, 6), dtype=np.float32), np.zeros(4, dtype=np.int64))
     with pytest.raises(DataError, match="labels must lie in 0 .. 2; got values from 0 to 3"):
         tier.train_step(x, np.array([0, 1, 2, 3]))
+    with pytest.raises(DataError, match="needs at least one sample"):
+        tier.train_step(x[:0], np.zeros(0, dtype=np.int64))
     with pytest.raises(DataError, match="do not match 4 inputs"):
         tier.train_step(x, np.array([0, 1]))

@@ -1,0 +1,136 @@
+"""Parity between tiers: how to measure a difference, and the one table of what is allowed.
+
+Differences between tiers have three sources (docs/numerics.md): conventions, which are made
+identical by construction; precision (float32, fused kernels, hyper-parameters rounded through
+float32); and order (threads, reductions). The last two are bounded by the tolerances below,
+every one of which is tested.
+
+Parameters are compared **normwise**, per array: ``max|a - b| / max|b|``. Elementwise relative
+error means nothing for entries near zero, and every weight moves by about the learning rate in a
+step, so some always land near zero.
+
+``lockstep`` drives tiers through the same batches and reports, per step, the loss of each and
+the largest normwise difference of its parameters from the reference tier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from shared.init import Params
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """``|a - b| <= atol + rtol * max|b|`` per array; ``cause`` says why it is not zero."""
+
+    rtol: float
+    atol: float
+    cause: str
+
+
+ROUNDING = "rounding: the same formulas, evaluated in another order by another library"
+FLOAT32 = "float32 rounding (eps 1.2e-7), amplified by the step and by ReLU kinks"
+
+# (comparison, dtype) -> tolerance. The measured values are in docs/numerics.md.
+TOLERANCES: dict[tuple[str, str], Tolerance] = {
+    ("forward", "float64"): Tolerance(1e-12, 0.0, ROUNDING),
+    ("forward", "float32"): Tolerance(1e-5, 1e-6, FLOAT32),
+    ("step", "float64"): Tolerance(1e-10, 0.0, ROUNDING),
+    ("step", "float32"): Tolerance(1e-5, 1e-6, FLOAT32),
+    ("epoch", "float64"): Tolerance(1e-8, 0.0, ROUNDING + ", over one epoch of steps"),
+    ("epoch", "float32"): Tolerance(1e-3, 1e-4, FLOAT32 + ", over one epoch of steps"),
+}
+
+# Differences with a known cause of their own, each with its own row.
+QUIRKS: dict[str, Tolerance] = {
+    "keras-hyperparameters-float32": Tolerance(
+        2e-5,
+        0.0,
+        "Keras's optimizers turn Python-float hyper-parameters into float32 before casting them "
+        "to float64, and keep the learning rate in a float32 variable: 0.999 becomes "
+        "0.99900001287, so 1 - beta2 is 1.3e-5 off and Adam's first update 6.4e-6 off; momentum "
+        "0.9 and lr 0.01 are 2.4e-8 and 2.2e-8 off. Hyper-parameters exact in float32 remove it.",
+    ),
+}
+
+
+def tolerance(comparison: str, dtype: str) -> Tolerance:
+    """The row of ``TOLERANCES`` for ``comparison`` (forward, step, epoch) in ``dtype``."""
+    return TOLERANCES[(comparison, dtype)]
+
+
+def normwise_error(actual: Any, expected: Any) -> float:
+    """``max|actual - expected| / max|expected|``; the absolute difference if expected is 0."""
+    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    if actual.shape != expected.shape:
+        raise ValueError(f"shapes differ: {actual.shape} and {expected.shape}")
+    difference = float(np.max(np.abs(actual - expected), initial=0.0))
+    scale = float(np.max(np.abs(expected), initial=0.0))
+    return difference / scale if scale > 0 else difference
+
+
+def param_errors(actual: Params, expected: Params) -> dict[str, float]:
+    """The normwise error of every array, by name (``W0``, ``b0``, ``W1``, ...)."""
+    if len(actual) != len(expected):
+        raise ValueError(f"{len(actual)} layers against {len(expected)}")
+    errors = {}
+    for i, ((W, b), (W_ref, b_ref)) in enumerate(zip(actual, expected)):
+        errors[f"W{i}"] = normwise_error(W, W_ref)
+        errors[f"b{i}"] = normwise_error(b, b_ref)
+    return errors
+
+
+def close(actual: Any, expected: Any, tol: Tolerance) -> bool:
+    """Whether one array is within ``tol`` of another (normwise, with ``atol``)."""
+    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    difference = float(np.max(np.abs(actual - expected), initial=0.0))
+    return difference <= tol.atol + tol.rtol * float(np.max(np.abs(expected), initial=0.0))
+
+
+def assert_params_close(actual: Params, expected: Params, tol: Tolerance, what: str = "") -> None:
+    """Raise ``AssertionError`` naming every array outside ``tol``, with its error."""
+    failures = [
+        f"{name}: normwise error {error:.2e}"
+        for (name, error), a, e in zip(
+            param_errors(actual, expected).items(),
+            [array for pair in actual for array in pair],
+            [array for pair in expected for array in pair],
+        )
+        if not close(a, e, tol)
+    ]
+    if failures:
+        raise AssertionError(
+            f"{what or 'parameters'} differ beyond rtol {tol.rtol:g}, atol {tol.atol:g} "
+            f"({tol.cause}): " + "; ".join(failures)
+        )
+
+
+@dataclass
+class StepReport:
+    """One step of ``lockstep``: each tier's loss and its largest normwise parameter error."""
+
+    step: int
+    losses: dict[str, float]
+    errors: dict[str, float]  # tier -> max over arrays of the normwise error vs the reference
+
+
+def lockstep(
+    tiers: dict[str, Any], batches: Sequence[tuple[np.ndarray, np.ndarray]], reference: str
+) -> list[StepReport]:
+    """Train every tier on each batch in turn; compare each to ``reference`` after every step."""
+    reports = []
+    for step, (x, y) in enumerate(batches, start=1):
+        losses = {name: tier.train_step(x, y) for name, tier in tiers.items()}
+        expected = tiers[reference].get_params()
+        errors = {
+            name: max(param_errors(tier.get_params(), expected).values())
+            for name, tier in tiers.items()
+            if name != reference
+        }
+        reports.append(StepReport(step, losses, errors))
+    return reports

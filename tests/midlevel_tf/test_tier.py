@@ -1,0 +1,147 @@
+"""The TensorFlow tier beyond parity: checkpoints across tiers, modes, devices, dropout, errors,
+and the quiet start-up."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.helpers import require_framework
+
+tf = require_framework("tensorflow", "tf")
+
+from midlevel_tf.nn import dropout
+from midlevel_tf.train import main as train_main
+from shared.checkpoint import load_checkpoint, save_checkpoint
+from shared.errors import DeviceError, UnknownNameError
+from shared.frameworks import quiet_tensorflow_startup
+from shared.init import init_params
+from shared.spec import TrainSpec
+from shared.tiers import get_tier
+
+FLAVOURS = ["tf-nn", "tf-layers"]
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_checkpoints_cross_between_numpy_and_tensorflow(tmp_path, blob_data, small_model, flavour):
+    train = TrainSpec(optimizer="adam", dtype="float64", epochs=2, batch_size=16)
+    params = init_params(small_model, 0, "float64")
+    numpy_tier = get_tier("numpy")(small_model, train, params)
+    numpy_tier.fit(blob_data)
+    path = save_checkpoint(tmp_path / "numpy.npz", numpy_tier.checkpoint())
+
+    tf_tier = get_tier(flavour)(small_model, train, params)
+    tf_tier.restore(load_checkpoint(path))
+    x = blob_data.x_test
+    np.testing.assert_allclose(
+        tf_tier.predict_proba(x), numpy_tier.predict_proba(x), rtol=1e-12, atol=0
+    )
+
+    # ... and back: one more step in TensorFlow, then the NumPy tier takes over from its state.
+    tf_tier.train_step(blob_data.x_train[:16], blob_data.y_train[:16])
+    back = save_checkpoint(tmp_path / "tf.npz", tf_tier.checkpoint())
+    again = get_tier("numpy")(small_model, train, params)
+    again.restore(load_checkpoint(back))
+    assert again.step == tf_tier.step == numpy_tier.step + 1
+    np.testing.assert_allclose(again.predict_proba(x), tf_tier.predict_proba(x), rtol=1e-12)
+
+
+def test_an_unknown_mode_is_refused(small_model):
+    with pytest.raises(UnknownNameError, match="unknown TensorFlow execution mode 'graph'"):
+        get_tier("tf-nn")(small_model, TrainSpec(), init_params(small_model, 0), mode="graph")
+
+
+@pytest.mark.skipif(
+    bool(tf.config.list_physical_devices("GPU")), reason="this machine has a GPU TensorFlow sees"
+)
+def test_gpu_without_a_gpu_is_a_clear_error(small_model):
+    train = TrainSpec(device="gpu", dtype="float32")
+    with pytest.raises(DeviceError, match="TensorFlow sees no GPU"):
+        get_tier("tf-nn")(small_model, train, init_params(small_model, 0, "float32"))
+
+
+def test_auto_device_runs_where_tensorflow_can(blob_data, small_model):
+    train = TrainSpec(device="auto", dtype="float32", epochs=1)
+    tier = get_tier("tf-layers")(small_model, train, init_params(small_model, 0, "float32"))
+    assert tier.device in ("/CPU:0", "/GPU:0")
+    tier.fit(blob_data.astype("float32"))
+
+
+def test_dropout_keeps_the_expected_share_and_rescales():
+    a = tf.ones((400, 500), tf.float64)
+    seed = tf.constant([3, 7], tf.int64)
+    out = dropout(a, 0.25, seed, layer=0).numpy()
+    kept = out != 0
+    assert abs(kept.mean() - 0.75) < 0.005  # 200,000 draws: the standard error is 0.001
+    np.testing.assert_array_equal(out[kept], 1 / 0.75)
+    np.testing.assert_array_equal(dropout(a, 0.25, seed, layer=0).numpy(), out)
+    assert not np.array_equal(dropout(a, 0.25, seed, layer=1).numpy(), out)
+
+
+def test_startup_notes_are_dropped_and_everything_else_passes(monkeypatch, capfd):
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    monkeypatch.delenv("MLP_TIERS_TF_LOG_LEVEL", raising=False)
+    with quiet_tensorflow_startup():
+        os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are\n")
+        os.write(2, b"I0000 00:00:1795665111.165662   10055 port.cc:153] oneDNN custom ops\n")
+        os.write(2, b"E0000 00:00:1795665111.2   10055 cuda.cc:1] a real error\n")
+        os.write(2, b"Traceback: something else\n")
+    err = capfd.readouterr().err
+    assert "oneDNN" not in err and "InitializeLog" not in err
+    assert "a real error" in err and "something else" in err
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "2"
+
+
+def test_a_user_chosen_log_level_is_left_alone(monkeypatch, capfd):
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")
+    with quiet_tensorflow_startup():
+        os.write(2, b"I0000 00:00:1795665111.165662   10055 port.cc:153] oneDNN custom ops\n")
+    assert "oneDNN" in capfd.readouterr().err
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0"
+
+
+def run_train(*args, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "midlevel_tf.train", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_the_train_script_is_quiet_and_records_its_mode(tmp_path):
+    result = run_train(
+        "--flavour", "layers", "--jit", "--epochs", "2", "--quiet", "--out", str(tmp_path)
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert "test" in result.stdout
+    (folder,) = tmp_path.iterdir()
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["tier"] == "tf-layers" and metrics["tier_options"] == {"mode": "jit"}
+    assert metrics["epochs_run"] == 2
+
+
+def exit_code(argv):
+    try:
+        return train_main(argv)
+    except SystemExit as exit:  # argparse's own errors
+        return exit.code
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--flavour", "keras"], "argument --flavour: invalid choice: 'keras'"),
+        (["--eager", "--jit"], "argument --jit: not allowed with argument --eager"),
+        (["--dtype", "float16"], "dtype must be one of float32, float64; got 'float16'"),
+    ],
+)
+def test_bad_flags_are_one_line(args, message, capsys):
+    assert exit_code([*args, "--no-save", "--epochs", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err

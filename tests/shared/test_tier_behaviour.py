@@ -1,0 +1,183 @@
+"""What every installed tier must do alike: learn, reproduce, resume, stop early, keep dtypes.
+
+Each test runs once per installed tier (``shared.tiers.available_tiers``).
+"""
+
+import dataclasses
+import itertools
+
+import numpy as np
+import pytest
+from scipy.special import softmax as scipy_softmax
+
+from shared.callbacks import Callback
+from shared.checkpoint import load_checkpoint, save_checkpoint
+from shared.data import load_dataset
+from shared.errors import CheckpointError
+from shared.init import init_params
+from shared.spec import DataSpec, ModelSpec, TrainSpec
+from shared.tiers import available_tiers, get_tier
+
+OPTIMIZERS = ["sgd", "momentum", "nesterov", "adam", "rmsprop"]
+
+
+@pytest.fixture(params=available_tiers())
+def tier_name(request):
+    return request.param
+
+
+def make_tier(name, model, train, seed=0):
+    return get_tier(name)(model, train, init_params(model, seed, train.dtype))
+
+
+def assert_same_params(a, b):
+    for (Wa, ba), (Wb, bb) in zip(a, b):
+        np.testing.assert_array_equal(Wa, Wb)
+        np.testing.assert_array_equal(ba, bb)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset(DataSpec())
+
+
+@pytest.mark.slow
+def test_digits_reaches_95_percent_in_20_epochs(tier_name, digits):
+    model = ModelSpec().resolve(digits.n_features, digits.n_classes)
+    tier = make_tier(tier_name, model, TrainSpec(epochs=20))
+    history = tier.fit(digits.astype("float32"))
+    assert len(history) == 20
+    p = tier.predict_proba(digits.x_test.astype("float32"))
+    assert np.mean(p.argmax(axis=1) == digits.y_test) >= 0.95
+    assert history.records[-1]["loss"] < history.records[0]["loss"] / 5
+
+
+def test_same_seed_gives_bit_identical_weights(tier_name, blob_data, small_model):
+    train = TrainSpec(optimizer="adam", epochs=3, batch_size=16, dropout=0.2, seed=5)
+    a, b = make_tier(tier_name, small_model, train), make_tier(tier_name, small_model, train)
+    a.fit(blob_data.astype("float32"))
+    b.fit(blob_data.astype("float32"))
+    assert_same_params(a.get_params(), b.get_params())
+    c = make_tier(tier_name, small_model, dataclasses.replace(train, seed=6))
+    c.fit(blob_data.astype("float32"))
+    assert not np.array_equal(a.get_params()[0][0], c.get_params()[0][0])
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_resume_from_a_checkpoint_is_bit_identical(
+    tier_name, tmp_path, blob_data, small_model, optimizer
+):
+    train = TrainSpec(
+        optimizer=optimizer, epochs=6, batch_size=16, dropout=0.1, patience=10, l2=1e-3
+    )
+    data = blob_data.astype("float32")
+    straight = make_tier(tier_name, small_model, train)
+    straight.fit(data)
+
+    first = make_tier(tier_name, small_model, dataclasses.replace(train, epochs=3))
+    first.fit(data)
+    path = save_checkpoint(tmp_path / "mid.npz", first.checkpoint())
+    checkpoint = load_checkpoint(path)
+    resumed = get_tier(tier_name)(small_model, train, checkpoint.params)
+    resumed.restore(checkpoint)
+    resumed.fit(data)
+
+    assert resumed.step == straight.step
+    assert_same_params(resumed.get_params(), straight.get_params())
+    assert resumed.history.records[3:] == [
+        {**r, "seconds": resumed.history.records[3 + i]["seconds"]}
+        for i, r in enumerate(straight.history.records[3:])
+    ]
+
+
+def test_restore_refuses_a_mismatched_optimizer(tier_name, small_model):
+    adam = make_tier(tier_name, small_model, TrainSpec(optimizer="adam"))
+    sgd = make_tier(tier_name, small_model, TrainSpec(optimizer="sgd"))
+    with pytest.raises(
+        CheckpointError, match="holds optimizer state \\['m', 'v'\\], but optimizer 'sgd'"
+    ):
+        sgd.restore(adam.checkpoint())
+
+
+class Snapshots(Callback):
+    def __init__(self):
+        self.params = {}
+
+    def on_epoch_end(self, tier, record):
+        self.params[record["epoch"]] = tier.get_params()
+
+
+def test_early_stopping_restores_the_best_epoch(tier_name, blob_data, small_model):
+    # A large learning rate makes the validation loss bounce, so the last epoch is not the best.
+    train = TrainSpec(optimizer="momentum", lr=1.0, epochs=40, batch_size=8, patience=3)
+    tier = make_tier(tier_name, small_model, train)
+    snapshots = Snapshots()
+    history = tier.fit(blob_data.astype("float32"), [snapshots])
+    val = history.column("val_loss")
+    best = history.best_epoch
+    assert val[best - 1] == min(val)
+    assert_same_params(tier.get_params(), snapshots.params[best])
+    assert history.stopped_epoch == best + 3 and len(history) == best + 3 < 40
+
+
+def test_softmax_regression_is_softmax_of_an_affine_map(tier_name, blob_data):
+    model = ModelSpec(n_inputs=5, n_outputs=3, hidden=())
+    params = init_params(model, 0, "float64")
+    tier = get_tier(tier_name)(model, TrainSpec(dtype="float64"), params)
+    ((W, b),) = params
+    x = blob_data.x_test
+    np.testing.assert_allclose(tier.predict_proba(x), scipy_softmax(x @ W + b, axis=1), rtol=1e-13)
+
+
+@pytest.mark.parametrize(("output", "hidden"), [("identity", ()), ("softmax", (8,))])
+def test_mse_models_learn(tier_name, blob_data, output, hidden):
+    model = ModelSpec(n_inputs=5, n_outputs=3, hidden=hidden, output=output, loss="mse")
+    tier = make_tier(tier_name, model, TrainSpec(optimizer="sgd", lr=0.1, epochs=15, batch_size=8))
+    history = tier.fit(blob_data.astype("float32"))
+    assert history.records[-1]["val_accuracy"] >= 0.9
+
+
+def test_l2_shrinks_the_weights(tier_name, blob_data, small_model):
+    norms = []
+    for l2 in (0.0, 0.05):
+        train = TrainSpec(optimizer="sgd", lr=0.1, epochs=10, batch_size=8, l2=l2)
+        tier = make_tier(tier_name, small_model, train)
+        tier.fit(blob_data.astype("float32"))
+        norms.append(sum(float(np.sum(W**2)) for W, _ in tier.get_params()))
+    assert norms[1] < 0.8 * norms[0]
+
+
+def test_a_step_on_one_batch_lowers_its_loss(tier_name, blob_data, small_model):
+    tier = make_tier(tier_name, small_model, TrainSpec(optimizer="sgd", lr=0.1, dtype="float64"))
+    x, y = blob_data.x_train[:32], blob_data.y_train[:32]
+    losses = [tier.train_step(x, y) for _ in range(5)]
+    assert all(b < a for a, b in itertools.pairwise(losses))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_dtype_holds_all_the_way(tier_name, blob_data, small_model, dtype):
+    tier = make_tier(tier_name, small_model, TrainSpec(epochs=1, dtype=dtype, optimizer="adam"))
+    tier.fit(blob_data.astype(dtype))
+    arrays = [a for pair in tier.get_params() for a in pair]
+    arrays += [a for pairs in tier.checkpoint().slots.values() for pair in pairs for a in pair]
+    assert {a.dtype for a in arrays} == {np.dtype(dtype)}
+    assert tier.predict_proba(blob_data.x_test.astype(dtype)).dtype == np.dtype(dtype)
+
+
+def test_the_tier_does_not_alter_the_initial_weights(tier_name, blob_data, small_model):
+    params = init_params(small_model, 0, "float64")
+    before = [(W.copy(), b.copy()) for W, b in params]
+    get_tier(tier_name)(small_model, TrainSpec(dtype="float64", epochs=1), params).fit(blob_data)
+    assert_same_params(params, before)
+
+
+def test_dropout_changes_training_but_not_prediction(tier_name, blob_data, small_model):
+    """With dropout on, a step differs from one without; predictions use every unit, unscaled."""
+    x, y = blob_data.x_train[:32], blob_data.y_train[:32]
+    params = init_params(small_model, 0, "float64")
+    plain = get_tier(tier_name)(small_model, TrainSpec(dtype="float64", optimizer="sgd"), params)
+    dropped = get_tier(tier_name)(
+        small_model, TrainSpec(dtype="float64", optimizer="sgd", dropout=0.5), params
+    )
+    np.testing.assert_array_equal(plain.predict_proba(x), dropped.predict_proba(x))
+    assert plain.train_step(x, y) != dropped.train_step(x, y)
