@@ -10,9 +10,10 @@ Two details matter for parity with the other tiers:
 
 - every layer and the loss get the run's dtype (``dtype="float64"``); a Keras loss left at its
   default computes in ``keras.config.floatx()``, float32, and would silently round float64 data;
-- Keras's optimizers turn hyper-parameters into tensors through float32 (``shared.keras_optimizers``
-  explains it), so in float64 this flavour matches the others exactly only when they are exact in
-  float32.
+- Keras objects read ``keras.config.floatx()``; the tier builds and runs them with it set to the
+  run's dtype (``TFLayersTier._context``). Even so, Keras casts SGD's momentum and Adam's betas
+  through float32 on TensorFlow (``shared.keras_optimizers`` explains it), so in float64 this
+  flavour matches the others exactly only when those are exact in float32.
 
 Dropout uses the same stateless op as the ``tf-nn`` flavour (``midlevel_tf.nn.dropout``), keyed by
 the step, rather than a ``keras.layers.Dropout`` whose random state would have to be saved for a

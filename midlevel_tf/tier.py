@@ -20,13 +20,15 @@ The loop itself (batches from ``shared.batching``, validation, early stopping, c
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import numpy as np
 
 from midlevel_tf.runtime import device_name, tf
 from shared.errors import UnknownNameError
+from shared.frameworks import keras_dtype
 from shared.init import Params, check_params
 from shared.loop import LoopTier
 from shared.spec import ModelSpec, TrainSpec
@@ -50,7 +52,7 @@ class TFTier(LoopTier):
         self.mode = mode
         self.device = device_name(train.device)
         params = [(np.asarray(W, self.dtype), np.asarray(b, self.dtype)) for W, b in params]
-        with tf.device(self.device):
+        with self._context():
             self.model, self.optimizer = self._build(model, train, params)
             self._seed = tf.constant(train.seed, tf.int64)
         self.slot_names = self.optimizer.slots
@@ -65,6 +67,10 @@ class TFTier(LoopTier):
 
     def _build(self, model: ModelSpec, train: TrainSpec, params: Params) -> tuple[Any, Any]:
         raise NotImplementedError
+
+    def _context(self) -> AbstractContextManager:
+        """Where (and, for Keras objects, with which float type) every TensorFlow call runs."""
+        return tf.device(self.device)
 
     def _compile(self, fn: Callable, signature: list[tf.TensorSpec]) -> Callable:
         if self.mode == "eager":
@@ -92,21 +98,21 @@ class TFTier(LoopTier):
         return int(self.optimizer.iterations.numpy())
 
     def _train_batch(self, x: np.ndarray, t: np.ndarray) -> tf.Tensor:
-        with tf.device(self.device):
+        with self._context():
             return self._step_fn(tf.constant(x), tf.constant(t))
 
     def _to_device(self, x: np.ndarray, t: np.ndarray) -> tuple[tf.Tensor, tf.Tensor]:
-        with tf.device(self.device):  # copied once; each step gathers its rows there
+        with self._context():  # copied once; each step gathers its rows there
             return tf.identity(tf.constant(x)), tf.identity(tf.constant(t))
 
     def _train_rows(self, x: tf.Tensor, t: tf.Tensor, rows: np.ndarray) -> tf.Tensor:
-        with tf.device(self.device):
+        with self._context():
             return self._rows_fn(x, t, tf.constant(rows, tf.int64))
 
     # -- inference, parameters, optimizer state -------------------------------------------------
 
     def _predict(self, x: np.ndarray) -> np.ndarray:
-        with tf.device(self.device):
+        with self._context():
             return self._predict_fn(tf.constant(x)).numpy()
 
     def get_params(self) -> Params:
@@ -153,3 +159,10 @@ class TFLayersTier(TFTier):
 
         net = LayersModel(model, train, params)
         return net, KerasOptimizer(net.parameters, train)
+
+    @contextmanager
+    def _context(self) -> Iterator[None]:
+        from midlevel_tf.layers import keras
+
+        with tf.device(self.device), keras_dtype(keras, self.dtype):
+            yield

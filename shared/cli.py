@@ -225,19 +225,23 @@ def compare(args: argparse.Namespace, console: Console) -> int:
     """Train every installed tier on one spec and print one side-by-side table."""
     from shared.console import comparison_table, describe_run
     from shared.report import new_run_dir, write_json
-    from shared.runner import prepare_run, run_metadata, train_and_evaluate
+    from shared.runner import prepare_run, run_metadata, train_and_evaluate, train_in_new_process
     from shared.tiers import TIERS, available_tiers
 
     names = args.tiers.split(",") if args.tiers else available_tiers()
     for name in names:
         if name not in TIERS:
             raise SpecError(f"unknown tier {name!r}; registered tiers are {', '.join(TIERS)}")
-    run = prepare_run(config_from_args(args))
+    config = config_from_args(args)
+    run = prepare_run(config)
     console.print(describe_run(", ".join(names), run.data, run.model, run.train))
     rows = []
     for name in names:
         with console.status(f"training {name} ..."):
-            outcome = train_and_evaluate(name, run, out=None)
+            if TIERS[name].conflicts():  # another Keras backend: Keras needs a process of its own
+                outcome = train_in_new_process(name, config)
+            else:
+                outcome = train_and_evaluate(name, run, out=None)
         history = outcome.history
         rows.append({
             "tier": name,

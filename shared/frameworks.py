@@ -118,3 +118,22 @@ def import_keras(backend: str) -> Any:
     import keras
 
     return keras
+
+
+@contextmanager
+def keras_dtype(keras: Any, dtype: str) -> Iterator[None]:
+    """Keras's global float type and dtype policy set to ``dtype`` inside the block, restored after.
+
+    Keras reads ``floatx`` when it builds variables (an optimizer's learning rate), losses and
+    metrics, and when it traces its train step; a float64 model built or trained under the
+    default float32 rounds somewhere. Every Keras call of the tiers runs inside this block, so
+    the global setting never leaks from one model to the next.
+    """
+    floatx, policy = keras.config.floatx(), keras.config.dtype_policy()
+    keras.config.set_floatx(dtype)
+    keras.config.set_dtype_policy(dtype)
+    try:
+        yield
+    finally:
+        keras.config.set_floatx(floatx)
+        keras.config.set_dtype_policy(policy)

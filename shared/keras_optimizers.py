@@ -1,11 +1,15 @@
 """The spec's optimizer as a Keras optimizer, and its state under the shared slot names.
 
 Used by the ``tf-layers`` flavour and by the Keras tier. Keras's optimizers follow the same
-update rules as ``lowlevel_numpy.optimizers`` (which copies them), with one difference in
-float64: Keras turns Python-float hyper-parameters into tensors through float32 (``momentum=0.9``
-becomes 0.89999998) and keeps the learning rate in a variable of ``keras.config.floatx()``. A
-float64 run therefore uses slightly different hyper-parameters unless they are exact in float32
-(0.125, 0.875, 0.998046875 ...). ``shared.parity`` states the tolerance this costs.
+update rules as ``lowlevel_numpy.optimizers`` (which copies them). In float64, two details matter:
+
+- the learning rate lives in a variable of ``keras.config.floatx()``; built under the default
+  float32, 0.01 becomes 0.0099999998. The tiers build and run every Keras object with ``floatx``
+  set to the run's dtype (``shared.frameworks.keras_dtype``), which removes this;
+- on TensorFlow, SGD's momentum and Adam's betas (in the bias correction) are cast with
+  ``ops.cast(0.9, "float64")``, which goes through a float32 tensor: 0.9 becomes 0.8999999762.
+  No setting changes that; hyper-parameters exact in float32 (0.875, 0.998046875) avoid it, and
+  ``shared.parity.QUIRKS["keras-tf-hyperparameter-cast"]`` bounds it.
 
 Keras imports happen inside the functions, so this module loads without Keras.
 """

@@ -6,7 +6,9 @@ are trained on the same data, from the same initial weights, and judged by the s
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
+import multiprocessing
 import platform
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -130,6 +132,20 @@ def train_and_evaluate(
     if folder is not None:
         write_run_folder(outcome, run, tier.get_params())
     return outcome
+
+
+def _train_in_child(name: str, config: RunConfig, options: dict[str, Any]) -> Outcome:
+    return train_and_evaluate(name, prepare_run(config), out=None, options=options)
+
+
+def train_in_new_process(
+    name: str, config: RunConfig, options: dict[str, Any] | None = None
+) -> Outcome:
+    """``train_and_evaluate`` in a fresh Python process, for a tier whose Keras backend differs
+    from the one Keras already has here (a process keeps its first backend)."""
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return pool.submit(_train_in_child, name, config, dict(options or {})).result()
 
 
 def run_metadata(run: Run) -> dict[str, Any]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -78,6 +80,14 @@ class TierEntry:
     target: str  # "module:Class"
     requires: tuple[str, ...]
     summary: str
+    keras_backend: str | None = None  # the Keras backend the tier needs, if it uses Keras
+
+    def conflicts(self) -> bool:
+        """True when this process's Keras runs (or will run) on another backend than the tier's.
+
+        Keras picks its backend once per process, so such a tier runs in a process of its own.
+        """
+        return self.keras_backend is not None and self.keras_backend != process_keras_backend()
 
     def missing(self) -> list[str]:
         """The required packages that are not installed (checked without importing them)."""
@@ -101,7 +111,13 @@ TIERS: dict[str, TierEntry] = {
         TierEntry("tf-nn", "midlevel_tf.tier:TFNnTier", ("tensorflow",),
                   "TensorFlow: tf.Variable, tf.nn ops, GradientTape, tf.function"),
         TierEntry("tf-layers", "midlevel_tf.tier:TFLayersTier", ("tensorflow", "keras"),
-                  "TensorFlow: Keras Dense layers in a custom GradientTape loop"),
+                  "TensorFlow: Keras Dense layers in a custom GradientTape loop", "tensorflow"),
+        TierEntry("keras", "highlevel_keras.tier:KerasTier", ("keras", "tensorflow"),
+                  "Keras 3 on TensorFlow: Sequential, compile, fit", "tensorflow"),
+        TierEntry("keras-jax", "highlevel_keras.tier:KerasJaxTier", ("keras", "jax"),
+                  "Keras 3 on JAX: the same Sequential, compile, fit", "jax"),
+        TierEntry("keras-torch", "highlevel_keras.tier:KerasTorchTier", ("keras", "torch"),
+                  "Keras 3 on PyTorch: the same Sequential, compile, fit", "torch"),
     )
 }  # fmt: skip
 
@@ -116,6 +132,19 @@ def get_tier(name: str) -> type:
 def available_tiers() -> list[str]:
     """Registered tiers whose packages are installed, in registry order."""
     return [name for name, entry in TIERS.items() if not entry.missing()]
+
+
+def process_keras_backend() -> str:
+    """The backend Keras has in this process, or will have when first imported."""
+    keras = sys.modules.get("keras")
+    if keras is not None and hasattr(keras, "backend"):
+        return keras.backend.backend()
+    return os.environ.get("KERAS_BACKEND", "tensorflow")
+
+
+def runnable_tiers() -> list[str]:
+    """Installed tiers that can run in this process (their Keras backend, if any, is its own)."""
+    return [name for name in available_tiers() if not TIERS[name].conflicts()]
 
 
 def check_inputs(x: Any, model: ModelSpec, dtype: str) -> None:

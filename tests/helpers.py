@@ -41,3 +41,20 @@ def require_framework(package: str, extra: str):
     if package == "tensorflow":
         return import_tensorflow()
     return importlib.import_module(package)
+
+
+def skip_if_other_keras_backend(tier: str) -> None:
+    """Skip, with the reason, a tier whose Keras backend is not this test process's.
+
+    Keras fixes its backend once per process; ``make test`` runs the suite once per installed
+    backend (``KERAS_BACKEND=jax`` for the second run), so each tier is tested in one of them.
+    """
+    import pytest
+
+    from shared.tiers import TIERS, process_keras_backend
+
+    if TIERS[tier].conflicts():
+        pytest.skip(
+            f"{tier} needs Keras on {TIERS[tier].keras_backend}; this process runs Keras on "
+            f"{process_keras_backend()} (make test runs each backend in its own pass)"
+        )

@@ -8,6 +8,7 @@ from shared.errors import DataError, UnknownNameError
 from shared.init import init_params
 from shared.spec import TrainSpec
 from shared.tiers import Tier, available_tiers, get_tier
+from tests.helpers import skip_if_other_keras_backend
 
 
 def test_registry():
@@ -24,6 +25,7 @@ def test_entries_point_at_existing_classes_when_installed():
 
 @pytest.fixture(params=available_tiers())
 def tier_cls(request):
+    skip_if_other_keras_backend(request.param)
     return get_tier(request.param)
 
 

@@ -1,0 +1,71 @@
+"""Choosing Keras's backend and configuring it: precision, determinism, devices.
+
+Keras fixes its backend when it is first imported, from ``KERAS_BACKEND``. ``load_keras`` sets
+that variable and imports Keras, or explains why it cannot (``shared.frameworks.import_keras``).
+
+Precision, per backend:
+
+- float64 on JAX needs ``jax_enable_x64``; without it JAX silently makes every float64 array
+  float32. It is switched on before a float64 model is built, and the tier checks the dtype of
+  every weight it built.
+- TF32 (10-bit mantissas in float32 matrix products on Ampere and newer GPUs) is off on every
+  backend: ``float32`` means IEEE float32 here, as in the other tiers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.errors import DeviceError
+from shared.frameworks import import_keras
+
+
+def load_keras(backend: str, dtype: str) -> Any:
+    """Keras on ``backend``, configured for reproducible runs in ``dtype``."""
+    keras = import_keras(backend)
+    if backend == "tensorflow":
+        import tensorflow as tf  # already imported, quietly, by import_keras
+
+        tf.config.experimental.enable_tensor_float_32_execution(False)
+    elif backend == "jax":
+        import jax
+
+        jax.config.update("jax_default_matmul_precision", "highest")
+        if dtype == "float64":
+            jax.config.update("jax_enable_x64", True)
+    elif backend == "torch":
+        import torch
+
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    return keras
+
+
+def gpu_available(backend: str) -> bool:
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return bool(tf.config.list_physical_devices("GPU"))
+    if backend == "jax":
+        import jax
+
+        return any(device.platform == "gpu" for device in jax.devices())
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def keras_device(backend: str, device: str) -> str:
+    """The device name for ``keras.device``: ``cpu`` or ``gpu`` (the first GPU); a clear error for
+    ``gpu`` without one.
+
+    No index: on PyTorch, variables made under ``cpu:0`` differ from the ``cpu`` tensors Keras
+    computes with, and the gradients never reach them ("No gradients provided").
+    """
+    gpu = gpu_available(backend)
+    if device == "gpu" and not gpu:
+        raise DeviceError(
+            f"device 'gpu' was asked for, but Keras's {backend} backend sees no GPU; use "
+            "--device cpu or auto"
+        )
+    return "gpu" if device == "gpu" or (device == "auto" and gpu) else "cpu"
