@@ -11,14 +11,26 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10) and "mlp-tiers needs Python 3.10 or newer")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,tf,jax]'
 	touch $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/mlp-tiers compare --dataset digits --epochs 20
 
+# Keras fixes its backend once per process: the first pass runs everything with Keras on
+# TensorFlow, then each other installed backend reruns the Keras tests in a pass of its own.
+KERAS_TESTS := tests/highlevel_keras tests/shared/test_tiers.py tests/shared/test_tier_behaviour.py
+
 test: $(STAMP)
 	$(BIN)/python -m pytest -n auto
+	@for backend in jax torch; do \
+	  if $(BIN)/python -c "import importlib.util as u, sys; sys.exit(u.find_spec('$$backend') is None)"; then \
+	    echo "== Keras on $$backend"; \
+	    KERAS_BACKEND=$$backend $(BIN)/python -m pytest -n auto -k keras $(KERAS_TESTS) || exit 1; \
+	  else \
+	    echo "== Keras on $$backend: $$backend is not installed, so that pass is skipped"; \
+	  fi; \
+	done
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -44,6 +44,7 @@ class KerasTier:
     name = "keras"
     backend = "tensorflow"
     own_progress_bar = True  # the train script shows Keras's progress bar, not the shared one
+    native_file = "model.keras"  # written beside the shared checkpoint in a run folder
 
     def __init__(
         self,

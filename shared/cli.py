@@ -170,7 +170,7 @@ def run_training(
     from shared.runner import prepare_run, train_and_evaluate
     from shared.tiers import get_tier
 
-    get_tier(tier)  # fails early, with a clear error, for an unknown or uninstalled tier
+    tier_class = get_tier(tier)  # fails early, clearly, for an unknown or uninstalled tier
     if args.resume:
         run = prepare_run(None, resume=args.resume, **resume_overrides(args))
     else:
@@ -178,7 +178,12 @@ def run_training(
     console.print(describe_run(tier, run.data, run.model, run.train))
     if run.resume is not None:
         console.print(f"resuming from {args.resume} after epoch {run.resume.epoch}")
-    callbacks = [] if args.quiet else [EpochProgress(console)]
+    options = dict(options or {})
+    if getattr(tier_class, "own_progress_bar", False):  # Keras: its own progress bar
+        options.setdefault("verbose", 0 if args.quiet else "auto")
+        callbacks = []
+    else:
+        callbacks = [] if args.quiet else [EpochProgress(console)]
     outcome = train_and_evaluate(
         tier, run, callbacks, out=None if args.no_save else args.out, options=options
     )

@@ -131,6 +131,9 @@ def train_and_evaluate(
     outcome = Outcome(name, history, evaluations, folder, options)
     if folder is not None:
         write_run_folder(outcome, run, tier.get_params())
+        native = getattr(tier, "native_file", None)  # the tier's own format (model.keras)
+        if native is not None:
+            tier.save_native(folder / native)
     return outcome
 
 

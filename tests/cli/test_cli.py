@@ -1,5 +1,6 @@
 """The command line: the train script, mlp-tiers, and one clear line for every bad input."""
 
+import json
 import subprocess
 import sys
 
@@ -9,6 +10,7 @@ import pytest
 from lowlevel_numpy.train import main as train
 from shared.checkpoint import load_checkpoint
 from shared.cli import main as mlp_tiers
+from shared.tiers import available_tiers
 
 
 def run_train(capsys, *argv):
@@ -73,7 +75,11 @@ def test_compare_prints_one_table(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "test accuracy" in out and "numpy" in out
-    assert (only_run_folder(tmp_path) / "compare.json").is_file()
+    report = json.loads((only_run_folder(tmp_path) / "compare.json").read_text())
+    # Every installed tier is a row, each Keras backend included (run in a process of its own).
+    assert [row["tier"] for row in report["tiers"]] == available_tiers()
+    for row in report["tiers"]:
+        assert row["epochs"] == 2 and 0.0 <= row["test_accuracy"] <= 1.0
 
 
 def test_listings(capsys):

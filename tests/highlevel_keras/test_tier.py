@@ -1,0 +1,178 @@
+"""The Keras tier beyond parity: checkpoints across tiers, the .keras file, backends and dtypes,
+the train script and compare."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from shared.checkpoint import load_checkpoint, save_checkpoint
+from shared.errors import BackendError, UnknownNameError
+from shared.frameworks import import_keras, require
+from shared.init import init_params
+from shared.parity import assert_params_close, expected_tolerance
+from shared.spec import ModelSpec, TrainSpec
+from shared.tiers import TIERS, available_tiers, get_tier
+from tests.helpers import blobs
+
+
+def test_checkpoints_cross_between_numpy_and_keras(tmp_path, blob_data, keras_tier):
+    model = ModelSpec(5, 3, (8, 6), "relu")
+    train = TrainSpec(optimizer="adam", dtype="float64", epochs=2, batch_size=16)
+    params = init_params(model, 0, "float64")
+    numpy_tier = get_tier("numpy")(model, train, params)
+    numpy_tier.fit(blob_data)
+    path = save_checkpoint(tmp_path / "numpy.npz", numpy_tier.checkpoint())
+
+    tier = get_tier(keras_tier)(model, train, params)
+    tier.restore(load_checkpoint(path))
+    x = blob_data.x_test
+    tol = expected_tolerance(keras_tier, "forward", "float64")
+    assert tol.rtol <= 1e-12 or keras_tier == "keras-torch"  # torch: float64 is float32 in Keras
+    np.testing.assert_allclose(
+        tier.predict_proba(x), numpy_tier.predict_proba(x), rtol=tol.rtol, atol=tol.atol
+    )
+
+    tier.train_step(blob_data.x_train[:16], blob_data.y_train[:16])
+    back = save_checkpoint(tmp_path / "keras.npz", tier.checkpoint())
+    again = get_tier("numpy")(model, train, params)
+    again.restore(load_checkpoint(back))
+    assert again.step == tier.step == numpy_tier.step + 1
+    np.testing.assert_allclose(
+        again.predict_proba(x), tier.predict_proba(x), rtol=tol.rtol, atol=tol.atol
+    )
+
+
+def test_a_keras_file_round_trips(tmp_path, blob_data, keras_tier):
+    import keras
+
+    model = ModelSpec(5, 3, (8,), "tanh", "softmax", "mse")
+    train = TrainSpec(optimizer="rmsprop", dtype="float32", epochs=2, l2=1e-3, dropout=0.2)
+    tier = get_tier(keras_tier)(model, train, init_params(model, 0, "float32"))
+    tier.fit(blob_data.astype("float32"))
+    path = tier.save_native(tmp_path / "model.keras")
+    assert [p.name for p in tmp_path.iterdir()] == ["model.keras"]  # no temporary left
+
+    loaded = keras.saving.load_model(path)
+    x = blob_data.x_test.astype("float32")
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), tier.predict_proba(x))
+    for a, b in zip(loaded.get_weights(), tier.model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert int(np.asarray(loaded.optimizer.iterations)) == tier.step
+    with pytest.raises(ValueError, match="must end in .keras"):
+        tier.save_native(tmp_path / "model.h5")
+
+
+def test_float64_after_a_float32_model_is_float64(blob_data, keras_tier):
+    """On JAX this is the case where jax_enable_x64 comes on after a float32 model exists."""
+    model = ModelSpec(5, 3, (8,), "relu")
+    first = get_tier(keras_tier)(
+        model, TrainSpec(dtype="float32"), init_params(model, 0, "float32")
+    )
+    first.train_step(blob_data.x_train[:8].astype("float32"), blob_data.y_train[:8])
+
+    train = TrainSpec(optimizer="sgd", dtype="float64", lr=0.125)
+    params = init_params(model, 0, "float64")
+    second = get_tier(keras_tier)(model, train, params)
+    assert {a.dtype for pair in second.get_params() for a in pair} == {np.dtype("float64")}
+    x, y = blob_data.x_train[:8], blob_data.y_train[:8]
+    reference = get_tier("numpy")(model, train, params)
+    reference.train_step(x, y)
+    second.train_step(x, y)
+    tol = expected_tolerance(keras_tier, "step", "float64")
+    assert_params_close(second.get_params(), reference.get_params(), tol, keras_tier)
+    assert second.predict_proba(x).dtype == np.float64
+    assert first.predict_proba(x.astype("float32")).dtype == np.float32
+
+
+def test_another_backend_in_this_process_is_a_clear_error(backend, keras_tier):
+    import_keras(backend)
+    other = next(b for b in ("tensorflow", "jax", "torch") if b != backend)
+    with pytest.raises(BackendError, match=f"Keras already runs on the {backend} backend"):
+        import_keras(other)
+    with pytest.raises(UnknownNameError, match="unknown Keras backend 'mxnet'; the backends are"):
+        import_keras("mxnet")
+    with pytest.raises(UnknownNameError, match="needs the package 'no_such_package'"):
+        require("no_such_package", "this test")
+
+
+def run(*args, env=None):
+    return subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_a_missing_backend_is_one_line():
+    """With torch made unimportable, --backend torch names the missing package."""
+    code = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "torch":
+            raise ImportError("torch is blocked in this test")
+sys.meta_path.insert(0, Block())
+from highlevel_keras.train import main
+sys.exit(main(["--backend", "torch", "--epochs", "1", "--no-save"]))
+"""
+    result = run("-c", code)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "python -m highlevel_keras.train: error: tier 'keras-torch' needs torch, which is not "
+        "installed"
+    ]
+
+
+def test_an_unknown_backend_is_one_line():
+    result = run("-m", "highlevel_keras.train", "--backend", "mxnet")
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert "argument --backend: invalid choice: 'mxnet'" in line
+
+
+@pytest.mark.slow
+def test_the_train_script_writes_a_keras_file(tmp_path, backend, keras_tier):
+    result = run(
+        "-m", "highlevel_keras.train", "--backend", backend, "--epochs", "2", "--out", str(tmp_path),
+        "--dataset", str(_blob_file(tmp_path)),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Epoch 2/2" in result.stdout  # Keras's own progress bar
+    (folder,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["tier"] == keras_tier and metrics["epochs_run"] == 2
+    assert (folder / "model.keras").is_file() and (folder / "checkpoint.npz").is_file()
+
+
+def _blob_file(tmp_path):
+    x, y = blobs()
+    path = tmp_path / "blobs.npz"
+    np.savez(path, x=x, y=y)
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.skipif("keras-jax" not in available_tiers(), reason="needs jax and keras")
+def test_compare_runs_another_backend_in_its_own_process(tmp_path, backend):
+    other = "keras-jax" if backend != "jax" else "keras"
+    if TIERS[other].missing():
+        pytest.skip(f"{other} needs {', '.join(TIERS[other].missing())}")
+    from shared.cli import main
+
+    assert TIERS[other].conflicts()
+    code = main(
+        ["compare", "--tiers", f"numpy,{other}", "--epochs", "2", "--out", str(tmp_path),
+         "--dataset", str(_blob_file(tmp_path))]
+    )  # fmt: skip
+    assert code == 0
+    (report,) = tmp_path.glob("*/compare.json")
+    rows = {row["tier"]: row for row in json.loads(report.read_text())["tiers"]}
+    assert set(rows) == {"numpy", other}
+    assert rows[other]["epochs"] == 2
+    assert abs(rows[other]["test_accuracy"] - rows["numpy"]["test_accuracy"]) <= 0.05
