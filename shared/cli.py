@@ -48,7 +48,7 @@ FLAGS: dict[str, tuple[str, str, Callable[[str], Any], str]] = {
     "--test-fraction": ("data", "test_fraction", float, "test share, if no test split ships (0.2)"),
     "--split-seed": ("data", "split_seed", int, "seed of the splits, apart from --seed (0)"),
     "--classes": ("data", "n_classes", int, "number of classes of 'spirals' (3)"),
-    "--samples": ("data", "n_samples", int, "samples per class of 'spirals' (200)"),
+    "--samples": ("data", "n_samples", int, "per class: spirals (200), mnist_shaped (7000)"),
     "--label-column": ("data", "label_column", str, "a .csv label column: name or index (last)"),
     # model
     "--hidden": ("model", "hidden", _hidden, "hidden sizes, e.g. 128,64, or 'none' (128,64)"),
@@ -273,6 +273,92 @@ def compare(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def bench(args: argparse.Namespace, console: Console) -> int:
+    """Time tiers and their variants side by side on one spec."""
+    from shared.bench import bench as run_bench
+    from shared.console import bench_table, describe_run
+    from shared.report import machine, new_run_dir, versions, write_json
+    from shared.spec import to_dict
+
+    entries = [entry.strip() for entry in args.tiers.split(",") if entry.strip()]
+    config = config_from_args(args)
+    with console.status("loading the data ..."):
+        from shared.runner import prepare_run
+
+        run = prepare_run(config)
+    console.print(describe_run(", ".join(entries), run.data, run.model, run.train))
+    rows = []
+    for entry in entries:
+        with console.status(f"timing {entry} ..."):
+            rows.extend(run_bench([entry], config, args.repeats))
+        console.print(f"{entry}: {rows[-1].median_seconds:.4f} s per epoch (median)")
+    where = machine()
+    console.print(bench_table(rows, where))
+    if not args.no_save:
+        folder = new_run_dir(args.out, "bench", run.data_spec.name)
+        report = {
+            "machine": where,
+            "versions": versions(),
+            "data": to_dict(run.data_spec),
+            "model": to_dict(run.model),
+            "train": to_dict(run.train),
+            "repeats": args.repeats,
+            "rows": [row.to_dict() for row in rows],
+        }
+        write_json(folder / "bench.json", report)
+        console.print(f"report: {folder / 'bench.json'}")
+    return 0
+
+
+def parity(args: argparse.Namespace, console: Console) -> int:
+    """Step tiers in lockstep with the NumPy tier (on the CPU) and report their differences."""
+    import dataclasses
+
+    from shared.batching import epoch_batches
+    from shared.console import parity_table
+    from shared.parity import compare_traces, expected_tolerance, trace, trace_in_new_process
+    from shared.report import new_run_dir, write_json
+    from shared.runner import prepare_run
+    from shared.tiers import TIERS, parse_tier
+
+    entries = [parse_tier(entry) for entry in args.tiers.split(",") if entry.strip()]
+    run = prepare_run(config_from_args(args))
+    spec, data = run.train, run.data
+    rows = epoch_batches(len(data.y_train), spec.batch_size, spec.seed, 0)[: args.steps]
+    batches = [(data.x_train[r], data.y_train[r]) for r in rows]
+    reference = trace(
+        "numpy", run.model, dataclasses.replace(spec, device="cpu"), run.params, batches, {}
+    )
+    results = {}
+    for name, options in entries:
+        tracer = trace_in_new_process if TIERS[name].conflicts() else trace
+        with console.status(f"stepping {name} ..."):
+            steps = compare_traces(
+                tracer(name, run.model, spec, run.params, batches, options), reference
+            )
+        comparison = "step" if len(steps) == 1 else "epoch"
+        tol = expected_tolerance(
+            name, comparison, spec.dtype, run.model.activation, run.model.loss, spec
+        )
+        results[name] = {"steps": steps, "tolerance": dataclasses.asdict(tol), "options": options}
+    console.print(parity_table(results, spec.dtype))
+    failed = [
+        name
+        for name, result in results.items()
+        if max(step["error"] for step in result["steps"])
+        > result["tolerance"]["rtol"] + result["tolerance"]["atol"]
+    ]
+    if not args.no_save:
+        folder = new_run_dir(args.out, "parity", run.data_spec.name)
+        write_json(folder / "parity.json", {"device": spec.device, "dtype": spec.dtype,
+                                            "tiers": results})  # fmt: skip
+        console.print(f"report: {folder / 'parity.json'}")
+    if failed:
+        console.print(f"outside their tolerance: {', '.join(failed)}")
+        return 1
+    return 0
+
+
 def list_datasets(args: argparse.Namespace, console: Console) -> int:
     from rich.table import Table
 
@@ -325,12 +411,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     train = commands.add_parser("train", help="train one tier (the flags of its train script)")
     add_run_flags(train)
     train.add_argument("--tier", default="numpy", help="which tier (numpy)")
+    bench_parser = commands.add_parser(
+        "bench",
+        help="time tiers and their variants side by side",
+        description="Train each entry on the same spec and report its median epoch time.",
+    )
+    add_run_flags(bench_parser, resume=False)
+    bench_parser.add_argument(
+        "--tiers",
+        default="numpy",
+        metavar="ENTRIES",
+        help="comma-separated tiers, each with an optional variant: tf-nn:eager, keras:jit",
+    )
+    bench_parser.add_argument("--repeats", type=int, default=1, help="fresh runs per entry (1)")
+    parity_parser = commands.add_parser(
+        "parity",
+        help="step tiers in lockstep with the NumPy tier and report the differences",
+        description="Train each tier for --steps steps on the same batches as the NumPy tier "
+        "(run on the CPU) and compare the parameters after every step.",
+    )
+    add_run_flags(parity_parser, resume=False)
+    parity_parser.add_argument("--tiers", required=True, metavar="ENTRIES", help="tiers to check")
+    parity_parser.add_argument("--steps", type=int, default=10, help="steps to compare (10)")
     commands.add_parser("datasets", help="list the registered datasets")
     commands.add_parser("tiers", help="list the tiers and whether they are installed")
     args = parser.parse_args(argv)
     console = Console()
     handlers: dict[str, Callable[[], int]] = {
         "compare": lambda: compare(args, console),
+        "bench": lambda: bench(args, console),
+        "parity": lambda: parity(args, console),
         "train": lambda: run_training(args.tier, args, console),
         "datasets": lambda: list_datasets(args, console),
         "tiers": lambda: list_tiers(args, console),

@@ -123,3 +123,52 @@ def comparison_table(title: str, rows: list[dict[str, Any]]) -> Table:
             f"{row['median_epoch_seconds']:.4f}",
         )
     return table
+
+
+def bench_table(rows: list[Any], machine: dict[str, str]) -> Table:
+    """Median epoch times side by side, each as a ratio to the first row."""
+    table = Table(
+        title=f"Seconds per epoch (training steps only) on {machine['processor']}, "
+        f"{machine['cpus']} CPUs",
+        title_justify="left",
+    )
+    for column in (
+        "entry",
+        "first epoch",
+        "median epoch",
+        "vs first row",
+        "final loss",
+        "test acc",
+    ):
+        table.add_column(column, justify="left" if column == "entry" else "right")
+    base = rows[0].median_seconds if rows else 1.0
+    for row in rows:
+        table.add_row(
+            row.entry,
+            f"{min(row.first_epoch_seconds):.4f}",
+            f"{row.median_seconds:.4f}",
+            f"{row.median_seconds / base:.2f}x",
+            f"{row.final_loss:.4f}",
+            f"{row.test_accuracy:.4f}",
+        )
+    return table
+
+
+def parity_table(results: dict[str, dict[str, Any]], dtype: str) -> Table:
+    """Per tier: the worst and last normwise parameter error against the NumPy tier."""
+    table = Table(title=f"Parity with the NumPy tier ({dtype})", title_justify="left")
+    for column in ("tier", "steps", "step 1 error", "worst error", "tolerance", "within"):
+        table.add_column(column, justify="left" if column == "tier" else "right")
+    for name, result in results.items():
+        steps, tol = result["steps"], result["tolerance"]
+        worst = max(step["error"] for step in steps)
+        limit = tol["rtol"] + tol["atol"]
+        table.add_row(
+            name,
+            str(len(steps)),
+            f"{steps[0]['error']:.1e}",
+            f"{worst:.1e}",
+            f"{limit:.0e}",
+            "yes" if worst <= limit else "NO",
+        )
+    return table

@@ -82,13 +82,32 @@ def demoted(tier: str, activation: str, loss: str) -> str | None:
     return None
 
 
+def casts_hyperparameters(tier: str, train: Any) -> bool:
+    """Whether Keras on TensorFlow rounds this float64 run's hyper-parameters through float32."""
+    if tier not in ("tf-layers", "keras") or train.dtype != "float64":
+        return False
+    cast = {"momentum": ("momentum",), "nesterov": ("momentum",), "adam": ("beta1", "beta2")}
+    values = [getattr(train, field) for field in cast.get(train.optimizer, ())]
+    return any(float(np.float32(value)) != value for value in values)
+
+
 def expected_tolerance(
-    tier: str, comparison: str, dtype: str, activation: str = "relu", loss: str = "cross_entropy"
+    tier: str,
+    comparison: str,
+    dtype: str,
+    activation: str = "relu",
+    loss: str = "cross_entropy",
+    train: Any = None,
 ) -> Tolerance:
-    """The tolerance of ``comparison`` for ``tier`` against the NumPy tier: its quirk's row
-    where one applies (with float32-exact hyper-parameters), else the table's row."""
+    """The tolerance of ``comparison`` for ``tier`` against the NumPy tier: the row of the quirk
+    that applies, if one does, else the table's row. Without ``train``, the hyper-parameters are
+    taken to be exact in float32."""
     quirk = demoted(tier, activation, loss) if dtype == "float64" else None
-    return QUIRKS[f"{quirk}/{comparison}"] if quirk else tolerance(comparison, dtype)
+    if quirk:
+        return QUIRKS[f"{quirk}/{comparison}"]
+    if train is not None and casts_hyperparameters(tier, train):
+        return QUIRKS["keras-tf-hyperparameter-cast"]
+    return tolerance(comparison, dtype)
 
 
 def tolerance(comparison: str, dtype: str) -> Tolerance:
@@ -166,3 +185,56 @@ def lockstep(
         }
         reports.append(StepReport(step, losses, errors))
     return reports
+
+
+# -- tracing whole runs of steps, for `mlp-tiers parity` ---------------------------------------
+
+
+@dataclass
+class Trace:
+    """A tier's loss and parameters after each of a run of steps."""
+
+    tier: str
+    losses: list[float]
+    params: list[Params]
+
+
+def trace(
+    name: str, model: Any, train: Any, params: Params, batches: Sequence[tuple], options: dict
+) -> Trace:
+    """Train tier ``name`` on ``batches`` one step at a time, keeping every step's parameters."""
+    from shared.tiers import get_tier
+
+    tier = get_tier(name)(model, train, params, **options)
+    losses, snapshots = [], []
+    for x, y in batches:
+        losses.append(tier.train_step(x, y))
+        snapshots.append(tier.get_params())
+    return Trace(name, losses, snapshots)
+
+
+def trace_in_new_process(
+    name: str, model: Any, train: Any, params: Params, batches: Sequence[tuple], options: dict
+) -> Trace:
+    """``trace`` in a fresh Python process (for a tier on another Keras backend)."""
+    import concurrent.futures
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return pool.submit(trace, name, model, train, params, batches, options).result()
+
+
+def compare_traces(tier: Trace, reference: Trace) -> list[dict[str, float]]:
+    """Per step: both losses and the largest normwise parameter error against the reference."""
+    return [
+        {
+            "step": step,
+            "loss": loss,
+            "reference_loss": ref_loss,
+            "error": max(param_errors(params, ref_params).values()),
+        }
+        for step, (loss, ref_loss, params, ref_params) in enumerate(
+            zip(tier.losses, reference.losses, tier.params, reference.params), start=1
+        )
+    ]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import platform
 import time
 from dataclasses import dataclass, field
@@ -76,6 +77,23 @@ def versions() -> dict[str, str]:
     return {
         "mlp-tiers": shared.__version__,
         "numpy": np.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def machine() -> dict[str, str]:
+    """The machine a result was measured on, as run folders and benchmark reports name it."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            names = [line.split(":", 1)[1].strip() for line in handle if "model name" in line]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    return {
+        "platform": platform.platform(),
+        "processor": cpu,
+        "cpus": str(os.cpu_count()),
         "python": platform.python_version(),
     }
 

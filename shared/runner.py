@@ -9,7 +9,6 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import multiprocessing
-import platform
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from shared.init import Params, init_params
 from shared.metrics import Evaluation, evaluate
 from shared.report import (
     History,
+    machine,
     new_run_dir,
     plot_learning_curves,
     save_params,
@@ -159,10 +159,7 @@ def run_metadata(run: Run) -> dict[str, Any]:
         "model": to_dict(run.model),
         "train": to_dict(run.train),
         "versions": versions(),
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-        },
+        "machine": machine(),
     }  # fmt: skip
 
 

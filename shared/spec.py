@@ -217,7 +217,7 @@ class DataSpec:
         split_seed: seeds the splits (and synthetic data), independently of the training seed,
             so that changing the training seed never changes the test set.
         n_classes: number of arms of ``spirals``.
-        n_samples: samples per class of ``spirals``.
+        n_samples: samples per class of ``spirals`` and ``mnist_shaped``.
         label_column: for a ``.csv`` file, the name or index of the label column (default: the
             last column).
     """

@@ -81,6 +81,19 @@ class TierEntry:
     requires: tuple[str, ...]
     summary: str
     keras_backend: str | None = None  # the Keras backend the tier needs, if it uses Keras
+    variants: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()  # name -> options
+
+    def options(self, variant: str | None) -> dict[str, Any]:
+        """The constructor options of ``variant`` (``tf-nn:eager`` -> ``{"mode": "eager"}``)."""
+        if variant is None:
+            return {}
+        table = {name: dict(options) for name, options in self.variants}
+        if variant not in table:
+            allowed = ", ".join(table) or "none"
+            raise UnknownNameError(
+                f"tier {self.name!r} has no variant {variant!r}; its variants are {allowed}"
+            )
+        return table[variant]
 
     def conflicts(self) -> bool:
         """True when this process's Keras runs (or will run) on another backend than the tier's.
@@ -103,21 +116,29 @@ class TierEntry:
         return getattr(importlib.import_module(module_name), class_name)
 
 
+# Variants, for `mlp-tiers bench --tiers tf-nn:eager,...`: how a tier's train step is executed.
+TF_MODES = (("function", (("mode", "function"),)), ("eager", (("mode", "eager"),)),
+            ("jit", (("mode", "jit"),)))  # fmt: skip
+KERAS_JIT = (("auto", (("jit_compile", "auto"),)), ("jit", (("jit_compile", True),)),
+             ("nojit", (("jit_compile", False),)))  # fmt: skip
+
 TIERS: dict[str, TierEntry] = {
     entry.name: entry
     for entry in (
         TierEntry("numpy", "lowlevel_numpy.tier:NumpyTier", ("numpy",),
                   "NumPy from scratch: hand-written forward, backward and optimizers"),
         TierEntry("tf-nn", "midlevel_tf.tier:TFNnTier", ("tensorflow",),
-                  "TensorFlow: tf.Variable, tf.nn ops, GradientTape, tf.function"),
+                  "TensorFlow: tf.Variable, tf.nn ops, GradientTape, tf.function",
+                  variants=TF_MODES),
         TierEntry("tf-layers", "midlevel_tf.tier:TFLayersTier", ("tensorflow", "keras"),
-                  "TensorFlow: Keras Dense layers in a custom GradientTape loop", "tensorflow"),
+                  "TensorFlow: Keras Dense layers in a custom GradientTape loop", "tensorflow",
+                  TF_MODES),
         TierEntry("keras", "highlevel_keras.tier:KerasTier", ("keras", "tensorflow"),
-                  "Keras 3 on TensorFlow: Sequential, compile, fit", "tensorflow"),
+                  "Keras 3 on TensorFlow: Sequential, compile, fit", "tensorflow", KERAS_JIT),
         TierEntry("keras-jax", "highlevel_keras.tier:KerasJaxTier", ("keras", "jax"),
-                  "Keras 3 on JAX: the same Sequential, compile, fit", "jax"),
+                  "Keras 3 on JAX: the same Sequential, compile, fit", "jax", KERAS_JIT),
         TierEntry("keras-torch", "highlevel_keras.tier:KerasTorchTier", ("keras", "torch"),
-                  "Keras 3 on PyTorch: the same Sequential, compile, fit", "torch"),
+                  "Keras 3 on PyTorch: the same Sequential, compile, fit", "torch", KERAS_JIT),
     )
 }  # fmt: skip
 
@@ -140,6 +161,14 @@ def process_keras_backend() -> str:
     if keras is not None and hasattr(keras, "backend"):
         return keras.backend.backend()
     return os.environ.get("KERAS_BACKEND", "tensorflow")
+
+
+def parse_tier(text: str) -> tuple[str, dict[str, Any]]:
+    """``"tf-nn:eager"`` -> ``("tf-nn", {"mode": "eager"})``; a clear error for unknown names."""
+    name, _, variant = text.strip().partition(":")
+    if name not in TIERS:
+        raise UnknownNameError(f"unknown tier {name!r}; registered tiers are {', '.join(TIERS)}")
+    return name, TIERS[name].options(variant or None)
 
 
 def runnable_tiers() -> list[str]:

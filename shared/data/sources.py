@@ -8,6 +8,8 @@
   mirror keras.datasets uses, checksummed and cached.
 - ``fashion_mnist``: Fashion-MNIST, the same shapes with 10 kinds of clothing; downloaded likewise.
 - ``spirals``: interleaved 2-D spirals, any number of classes, generated locally.
+- ``mnist_shaped``: random data of MNIST's shapes (784 features, 10 classes, 60000 training and
+  10000 test samples), generated locally: for timing MNIST-sized runs without a download.
 """
 
 from __future__ import annotations
@@ -194,6 +196,36 @@ def load_spirals(spec: DataSpec) -> Dataset:
     )
 
 
+def make_mnist_shaped(n_per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST's shapes without MNIST: each class is a random 28x28 "prototype" in [0, 1], and a
+    sample is its class's prototype plus Gaussian noise (std 0.5), clipped to [0, 1]."""
+    rng = stream(seed, "synthetic")
+    prototypes = rng.uniform(0.0, 1.0, size=(10, 784))
+    y = np.repeat(np.arange(10), n_per_class)
+    x = prototypes[y] + rng.normal(0.0, 0.5, size=(len(y), 784))
+    return np.clip(x, 0.0, 1.0, out=x), y
+
+
+def load_mnist_shaped(spec: DataSpec) -> Dataset:
+    for option in ("n_classes", "label_column"):
+        if getattr(spec, option) is not None:
+            raise DataError(f"option {option} does not apply to dataset 'mnist_shaped'")
+    n_per_class = spec.n_samples or 7000
+    x, y = make_mnist_shaped(n_per_class, spec.split_seed)
+    n_test = len(y) // 7  # MNIST's 10000 of 70000
+    order = stream(spec.split_seed, "split", 784).permutation(len(y))
+    test, train = order[:n_test], order[n_test:]
+    return make_dataset(
+        "mnist_shaped",
+        x[train],
+        y[train],
+        spec,
+        class_names=DIGIT_NAMES,
+        test=(x[test], y[test]),
+        description=f"random data of MNIST's shapes, {n_per_class} samples per class",
+    )
+
+
 @dataclass(frozen=True)
 class Source:
     load: Callable[[DataSpec], Dataset]
@@ -211,4 +243,7 @@ SOURCES: dict[str, Source] = {
         False,
     ),
     "spirals": Source(load_spirals, "interleaved 2-D spirals, any number of classes", True),
+    "mnist_shaped": Source(
+        load_mnist_shaped, "random data of MNIST's shapes, for timing (generated)", True
+    ),
 }
