@@ -15,6 +15,7 @@ the largest normwise difference of its parameters from the reference tier.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,14 +35,17 @@ class Tolerance:
 
 
 ROUNDING = "rounding: the same formulas, evaluated in another order by another library"
-FLOAT32 = "float32 rounding (eps 1.2e-7), amplified by the step and by ReLU kinks"
+FLOAT32 = (
+    "float32 rounding (eps 1.2e-7), amplified by the steps: by ReLU kinks, and by Adam and "
+    "RMSprop, which move an entry whose gradient is at the rounding level by about lr either way"
+)
 
 # (comparison, dtype) -> tolerance. The measured values are in docs/numerics.md.
 TOLERANCES: dict[tuple[str, str], Tolerance] = {
     ("forward", "float64"): Tolerance(1e-12, 0.0, ROUNDING),
     ("forward", "float32"): Tolerance(1e-5, 1e-6, FLOAT32),
     ("step", "float64"): Tolerance(1e-10, 0.0, ROUNDING),
-    ("step", "float32"): Tolerance(1e-5, 1e-6, FLOAT32),
+    ("step", "float32"): Tolerance(1e-4, 1e-5, FLOAT32),
     ("epoch", "float64"): Tolerance(1e-8, 0.0, ROUNDING + ", over one epoch of steps"),
     ("epoch", "float32"): Tolerance(1e-3, 1e-4, FLOAT32 + ", over one epoch of steps"),
 }
@@ -57,28 +61,26 @@ HYPERPARAMETER_CAST = (
 DEMOTED = (
     "on every backend but TensorFlow, Keras's type promotion (backend.result_type) maps float64 "
     "to float32, whatever jax_enable_x64 says, so the Keras ops that promote through it compute "
-    "float64 inputs in float32 and round the result to float32 (relative 6e-8)"
+    "float64 inputs in float32 and round the result to float32: on JAX ops.tanh (the tanh "
+    "activation) and ops.mean (the MSE loss); on PyTorch ops.matmul too, so every layer. Those "
+    "runs are float32 where it matters and get the float32 rows."
 )
-DEMOTED_JAX = DEMOTED + ": on JAX, ops.tanh (the tanh activation) and ops.mean (the MSE loss)."
-DEMOTED_TORCH = DEMOTED + ": on PyTorch, ops.matmul too, so every layer; float64 is float32."
 
 QUIRKS: dict[str, Tolerance] = {
     "keras-tf-hyperparameter-cast": Tolerance(2e-5, 0.0, HYPERPARAMETER_CAST),
-    "keras-jax-demoted/forward": Tolerance(1e-6, 0.0, DEMOTED_JAX),
-    "keras-jax-demoted/step": Tolerance(2e-6, 0.0, DEMOTED_JAX),
-    "keras-jax-demoted/epoch": Tolerance(1e-5, 0.0, DEMOTED_JAX),
-    "keras-torch-demoted/forward": Tolerance(1e-5, 1e-6, DEMOTED_TORCH),
-    "keras-torch-demoted/step": Tolerance(2e-5, 1e-6, DEMOTED_TORCH),
-    "keras-torch-demoted/epoch": Tolerance(1e-3, 1e-4, DEMOTED_TORCH),
+    **{
+        f"keras-float64-demoted/{comparison}": dataclasses.replace(
+            TOLERANCES[(comparison, "float32")], cause=DEMOTED
+        )
+        for comparison in ("forward", "step", "epoch")
+    },
 }
 
 
 def demoted(tier: str, activation: str, loss: str) -> str | None:
-    """The float64-demotion quirk that applies to this model on ``tier``, if any."""
-    if tier == "keras-torch":
-        return "keras-torch-demoted"
-    if tier == "keras-jax" and (activation == "tanh" or loss == "mse"):
-        return "keras-jax-demoted"
+    """The float64-demotion quirk, if it applies to this model on ``tier``."""
+    if tier == "keras-torch" or (tier == "keras-jax" and (activation == "tanh" or loss == "mse")):
+        return "keras-float64-demoted"
     return None
 
 

@@ -12,7 +12,9 @@ A run folder (``runs/<time>-<tier>-<dataset>/`` by default) holds:
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import importlib.metadata
 import io
 import json
 import os
@@ -72,13 +74,22 @@ class History:
         return buffer.getvalue()
 
 
+# Installed distributions whose versions a result may depend on (read without importing them).
+FRAMEWORKS = ("tensorflow", "tensorflow-cpu", "keras", "jax", "jaxlib", "torch",
+              "cupy-cuda12x", "cupy-cuda13x")  # fmt: skip
+
+
 def versions() -> dict[str, str]:
-    """The versions a result depends on, recorded in checkpoints and run folders."""
-    return {
+    """The versions a result depends on, recorded in checkpoints, run folders and reports."""
+    found = {
         "mlp-tiers": shared.__version__,
         "numpy": np.__version__,
         "python": platform.python_version(),
     }
+    for name in FRAMEWORKS:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            found[name] = importlib.metadata.version(name)
+    return found
 
 
 def machine() -> dict[str, str]:

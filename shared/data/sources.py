@@ -197,12 +197,14 @@ def load_spirals(spec: DataSpec) -> Dataset:
 
 
 def make_mnist_shaped(n_per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """MNIST's shapes without MNIST: each class is a random 28x28 "prototype" in [0, 1], and a
-    sample is its class's prototype plus Gaussian noise (std 0.5), clipped to [0, 1]."""
+    """MNIST's shapes without MNIST: each class is a random 28x28 "prototype", pixels uniform in
+    [0.43, 0.57], and a sample is its class's prototype plus Gaussian noise (std 0.3), clipped to
+    [0, 1]. The classes overlap enough that the nearest class mean is right about 95% of the
+    time, so accuracy and loss stay informative."""
     rng = stream(seed, "synthetic")
-    prototypes = rng.uniform(0.0, 1.0, size=(10, 784))
+    prototypes = rng.uniform(0.43, 0.57, size=(10, 784))
     y = np.repeat(np.arange(10), n_per_class)
-    x = prototypes[y] + rng.normal(0.0, 0.5, size=(len(y), 784))
+    x = prototypes[y] + rng.normal(0.0, 0.3, size=(len(y), 784))
     return np.clip(x, 0.0, 1.0, out=x), y
 
 

@@ -235,15 +235,15 @@ def test_read_idx_gz_rejects_bad_files(tmp_path):
 
 
 def test_mnist_shaped_has_mnists_shapes_and_is_learnable_by_design():
-    data = load_dataset(DataSpec(name="mnist_shaped", n_samples=70))
+    data = load_dataset(DataSpec(name="mnist_shaped", n_samples=350))
     assert data.n_features == 784 and data.n_classes == 10
-    assert len(data.y_test) == 100 and len(data.y_train) + len(data.y_val) == 600
-    again = load_dataset(DataSpec(name="mnist_shaped", n_samples=70))
+    assert len(data.y_test) == 500 and len(data.y_train) + len(data.y_val) == 3000
+    again = load_dataset(DataSpec(name="mnist_shaped", n_samples=350))
     np.testing.assert_array_equal(data.x_train, again.x_train)
-    # Nearest class mean of the training set classifies the test set: the classes are separable.
+    # The nearest class mean of the training set is right most of the time, not always.
     means = np.stack([data.x_train[data.y_train == k].mean(axis=0) for k in range(10)])
     nearest = np.argmin(((data.x_test[:, None, :] - means) ** 2).sum(axis=2), axis=1)
-    assert np.mean(nearest == data.y_test) > 0.9
+    assert 0.8 < np.mean(nearest == data.y_test) < 0.99
     with pytest.raises(
         DataError, match="option n_classes does not apply to dataset 'mnist_shaped'"
     ):
