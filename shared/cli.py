@@ -321,7 +321,9 @@ def parity(args: argparse.Namespace, console: Console) -> int:
     from shared.runner import prepare_run
     from shared.tiers import TIERS, parse_tier
 
-    entries = [parse_tier(entry) for entry in args.tiers.split(",") if entry.strip()]
+    entries = {entry.strip(): parse_tier(entry) for entry in args.tiers.split(",") if entry.strip()}
+    if args.steps < 1:
+        raise SpecError(f"--steps must be an integer >= 1; got {args.steps}")
     run = prepare_run(config_from_args(args))
     spec, data = run.train, run.data
     rows = epoch_batches(len(data.y_train), spec.batch_size, spec.seed, 0)[: args.steps]
@@ -330,9 +332,9 @@ def parity(args: argparse.Namespace, console: Console) -> int:
         "numpy", run.model, dataclasses.replace(spec, device="cpu"), run.params, batches, {}
     )
     results = {}
-    for name, options in entries:
+    for entry, (name, options) in entries.items():
         tracer = trace_in_new_process if TIERS[name].conflicts() else trace
-        with console.status(f"stepping {name} ..."):
+        with console.status(f"stepping {entry} ..."):
             steps = compare_traces(
                 tracer(name, run.model, spec, run.params, batches, options), reference
             )
@@ -340,7 +342,7 @@ def parity(args: argparse.Namespace, console: Console) -> int:
         tol = expected_tolerance(
             name, comparison, spec.dtype, run.model.activation, run.model.loss, spec
         )
-        results[name] = {"steps": steps, "tolerance": dataclasses.asdict(tol), "options": options}
+        results[entry] = {"steps": steps, "tolerance": dataclasses.asdict(tol), "options": options}
     console.print(parity_table(results, spec.dtype))
     failed = [
         name

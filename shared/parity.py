@@ -62,8 +62,8 @@ DEMOTED = (
     "on every backend but TensorFlow, Keras's type promotion (backend.result_type) maps float64 "
     "to float32, whatever jax_enable_x64 says, so the Keras ops that promote through it compute "
     "float64 inputs in float32 and round the result to float32: on JAX ops.tanh (the tanh "
-    "activation) and ops.mean (the MSE loss); on PyTorch ops.matmul too, so every layer. Those "
-    "runs are float32 where it matters and get the float32 rows."
+    "activation) and ops.mean (the MSE loss); on PyTorch ops.matmul (every Dense layer) and "
+    "ops.mean. Those runs are float32 where it matters and get the float32 rows."
 )
 
 QUIRKS: dict[str, Tolerance] = {

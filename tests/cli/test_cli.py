@@ -10,7 +10,7 @@ import pytest
 from lowlevel_numpy.train import main as train
 from shared.checkpoint import load_checkpoint
 from shared.cli import main as mlp_tiers
-from shared.tiers import available_tiers
+from shared.tiers import available_tiers, runnable_tiers
 
 
 def run_train(capsys, *argv):
@@ -193,3 +193,58 @@ def test_a_rerun_with_the_same_seed_gives_bit_identical_weights(tmp_path, capsys
     assert arrays[0].keys() == arrays[1].keys() and len(arrays[0]) == 6
     for key in arrays[0]:
         np.testing.assert_array_equal(arrays[0][key], arrays[1][key])
+
+
+def test_parity_reports_every_entry_against_the_numpy_tier(tmp_path, capsys):
+    entries = [
+        name for name in ("tf-nn", "tf-nn:jit", "keras") if name.split(":")[0] in runnable_tiers()
+    ]
+    code = mlp_tiers(
+        ["parity", "--tiers", ",".join(["numpy", *entries]), "--steps", "3", "--dtype", "float64",
+         "--hidden", "16", "--out", str(tmp_path)]
+    )  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    report = json.loads((only_run_folder(tmp_path) / "parity.json").read_text())
+    assert list(report["tiers"]) == ["numpy", *entries]
+    for result in report["tiers"].values():
+        assert len(result["steps"]) == 3
+        limit = result["tolerance"]["rtol"] + result["tolerance"]["atol"]
+        assert limit <= 2e-5  # float64: the epoch row, or Keras's hyper-parameter cast
+        assert all(step["error"] <= limit for step in result["steps"])
+    # The NumPy tier against itself on the same device: identical.
+    assert all(step["error"] == 0.0 for step in report["tiers"]["numpy"]["steps"])
+
+
+def test_bench_times_each_entry_and_compares_with_the_first(tmp_path, capsys):
+    code = mlp_tiers(
+        ["bench", "--tiers", "numpy,numpy", "--epochs", "3", "--hidden", "8", "--repeats", "2",
+         "--out", str(tmp_path)]
+    )  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "vs first row" in out
+    report = json.loads((only_run_folder(tmp_path) / "bench.json").read_text())
+    assert [row["entry"] for row in report["rows"]] == ["numpy", "numpy"]
+    for row in report["rows"]:
+        assert len(row["first_epoch_seconds"]) == 2 and len(row["epoch_seconds"]) == 4
+        assert row["median_epoch_seconds"] > 0
+    assert report["machine"]["cpus"] and report["versions"]["numpy"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["bench", "--tiers", "numpy:jit"],
+            "tier 'numpy' has no variant 'jit'; its variants are none",
+        ),
+        (["bench", "--tiers", "numpyy"], "unknown tier 'numpyy'; registered tiers are numpy"),
+        (["bench", "--repeats", "0"], "--repeats must be an integer >= 1; got 0"),
+        (["parity", "--tiers", "numpy", "--steps", "0"], "--steps must be an integer >= 1; got 0"),
+    ],
+)
+def test_bench_and_parity_refuse_bad_entries_in_one_line(argv, message, capsys):
+    assert mlp_tiers([*argv, "--no-save"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
