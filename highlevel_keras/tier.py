@@ -24,9 +24,9 @@ from highlevel_keras.backend import keras_device, load_keras
 from highlevel_keras.batches import make_batches, make_epoch_setter
 from highlevel_keras.model import build_model, compile_model, dense_layers
 from shared.callbacks import Callback
-from shared.checkpoint import Checkpoint
+from shared.checkpoint import Checkpoint, pairs
 from shared.data import Dataset
-from shared.errors import BackendError, CheckpointError
+from shared.errors import BackendError
 from shared.fileio import atomic_path
 from shared.frameworks import keras_dtype
 from shared.init import Params, check_params
@@ -152,7 +152,7 @@ class KerasTier:
         return np.asarray(out)
 
     def get_params(self) -> Params:
-        return _pairs(self.model.get_weights())
+        return pairs(self.model.get_weights())
 
     def set_params(self, params: Params) -> None:
         check_params(params, self.model_spec)
@@ -166,38 +166,23 @@ class KerasTier:
     def checkpoint(self) -> Checkpoint:
         to_numpy = self.keras.ops.convert_to_numpy
         slots = {
-            name: _pairs([to_numpy(variable.value) for variable in variables])
+            name: [to_numpy(variable.value) for variable in variables]
             for name, variables in self._slots().items()
         }
         stopper = self.stopper
-        return Checkpoint(
-            params=self.get_params(),
-            model=self.model_spec,
-            train=self.train_spec,
-            slots=slots,
-            step=self.step,
-            epoch=self.epoch,
-            tier=self.name,
-            history=list(self.history.records),
+        return Checkpoint.of(
+            self,
+            slots,
             best=None if stopper is None else _best_params(stopper),
             early_stopping=None if stopper is None else _stopper_state(stopper),
         )
 
     def restore(self, checkpoint: Checkpoint) -> None:
-        if checkpoint.model != self.model_spec:
-            raise CheckpointError(
-                "the checkpoint's model spec differs from this model's; build the tier from "
-                "checkpoint.model"
-            )
+        """Continue from ``checkpoint``, which any tier may have written."""
         slots = self._slots()
-        if set(checkpoint.slots) != set(slots):
-            raise CheckpointError(
-                f"the checkpoint holds optimizer state {sorted(checkpoint.slots) or 'none'}, but "
-                f"optimizer {self.train_spec.optimizer!r} keeps {list(slots) or 'none'}"
-            )
+        checkpoint.check_fits(self.model_spec, self.train_spec.optimizer, slots)
         self.set_params(checkpoint.params)
-        for name, pairs in checkpoint.slots.items():
-            arrays = [np.asarray(a, self.dtype) for pair in pairs for a in pair]
+        for name, arrays in checkpoint.flat_slots(self.dtype).items():
             for variable, value in zip(slots[name], arrays):
                 variable.assign(value)
         self.model.optimizer.iterations.assign(checkpoint.step)
@@ -249,12 +234,8 @@ def _early_stopping(keras: Any, patience: int) -> Any:
     )
 
 
-def _pairs(weights: list[np.ndarray]) -> Params:
-    return [(weights[i], weights[i + 1]) for i in range(0, len(weights), 2)]
-
-
 def _best_params(stopper: Any) -> Params | None:
-    return None if stopper.best_weights is None else _pairs(stopper.best_weights)
+    return None if stopper.best_weights is None else pairs(stopper.best_weights)
 
 
 def _stopper_state(stopper: Any) -> dict[str, Any]:

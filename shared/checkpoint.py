@@ -62,6 +62,55 @@ class Checkpoint:
     best: Params | None = None
     early_stopping: dict[str, Any] | None = None
 
+    @classmethod
+    def of(
+        cls,
+        tier: Any,
+        slots: dict[str, list[np.ndarray]],
+        best: Params | None = None,
+        early_stopping: dict[str, Any] | None = None,
+    ) -> Checkpoint:
+        """The checkpoint of a tier: its weights, specs, counters and history, with its optimizer
+        ``slots`` given flat (``{name: [W0, b0, W1, b1, ...]}``)."""
+        return cls(
+            params=tier.get_params(),
+            model=tier.model_spec,
+            train=tier.train_spec,
+            slots={name: pairs(arrays) for name, arrays in slots.items()},
+            step=tier.step,
+            epoch=tier.epoch,
+            tier=tier.name,
+            history=list(tier.history.records),
+            best=best,
+            early_stopping=early_stopping,
+        )
+
+    def check_fits(self, model: ModelSpec, optimizer: str, slot_names: Any) -> None:
+        """A clear ``CheckpointError`` unless this checkpoint fits a tier built for ``model``
+        whose optimizer ``optimizer`` keeps the slots ``slot_names``."""
+        if self.model != model:
+            raise CheckpointError(
+                "the checkpoint's model spec differs from this model's; build the tier from "
+                "checkpoint.model"
+            )
+        if set(self.slots) != set(slot_names):
+            raise CheckpointError(
+                f"the checkpoint holds optimizer state {sorted(self.slots) or 'none'}, but "
+                f"optimizer {optimizer!r} keeps {list(slot_names) or 'none'}"
+            )
+
+    def flat_slots(self, dtype: str) -> dict[str, list[np.ndarray]]:
+        """The optimizer slots as ``{name: [W0, b0, W1, b1, ...]}`` in ``dtype``."""
+        return {
+            name: [np.asarray(a, dtype) for pair in slot for a in pair]
+            for name, slot in self.slots.items()
+        }
+
+
+def pairs(arrays: list[Any]) -> Params:
+    """``[W0, b0, W1, b1, ...]`` -> ``[(W0, b0), (W1, b1), ...]``."""
+    return [(arrays[i], arrays[i + 1]) for i in range(0, len(arrays), 2)]
+
 
 def _flatten(prefix: str, params: Params) -> dict[str, np.ndarray]:
     arrays = {}

@@ -23,10 +23,13 @@ from typing import Any
 from shared.errors import BackendError, UnknownNameError
 from shared.tiers import installed
 
-# Lines TensorFlow writes before absl's logging starts, which no log level reaches:
-# absl's "I"/"W" records (I0000 00:00:... file.cc:123] text) and absl's own note about them.
+# Lines TensorFlow writes while it loads and finds its devices: absl's "I"/"W" records
+# (I0000 00:00:... file.cc:123] text), which no log level reaches before absl's logging starts,
+# absl's own note about them, and the CUDA build's error record on a machine without a GPU.
 _STARTUP_NOISE = re.compile(
-    r"^([IW]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\] |WARNING: All log messages before absl)"
+    r"^([IW]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\] "
+    r"|WARNING: All log messages before absl"
+    r"|E\d{4} .* cuda_platform\.cc:\d+\] failed call to cuInit)"
 )
 
 
@@ -84,7 +87,9 @@ def import_tensorflow() -> Any:
     if "tensorflow" not in sys.modules:
         require("tensorflow", "this tier")
         with quiet_tensorflow_startup():
-            import tensorflow  # noqa: F401
+            import tensorflow
+
+            tensorflow.config.list_physical_devices()  # finds the devices, and says so, here
     return sys.modules["tensorflow"]
 
 

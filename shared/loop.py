@@ -30,7 +30,6 @@ from shared.callbacks import Callback
 from shared.checkpoint import Checkpoint
 from shared.data import Dataset
 from shared.early_stopping import EarlyStopping
-from shared.errors import CheckpointError
 from shared.init import Params, check_params
 from shared.metrics import evaluate, l2_penalty, one_hot
 from shared.report import History
@@ -166,43 +165,19 @@ class LoopTier:
     # -- checkpoints ----------------------------------------------------------------------------
 
     def checkpoint(self) -> Checkpoint:
-        slots = {
-            name: [(arrays[i], arrays[i + 1]) for i in range(0, len(arrays), 2)]
-            for name, arrays in self._get_slots().items()
-        }
         stopper = self.early_stopping
-        return Checkpoint(
-            params=self.get_params(),
-            model=self.model_spec,
-            train=self.train_spec,
-            slots=slots,
-            step=self.step,
-            epoch=self.epoch,
-            tier=self.name,
-            history=list(self.history.records),
+        return Checkpoint.of(
+            self,
+            self._get_slots(),
             best=None if stopper is None else stopper.best_params,
             early_stopping=None if stopper is None else stopper.state(),
         )
 
     def restore(self, checkpoint: Checkpoint) -> None:
         """Continue from ``checkpoint``, which any tier may have written."""
-        if checkpoint.model != self.model_spec:
-            raise CheckpointError(
-                "the checkpoint's model spec differs from this model's; build the tier from "
-                "checkpoint.model"
-            )
-        if set(checkpoint.slots) != set(self.slot_names):
-            raise CheckpointError(
-                f"the checkpoint holds optimizer state {sorted(checkpoint.slots) or 'none'}, but "
-                f"optimizer {self.train_spec.optimizer!r} keeps "
-                f"{list(self.slot_names) or 'none'}"
-            )
+        checkpoint.check_fits(self.model_spec, self.train_spec.optimizer, self.slot_names)
         self.set_params(checkpoint.params)
-        flat = {
-            name: [np.asarray(a, self.dtype) for pair in pairs for a in pair]
-            for name, pairs in checkpoint.slots.items()
-        }
-        self._set_slots(flat, checkpoint.step)
+        self._set_slots(checkpoint.flat_slots(self.dtype), checkpoint.step)
         self.epoch = checkpoint.epoch
         self.history = History(list(checkpoint.history))
         if checkpoint.early_stopping is not None and self.train_spec.patience:

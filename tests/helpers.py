@@ -58,3 +58,30 @@ def skip_if_other_keras_backend(tier: str) -> None:
             f"{tier} needs Keras on {TIERS[tier].keras_backend}; this process runs Keras on "
             f"{process_keras_backend()} (make test runs each backend in its own pass)"
         )
+
+
+# The grid of the lockstep parity tests: every optimizer, activation and output-and-loss pair.
+OPTIMIZERS = ["sgd", "momentum", "nesterov", "adam", "rmsprop"]
+ACTIVATIONS = ["relu", "tanh", "sigmoid", "identity"]
+HEADS = [("softmax", "cross_entropy"), ("softmax", "mse"), ("identity", "mse")]
+# Hyper-parameters that float32 represents exactly, so that Keras's float32 detour changes nothing.
+EXACT = dict(lr=0.125, momentum=0.875, beta1=0.875, beta2=0.998046875, rho=0.875, eps=2.0**-20)
+
+
+def steps(name, model, train, n=1, **options):
+    """Tier ``name`` from the shared initial weights after ``n`` steps on the batches ``0 ..
+    n-1`` of ``parity_batch``: the step losses and the parameters."""
+    from shared.init import init_params
+    from shared.tiers import get_tier
+
+    tier = get_tier(name)(model, train, init_params(model, 0, train.dtype), **options)
+    losses = [tier.train_step(*parity_batch(train.dtype, seed=seed)) for seed in range(n)]
+    return losses, tier.get_params()
+
+
+def parity_batch(dtype, n=16, seed=0):
+    """A batch of 16 samples for the 5-input, 3-class parity models."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, 5)).astype(dtype), rng.integers(0, 3, n)

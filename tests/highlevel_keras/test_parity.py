@@ -20,22 +20,7 @@ from shared.parity import (
 )
 from shared.spec import ModelSpec, TrainSpec
 from shared.tiers import get_tier
-
-OPTIMIZERS = ["sgd", "momentum", "nesterov", "adam", "rmsprop"]
-ACTIVATIONS = ["relu", "tanh", "sigmoid", "identity"]
-HEADS = [("softmax", "cross_entropy"), ("softmax", "mse"), ("identity", "mse")]
-EXACT = dict(lr=0.125, momentum=0.875, beta1=0.875, beta2=0.998046875, rho=0.875, eps=2.0**-20)
-
-
-def batch(dtype, n=16, seed=0):
-    rng = np.random.default_rng(seed)
-    return rng.normal(size=(n, 5)).astype(dtype), rng.integers(0, 3, n)
-
-
-def steps(name, model, train, n=1, **options):
-    tier = get_tier(name)(model, train, init_params(model, 0, train.dtype), **options)
-    losses = [tier.train_step(*batch(train.dtype, seed=seed)) for seed in range(n)]
-    return losses, tier.get_params()
+from tests.helpers import ACTIVATIONS, EXACT, HEADS, OPTIMIZERS, steps
 
 
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
@@ -87,7 +72,7 @@ def test_l2_and_no_hidden_layer_match_numpy(keras_tier, extra):
     [("rmsprop", "sigmoid", "cross_entropy"), ("nesterov", "relu", "cross_entropy"),
      ("adam", "tanh", "cross_entropy"), ("sgd", "relu", "mse")],
 )  # fmt: skip
-def test_one_epoch_of_fit_matches_numpy(
+def test_fit_matches_numpy_epoch_by_epoch(
     keras_tier, blob_data, optimizer, activation, loss, jit_compile
 ):
     """``model.fit`` over the shared batches (batch 7: a partial last batch) for two epochs."""

@@ -9,7 +9,7 @@ import itertools
 import numpy as np
 import pytest
 
-from tests.helpers import require_framework
+from tests.helpers import ACTIVATIONS, EXACT, HEADS, OPTIMIZERS, require_framework, steps
 
 require_framework("tensorflow", "tf")
 
@@ -19,28 +19,15 @@ from shared.spec import ModelSpec, TrainSpec
 from shared.tiers import get_tier
 
 FLAVOURS = ["tf-nn", "tf-layers"]
-OPTIMIZERS = ["sgd", "momentum", "nesterov", "adam", "rmsprop"]
-ACTIVATIONS = ["relu", "tanh", "sigmoid", "identity"]
-HEADS = [("softmax", "cross_entropy"), ("softmax", "mse"), ("identity", "mse")]
-# Hyper-parameters that float32 represents exactly, so that Keras's float32 detour changes nothing.
-EXACT = dict(lr=0.125, momentum=0.875, beta1=0.875, beta2=0.998046875, rho=0.875, eps=2.0**-20)
-
-
-def batch(dtype, n=16, seed=0):
-    rng = np.random.default_rng(seed)
-    return rng.normal(size=(n, 5)).astype(dtype), rng.integers(0, 3, n)
 
 
 def one_step(name, model, train, **options):
-    tier = get_tier(name)(model, train, init_params(model, 0, train.dtype), **options)
-    loss = tier.train_step(*batch(train.dtype))
-    return loss, tier.get_params()
+    (loss,), params = steps(name, model, train, **options)
+    return loss, params
 
 
 def two_steps(name, model, train):
-    tier = get_tier(name)(model, train, init_params(model, 0, train.dtype))
-    losses = [tier.train_step(*batch(train.dtype, seed=seed)) for seed in (0, 1)]
-    return losses, tier.get_params()
+    return steps(name, model, train, n=2)
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)

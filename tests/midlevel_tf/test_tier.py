@@ -87,10 +87,15 @@ def test_startup_notes_are_dropped_and_everything_else_passes(monkeypatch, capfd
     with quiet_tensorflow_startup():
         os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are\n")
         os.write(2, b"I0000 00:00:1795665111.165662   10055 port.cc:153] oneDNN custom ops\n")
+        os.write(
+            2,
+            b"E0000 00:00:1795668544.597606     660 cuda_platform.cc:52] failed call to "
+            b"cuInit: INTERNAL: CUDA error: Failed call to cuInit: UNKNOWN ERROR (303)\n",
+        )
         os.write(2, b"E0000 00:00:1795665111.2   10055 cuda.cc:1] a real error\n")
         os.write(2, b"Traceback: something else\n")
     err = capfd.readouterr().err
-    assert "oneDNN" not in err and "InitializeLog" not in err
+    assert "oneDNN" not in err and "InitializeLog" not in err and "cuInit" not in err
     assert "a real error" in err and "something else" in err
     assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "2"
 
