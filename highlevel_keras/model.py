@@ -75,7 +75,3 @@ def compile_model(keras: Any, model: Any, spec: ModelSpec, train: TrainSpec, jit
         metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
         jit_compile=jit_compile,
     )
-
-
-def dense_layers(keras: Any, model: Any) -> list[Any]:
-    return [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]

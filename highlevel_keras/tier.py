@@ -22,7 +22,7 @@ import numpy as np
 
 from highlevel_keras.backend import keras_device, load_keras
 from highlevel_keras.batches import make_batches, make_epoch_setter
-from highlevel_keras.model import build_model, compile_model, dense_layers
+from highlevel_keras.model import build_model, compile_model
 from shared.callbacks import Callback
 from shared.checkpoint import Checkpoint, pairs
 from shared.data import Dataset
@@ -64,7 +64,6 @@ class KerasTier:
             compile_model(keras, self.model, model, train, jit_compile)
             self.model.optimizer.build(self.model.trainable_variables)
         self._check_dtypes()
-        self.dense = dense_layers(keras, self.model)
         self.dropouts = [layer for layer in self.model.layers if hasattr(layer, "seed_generator")]
         self.epoch = 0
         self.history = History()
@@ -134,7 +133,8 @@ class KerasTier:
                 )
         if self.stopper is not None:
             self.history.best_epoch = self.stopper.best_epoch + 1
-            self.history.stopped_epoch = self.stopper.stopped_epoch + 1 or None
+            stopped_at = self.stopper.stopped_epoch  # Keras: 0-based, and 0 when it never stopped
+            self.history.stopped_epoch = stopped_at + 1 if stopped_at else None
         return self.history
 
     # -- inference and parameters ---------------------------------------------------------------

@@ -123,6 +123,13 @@ def test_early_stopping_restores_the_best_epoch(tier_name, blob_data, small_mode
     assert history.stopped_epoch == best + 3 and len(history) == best + 3 < 40
 
 
+def test_patience_that_never_runs_out_stops_nothing(tier_name, blob_data, small_model):
+    train = TrainSpec(optimizer="adam", lr=0.01, epochs=4, batch_size=16, patience=10)
+    history = make_tier(tier_name, small_model, train).fit(blob_data.astype("float32"))
+    assert len(history) == 4 and history.stopped_epoch is None
+    assert history.best_epoch == int(np.argmin(history.column("val_loss"))) + 1
+
+
 def test_softmax_regression_is_softmax_of_an_affine_map(tier_name, blob_data):
     model = ModelSpec(n_inputs=5, n_outputs=3, hidden=())
     params = init_params(model, 0, "float64")
