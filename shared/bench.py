@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import dataclasses
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from shared.runner import Outcome, prepare_run, train_and_evaluate, train_in_new_process
+from shared.runner import Run, prepare_run, train_and_evaluate, train_in_new_process
 from shared.spec import RunConfig, SpecError
 from shared.tiers import TIERS, parse_tier
 
@@ -43,36 +44,57 @@ class BenchRow:
         return {**dataclasses.asdict(self), "median_epoch_seconds": self.median_seconds}
 
 
-def run_entry(entry: str, config: RunConfig, repeats: int) -> BenchRow:
-    name, options = parse_tier(entry)
-    first, later, outcome = [], [], None
-    for _ in range(repeats):
-        if TIERS[name].conflicts():  # another Keras backend: a process of its own
-            outcome = train_in_new_process(name, config, options)
-        else:
-            outcome = train_and_evaluate(name, prepare_run(config), out=None, options=options)
-        seconds = outcome.history.column("seconds")
-        first.append(seconds[0])
-        later.extend(seconds[1:])
-    assert isinstance(outcome, Outcome)
+def check_entries(entries: list[str]) -> list[tuple[str, str, dict[str, Any]]]:
+    """``(entry, tier, options)`` for every entry; a clear error for an unknown tier or variant,
+    or a tier that is not installed, before anything runs."""
+    parsed = []
+    for entry in entries:
+        name, options = parse_tier(entry)
+        missing = TIERS[name].missing()
+        if missing:
+            raise SpecError(f"tier {entry!r} needs {', '.join(missing)}, which is not installed")
+        parsed.append((entry, name, options))
+    return parsed
+
+
+def run_entry(
+    entry: str, name: str, options: dict[str, Any], config: RunConfig, run: Run, repeats: int
+) -> BenchRow:
+    """``repeats`` fresh runs of one entry, each from the shared initial weights."""
+    outcomes = [
+        train_in_new_process(name, config, options)  # another Keras backend: its own process
+        if TIERS[name].conflicts()
+        else train_and_evaluate(name, run, out=None, options=options)
+        for _ in range(repeats)
+    ]
+    seconds = [outcome.history.column("seconds") for outcome in outcomes]
+    last = outcomes[-1]
     return BenchRow(
         entry=entry,
         tier=name,
         options=options,
-        first_epoch_seconds=first,
-        epoch_seconds=later,
-        final_loss=outcome.history.last["loss"],
-        test_accuracy=outcome.evaluations["test"].accuracy,
+        first_epoch_seconds=[epochs[0] for epochs in seconds],
+        epoch_seconds=[s for epochs in seconds for s in epochs[1:]],
+        final_loss=last.history.last["loss"],
+        test_accuracy=last.evaluations["test"].accuracy,
     )
 
 
-def bench(entries: list[str], config: RunConfig, repeats: int = 1) -> list[BenchRow]:
-    """Run every entry in turn; a clear error for an unknown tier or variant before any run."""
+def bench(
+    entries: list[str],
+    config: RunConfig,
+    repeats: int = 1,
+    run: Run | None = None,
+    on_row: Callable[[BenchRow], None] | None = None,
+) -> list[BenchRow]:
+    """Run every entry in turn on ``run`` (prepared from ``config`` once when not given)."""
     if repeats < 1:
         raise SpecError(f"--repeats must be an integer >= 1; got {repeats}")
-    for entry in entries:
-        parse_tier(entry)
-        missing = TIERS[parse_tier(entry)[0]].missing()
-        if missing:
-            raise SpecError(f"tier {entry!r} needs {', '.join(missing)}, which is not installed")
-    return [run_entry(entry, config, repeats) for entry in entries]
+    parsed = check_entries(entries)
+    run = run if run is not None else prepare_run(config)
+    rows = []
+    for entry, name, options in parsed:
+        rows.append(run_entry(entry, name, options, config, run, repeats))
+        if on_row is not None:
+            on_row(rows[-1])
+    return rows

@@ -278,20 +278,22 @@ def bench(args: argparse.Namespace, console: Console) -> int:
     from shared.bench import bench as run_bench
     from shared.console import bench_table, describe_run
     from shared.report import machine, new_run_dir, versions, write_json
+    from shared.runner import prepare_run
     from shared.spec import to_dict
 
     entries = [entry.strip() for entry in args.tiers.split(",") if entry.strip()]
     config = config_from_args(args)
-    with console.status("loading the data ..."):
-        from shared.runner import prepare_run
-
-        run = prepare_run(config)
+    run = prepare_run(config)
     console.print(describe_run(", ".join(entries), run.data, run.model, run.train))
-    rows = []
-    for entry in entries:
-        with console.status(f"timing {entry} ..."):
-            rows.extend(run_bench([entry], config, args.repeats))
-        console.print(f"{entry}: {rows[-1].median_seconds:.4f} s per epoch (median)")
+    rows = run_bench(
+        entries,
+        config,
+        args.repeats,
+        run=run,
+        on_row=lambda row: console.print(
+            f"{row.entry}: {row.median_seconds:.4f} s per epoch (median)"
+        ),
+    )
     where = machine()
     console.print(bench_table(rows, where))
     if not args.no_save:
