@@ -334,23 +334,19 @@ def parity(args: argparse.Namespace, console: Console) -> int:
         "numpy", run.model, dataclasses.replace(spec, device="cpu"), run.params, batches, {}
     )
     results = {}
+    comparison = "step" if len(batches) == 1 else "epoch"
+    model = run.model
     for entry, (name, options) in entries.items():
+        tol = expected_tolerance(name, comparison, spec.dtype, model.activation, model.loss, spec)
         tracer = trace_in_new_process if TIERS[name].conflicts() else trace
         with console.status(f"stepping {entry} ..."):
             steps = compare_traces(
-                tracer(name, run.model, spec, run.params, batches, options), reference
+                tracer(name, model, spec, run.params, batches, options), reference, tol
             )
-        comparison = "step" if len(steps) == 1 else "epoch"
-        tol = expected_tolerance(
-            name, comparison, spec.dtype, run.model.activation, run.model.loss, spec
-        )
         results[entry] = {"steps": steps, "tolerance": dataclasses.asdict(tol), "options": options}
     console.print(parity_table(results, spec.dtype))
     failed = [
-        name
-        for name, result in results.items()
-        if max(step["error"] for step in result["steps"])
-        > result["tolerance"]["rtol"] + result["tolerance"]["atol"]
+        entry for entry, result in results.items() if not all(s["within"] for s in result["steps"])
     ]
     if not args.no_save:
         folder = new_run_dir(args.out, "parity", run.data_spec.name)

@@ -161,14 +161,13 @@ def parity_table(results: dict[str, dict[str, Any]], dtype: str) -> Table:
         table.add_column(column, justify="left" if column == "tier" else "right")
     for name, result in results.items():
         steps, tol = result["steps"], result["tolerance"]
-        worst = max(step["error"] for step in steps)
-        limit = tol["rtol"] + tol["atol"]
+        limit = f"rtol {tol['rtol']:.0e}" + (f", atol {tol['atol']:.0e}" if tol["atol"] else "")
         table.add_row(
             name,
             str(len(steps)),
             f"{steps[0]['error']:.1e}",
-            f"{worst:.1e}",
-            f"{limit:.0e}",
-            "yes" if worst <= limit else "NO",
+            f"{max(step['error'] for step in steps):.1e}",
+            limit,
+            "yes" if all(step["within"] for step in steps) else "NO",
         )
     return table

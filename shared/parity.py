@@ -227,14 +227,23 @@ def trace_in_new_process(
         return pool.submit(trace, name, model, train, params, batches, options).result()
 
 
-def compare_traces(tier: Trace, reference: Trace) -> list[dict[str, float]]:
-    """Per step: both losses and the largest normwise parameter error against the reference."""
+def params_close(actual: Params, expected: Params, tol: Tolerance) -> bool:
+    """Whether every array of ``actual`` is within ``tol`` of ``expected``."""
+    return all(
+        close(a, e, tol) for pair, ref_pair in zip(actual, expected) for a, e in zip(pair, ref_pair)
+    )
+
+
+def compare_traces(tier: Trace, reference: Trace, tol: Tolerance) -> list[dict[str, Any]]:
+    """Per step: both losses, the largest normwise parameter error against the reference, and
+    whether every array is within ``tol``."""
     return [
         {
             "step": step,
             "loss": loss,
             "reference_loss": ref_loss,
             "error": max(param_errors(params, ref_params).values()),
+            "within": params_close(params, ref_params, tol),
         }
         for step, (loss, ref_loss, params, ref_params) in enumerate(
             zip(tier.losses, reference.losses, tier.params, reference.params), start=1
