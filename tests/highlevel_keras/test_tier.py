@@ -9,7 +9,6 @@ import sys
 import numpy as np
 import pytest
 
-from shared.checkpoint import load_checkpoint, save_checkpoint
 from shared.errors import BackendError, UnknownNameError
 from shared.frameworks import import_keras, require
 from shared.init import init_params
@@ -17,33 +16,6 @@ from shared.parity import assert_params_close, expected_tolerance
 from shared.spec import ModelSpec, TrainSpec
 from shared.tiers import TIERS, available_tiers, get_tier
 from tests.helpers import blobs
-
-
-def test_checkpoints_cross_between_numpy_and_keras(tmp_path, blob_data, keras_tier):
-    model = ModelSpec(5, 3, (8, 6), "relu")
-    train = TrainSpec(optimizer="adam", dtype="float64", epochs=2, batch_size=16)
-    params = init_params(model, 0, "float64")
-    numpy_tier = get_tier("numpy")(model, train, params)
-    numpy_tier.fit(blob_data)
-    path = save_checkpoint(tmp_path / "numpy.npz", numpy_tier.checkpoint())
-
-    tier = get_tier(keras_tier)(model, train, params)
-    tier.restore(load_checkpoint(path))
-    x = blob_data.x_test
-    tol = expected_tolerance(keras_tier, "forward", "float64")
-    assert tol.rtol <= 1e-12 or keras_tier == "keras-torch"  # torch: float64 is float32 in Keras
-    np.testing.assert_allclose(
-        tier.predict_proba(x), numpy_tier.predict_proba(x), rtol=tol.rtol, atol=tol.atol
-    )
-
-    tier.train_step(blob_data.x_train[:16], blob_data.y_train[:16])
-    back = save_checkpoint(tmp_path / "keras.npz", tier.checkpoint())
-    again = get_tier("numpy")(model, train, params)
-    again.restore(load_checkpoint(back))
-    assert again.step == tier.step == numpy_tier.step + 1
-    np.testing.assert_allclose(
-        again.predict_proba(x), tier.predict_proba(x), rtol=tol.rtol, atol=tol.atol
-    )
 
 
 def test_a_keras_file_round_trips(tmp_path, blob_data, keras_tier):

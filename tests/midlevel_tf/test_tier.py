@@ -15,7 +15,6 @@ tf = require_framework("tensorflow", "tf")
 
 from midlevel_tf.nn import dropout
 from midlevel_tf.train import main as train_main
-from shared.checkpoint import load_checkpoint, save_checkpoint
 from shared.errors import DeviceError, UnknownNameError
 from shared.frameworks import quiet_tensorflow_startup
 from shared.init import init_params
@@ -23,30 +22,6 @@ from shared.spec import TrainSpec
 from shared.tiers import get_tier
 
 FLAVOURS = ["tf-nn", "tf-layers"]
-
-
-@pytest.mark.parametrize("flavour", FLAVOURS)
-def test_checkpoints_cross_between_numpy_and_tensorflow(tmp_path, blob_data, small_model, flavour):
-    train = TrainSpec(optimizer="adam", dtype="float64", epochs=2, batch_size=16)
-    params = init_params(small_model, 0, "float64")
-    numpy_tier = get_tier("numpy")(small_model, train, params)
-    numpy_tier.fit(blob_data)
-    path = save_checkpoint(tmp_path / "numpy.npz", numpy_tier.checkpoint())
-
-    tf_tier = get_tier(flavour)(small_model, train, params)
-    tf_tier.restore(load_checkpoint(path))
-    x = blob_data.x_test
-    np.testing.assert_allclose(
-        tf_tier.predict_proba(x), numpy_tier.predict_proba(x), rtol=1e-12, atol=0
-    )
-
-    # ... and back: one more step in TensorFlow, then the NumPy tier takes over from its state.
-    tf_tier.train_step(blob_data.x_train[:16], blob_data.y_train[:16])
-    back = save_checkpoint(tmp_path / "tf.npz", tf_tier.checkpoint())
-    again = get_tier("numpy")(small_model, train, params)
-    again.restore(load_checkpoint(back))
-    assert again.step == tf_tier.step == numpy_tier.step + 1
-    np.testing.assert_allclose(again.predict_proba(x), tf_tier.predict_proba(x), rtol=1e-12)
 
 
 def test_an_unknown_mode_is_refused(small_model):

@@ -93,6 +93,35 @@ def test_resume_from_a_checkpoint_is_bit_identical(
     ]
 
 
+def test_checkpoints_cross_from_numpy_and_back(tier_name, tmp_path, blob_data):
+    """A NumPy checkpoint loads into every tier with the same predictions (rtol 1e-12 in
+    float64, or the tier's quirk row), and a step later the NumPy tier takes over again."""
+    model = ModelSpec(5, 3, (8, 6), "relu")
+    train = TrainSpec(optimizer="adam", dtype="float64", epochs=2, batch_size=16)
+    params = init_params(model, 0, "float64")
+    numpy_tier = get_tier("numpy")(model, train, params)
+    numpy_tier.fit(blob_data)
+    path = save_checkpoint(tmp_path / "numpy.npz", numpy_tier.checkpoint())
+
+    tier = get_tier(tier_name)(model, train, params)
+    tier.restore(load_checkpoint(path))
+    x = blob_data.x_test
+    tol = expected_tolerance(tier_name, "forward", "float64")
+    assert tol.rtol <= 1e-12 or tier_name == "keras-torch"  # torch: Keras's float64 is float32
+    np.testing.assert_allclose(
+        tier.predict_proba(x), numpy_tier.predict_proba(x), rtol=tol.rtol, atol=tol.atol
+    )
+
+    tier.train_step(blob_data.x_train[:16], blob_data.y_train[:16])
+    back = save_checkpoint(tmp_path / "back.npz", tier.checkpoint())
+    again = get_tier("numpy")(model, train, params)
+    again.restore(load_checkpoint(back))
+    assert again.step == tier.step == numpy_tier.step + 1
+    np.testing.assert_allclose(
+        again.predict_proba(x), tier.predict_proba(x), rtol=tol.rtol, atol=tol.atol
+    )
+
+
 def test_restore_refuses_a_mismatched_optimizer(tier_name, small_model):
     adam = make_tier(tier_name, small_model, TrainSpec(optimizer="adam"))
     sgd = make_tier(tier_name, small_model, TrainSpec(optimizer="sgd"))
