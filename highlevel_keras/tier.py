@@ -58,7 +58,7 @@ class KerasTier:
         self.model_spec, self.train_spec, self.dtype = model, train, train.dtype
         self.keras = keras = load_keras(self.backend, train.dtype)
         self.device = keras_device(self.backend, train.device)
-        self.jit_compile, self.verbose = jit_compile, verbose
+        self.verbose = verbose
         with self._scope():
             self.model = build_model(keras, model, train, params)
             compile_model(keras, self.model, model, train, jit_compile)

@@ -219,12 +219,9 @@ def trace_in_new_process(
     name: str, model: Any, train: Any, params: Params, batches: Sequence[tuple], options: dict
 ) -> Trace:
     """``trace`` in a fresh Python process (for a tier on another Keras backend)."""
-    import concurrent.futures
-    import multiprocessing
+    from shared.tiers import run_in_new_process
 
-    context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        return pool.submit(trace, name, model, train, params, batches, options).result()
+    return run_in_new_process(trace, name, model, train, params, batches, options)
 
 
 def params_close(actual: Params, expected: Params, tol: Tolerance) -> bool:

@@ -6,9 +6,7 @@ are trained on the same data, from the same initial weights, and judged by the s
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
-import multiprocessing
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +29,7 @@ from shared.report import (
     write_text,
 )
 from shared.spec import DataSpec, ModelSpec, RunConfig, TrainSpec, to_dict
-from shared.tiers import get_tier
+from shared.tiers import get_tier, run_in_new_process
 
 
 @dataclass
@@ -146,9 +144,7 @@ def train_in_new_process(
 ) -> Outcome:
     """``train_and_evaluate`` in a fresh Python process, for a tier whose Keras backend differs
     from the one Keras already has here (a process keeps its first backend)."""
-    context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        return pool.submit(_train_in_child, name, config, dict(options or {})).result()
+    return run_in_new_process(_train_in_child, name, config, dict(options or {}))
 
 
 def run_metadata(run: Run) -> dict[str, Any]:

@@ -171,6 +171,17 @@ def parse_tier(text: str) -> tuple[str, dict[str, Any]]:
     return name, TIERS[name].options(variant or None)
 
 
+def run_in_new_process(fn: Any, *args: Any) -> Any:
+    """``fn(*args)`` in a fresh Python process: for a tier whose Keras backend is not this
+    process's (``TierEntry.conflicts``). ``fn`` and its arguments must be picklable."""
+    import concurrent.futures
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return pool.submit(fn, *args).result()
+
+
 def runnable_tiers() -> list[str]:
     """Installed tiers that can run in this process (their Keras backend, if any, is its own)."""
     return [name for name in available_tiers() if not TIERS[name].conflicts()]
