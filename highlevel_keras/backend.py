@@ -1,7 +1,7 @@
 """Choosing Keras's backend and configuring it: precision, determinism, devices.
 
 Keras fixes its backend when it is first imported, from ``KERAS_BACKEND``. ``load_keras`` sets
-that variable and imports Keras, or explains why it cannot (``shared.frameworks.import_keras``).
+that variable and imports Keras, or explains why it cannot (``adapters.keras_setup``).
 
 Precision, per backend:
 
@@ -16,18 +16,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.errors import DeviceError
-from shared.frameworks import import_keras
+from adapters.keras_setup import import_keras
+from shared.errors import BackendError, DeviceError
 
 
 def load_keras(backend: str, dtype: str) -> Any:
     """Keras on ``backend``, configured for reproducible runs in ``dtype``."""
     keras = import_keras(backend)
-    if backend == "tensorflow":
-        import tensorflow as tf  # already imported, quietly, by import_keras
-
-        tf.config.experimental.enable_tensor_float_32_execution(False)
-    elif backend == "jax":
+    # On TensorFlow, import_keras imported TensorFlow quietly and turned TF32 off.
+    if backend == "jax":
         import jax
 
         jax.config.update("jax_default_matmul_precision", "highest")
@@ -69,3 +66,14 @@ def keras_device(backend: str, device: str) -> str:
             "--device cpu or auto"
         )
     return "gpu" if device == "gpu" or (device == "auto" and gpu) else "cpu"
+
+
+def check_dtypes(model: Any, backend: str, dtype: str) -> None:
+    """Never silently float32: every weight and optimizer slot must have the run's dtype."""
+    variables = [*model.weights, *model.optimizer.variables]
+    wrong = sorted({str(v.dtype) for v in variables if "float" in str(v.dtype)} - {dtype})
+    if wrong:
+        raise BackendError(
+            f"Keras's {backend} backend built {', '.join(wrong)} weights for a {dtype} model"
+            + (" (jax_enable_x64 is off)" if backend == "jax" else "")
+        )

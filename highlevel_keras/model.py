@@ -21,7 +21,6 @@ from __future__ import annotations
 from typing import Any
 
 from shared.init import Params
-from shared.keras_optimizers import make_keras_optimizer
 from shared.seeding import stream
 from shared.spec import ModelSpec, TrainSpec
 
@@ -64,13 +63,29 @@ def build_model(keras: Any, spec: ModelSpec, train: TrainSpec, params: Params) -
     return model
 
 
+def make_optimizer(keras: Any, train: TrainSpec) -> Any:
+    """The spec's optimizer, as a Keras user builds one."""
+    if train.optimizer == "sgd":
+        return keras.optimizers.SGD(learning_rate=train.lr)
+    if train.optimizer in ("momentum", "nesterov"):
+        return keras.optimizers.SGD(
+            learning_rate=train.lr, momentum=train.momentum, nesterov=train.optimizer == "nesterov"
+        )
+    if train.optimizer == "adam":
+        return keras.optimizers.Adam(
+            learning_rate=train.lr, beta_1=train.beta1, beta_2=train.beta2, epsilon=train.eps
+        )
+    return keras.optimizers.RMSprop(learning_rate=train.lr, rho=train.rho, epsilon=train.eps)
+
+
 def compile_model(keras: Any, model: Any, spec: ModelSpec, train: TrainSpec, jit_compile) -> None:
+    """The loss (from logits for cross-entropy), the optimizer and an accuracy metric."""
     if spec.loss == "cross_entropy":
         loss = keras.losses.CategoricalCrossentropy(from_logits=True)
     else:
         loss = keras.losses.MeanSquaredError()
     model.compile(
-        optimizer=make_keras_optimizer(keras, train),
+        optimizer=make_optimizer(keras, train),
         loss=loss,
         metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
         jit_compile=jit_compile,

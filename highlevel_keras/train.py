@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from shared.cli import train_main
-from shared.frameworks import KERAS_BACKENDS
 
 TIER_OF_BACKEND = {"tensorflow": "keras", "jax": "keras-jax", "torch": "keras-torch"}
 JIT = {"auto": "auto", "on": True, "off": False}
@@ -27,7 +26,7 @@ JIT = {"auto": "auto", "on": True, "off": False}
 def add_flags(group: argparse._ArgumentGroup) -> None:
     group.add_argument(
         "--backend",
-        choices=tuple(KERAS_BACKENDS),
+        choices=tuple(TIER_OF_BACKEND),
         default="tensorflow",
         help="Keras's backend, fixed when Keras is first imported (tensorflow)",
     )

@@ -87,22 +87,24 @@ def check_gradients(
     l2 = model.l2
 
     def loss() -> float:
-        data = model.loss(model.forward(x), t)[0] if term != "l2" else 0.0
-        penalty = model.l2_penalty() if term != "data" else 0.0
-        return float(data + penalty)
+        if term == "l2":
+            return float(model.l2_penalty())
+        model.l2 = l2 if term == "total" else 0.0
+        value = model.loss(model.forward(x), t)[0]
+        model.l2 = l2
+        return float(value)
 
     # Analytic gradients of the chosen term.
     z = model.forward(x)
     dz = model.loss(z, t)[1] if term != "l2" else np.zeros_like(z)
     model.l2 = l2 if term != "data" else 0.0
-    model.backward(dz)
+    analytic = [g.copy() for g in model.backward(dz)]
     model.l2 = l2
-    analytic = [g.copy() for g in model.gradients()]
 
     rng = np.random.default_rng(seed)
     names = [f"{kind}{l + 1}" for l in range(len(model.layers)) for kind in ("W", "b")]
     errors = {}
-    for name, w, a in zip(names, model.parameters(), analytic):
+    for name, w, a in zip(names, model.parameters, analytic):
         indices = _pick_entries(model, x, w, rng, entries, h, avoid_kinks)
         numeric = numerical_gradient(loss, w, indices, h)
         picked = np.array([a[index] for index in indices])

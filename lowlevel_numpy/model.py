@@ -36,27 +36,31 @@ class MLP:
         params: initial ``[(W, b), ...]``, already of the wanted dtype and on the wanted device.
         dropout: drop probability after every hidden activation.
         l2: L2 penalty factor on the kernels.
+        xp: the array module the parameters live in (``numpy``, or ``cupy`` on a GPU).
     """
 
-    def __init__(self, spec: ModelSpec, params: list, dropout: float = 0.0, l2: float = 0.0):
+    def __init__(
+        self,
+        spec: ModelSpec,
+        params: list,
+        dropout: float = 0.0,
+        l2: float = 0.0,
+        xp: ModuleType = np,
+    ) -> None:
         self.spec = spec
         self.activation = ACTIVATIONS[spec.activation]
         self.layers = [Dense(W, b) for W, b in params]
         self.dropouts = [Dropout(dropout) for _ in self.layers[:-1]]
         self.l2 = l2
+        self.xp = xp
         self._hidden: list[tuple[np.ndarray, np.ndarray]] = []  # (z_l, f(z_l)) per hidden layer
 
+    @property
     def parameters(self) -> list[np.ndarray]:
         """The arrays an optimizer updates in place: ``[W_1, b_1, W_2, b_2, ...]``."""
         return [p for layer in self.layers for p in (layer.W, layer.b)]
 
-    def gradients(self) -> list[np.ndarray]:
-        """The gradients of the last ``backward``, in the order of ``parameters``."""
-        return [g for layer in self.layers for g in (layer.dW, layer.db)]
-
-    def forward(
-        self, x: np.ndarray, rng: np.random.Generator | None = None, xp: ModuleType = np
-    ) -> np.ndarray:
+    def forward(self, x: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
         """The logits ``(n, n_outputs)`` for inputs ``x (n, n_inputs)``.
 
         With an ``rng``, dropout is active (training); without one, it is off (inference).
@@ -67,23 +71,29 @@ class MLP:
             z = layer.forward(a)
             a = self.activation.forward(z)
             self._hidden.append((z, a))
-            a = dropout.forward(a, rng, xp)
+            a = dropout.forward(a, rng, self.xp)
         return self.layers[-1].forward(a)
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """Predictions ``(n, n_outputs)``: class probabilities for a softmax output."""
-        return output_function(self.spec.output, self.forward(x))
+    def loss(self, z: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The training loss of logits ``z`` against one-hot ``t``, and ``dL/dz``.
+
+        ``loss = data_loss(z, t) + l2 * sum_l ||W_l||^2``. The L2 term does not depend on ``z``,
+        so ``dL/dz`` is the data loss's alone; ``backward`` adds the term's own gradient.
+        """
+        loss, dz = loss_and_gradient(self.spec.output, self.spec.loss, z, t)
+        if self.l2:
+            loss = loss + self.l2_penalty()
+        return loss, dz
 
     def l2_penalty(self) -> np.ndarray:
         """``l2 * sum_l sum(W_l^2)`` over the kernels."""
         return self.l2 * sum((layer.W * layer.W).sum() for layer in self.layers)
 
-    def loss(self, z: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The data loss of logits ``z`` against one-hot ``t``, and ``dL/dz``."""
-        return loss_and_gradient(self.spec.output, self.spec.loss, z, t)
+    def backward(self, dz: np.ndarray) -> list[np.ndarray]:
+        """Backpropagate ``dz = dL/dz`` from the logits of the last ``forward``.
 
-    def backward(self, dz: np.ndarray) -> None:
-        """Backpropagate ``dz = dL/dz`` from the logits; fills every layer's ``dW`` and ``db``."""
+        Returns the gradients ``[dW_1, db_1, dW_2, db_2, ...]``, in the order of ``parameters``.
+        """
         da = self.layers[-1].backward(dz)
         for layer, dropout, (z, a) in zip(
             reversed(self.layers[:-1]), reversed(self.dropouts), reversed(self._hidden)
@@ -93,18 +103,8 @@ class MLP:
         if self.l2:
             for layer in self.layers:
                 layer.dW += 2 * self.l2 * layer.W
+        return [g for layer in self.layers for g in (layer.dW, layer.db)]
 
-    def loss_and_gradients(
-        self,
-        x: np.ndarray,
-        t: np.ndarray,
-        rng: np.random.Generator | None = None,
-        xp: ModuleType = np,
-    ) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Forward, loss (L2 term included) and backward on one batch; the loss and gradients."""
-        z = self.forward(x, rng, xp)
-        loss, dz = self.loss(z, t)
-        self.backward(dz)
-        if self.l2:
-            loss = loss + self.l2_penalty()
-        return loss, self.gradients()
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """Predictions ``(n, n_outputs)``, dropout off: class probabilities for a softmax output."""
+        return output_function(self.spec.output, self.forward(x))

@@ -1,44 +1,71 @@
-"""The NumPy tier: the ``Tier`` protocol around ``MLP`` and an ``Optimizer``.
+"""The NumPy tier: one training step, and the training loop around it.
 
-One training step is the whole algorithm:
+One training step is the whole algorithm (``NumpyTier._train_step``):
 
-    loss, grads = mlp.loss_and_gradients(x, t)   # forward, loss, backward
-    optimizer.apply_update(params, grads)         # w <- w - (something) * g
+    z = mlp.forward(x)                              # logits
+    loss, dz = mlp.loss(z, t)                       # data loss + L2, and dL/dz
+    grads = mlp.backward(dz)                        # dL/dW and dL/db of every layer
+    optimizer.apply_update(mlp.parameters, grads)   # w <- w - (something) * g
 
-``fit`` (from ``shared.loop.LoopTier``, the loop every hand-written tier shares) repeats it over
-the batches of ``shared.batching`` for each epoch, then evaluates on the validation set and
-applies early stopping.
+``fit`` repeats it over the batches of ``shared.batching`` for each epoch, then evaluates on the
+validation set and applies early stopping (plain helpers of ``shared.training``, so that every
+tier computes those the same way).
 """
 
 from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from lowlevel_numpy.backend import array_module, to_numpy
 from lowlevel_numpy.model import MLP
 from lowlevel_numpy.optimizers import make_optimizer
+from shared.batching import epoch_batches, n_batches
+from shared.callbacks import Callback, CallbackList
+from shared.checkpoint import Checkpoint
 from shared.init import Params, check_params
-from shared.loop import LoopTier
+from shared.metrics import one_hot
+from shared.report import History
 from shared.seeding import stream
 from shared.spec import ModelSpec, TrainSpec
+from shared.tiers import check_batch
+from shared.training import (
+    checkpoint_of,
+    early_stopping_for,
+    end_of_epoch,
+    epoch_loss,
+    predict_in_chunks,
+    restore_best_weights,
+    resume_counters,
+    stopped,
+    training_arrays,
+)
+
+if TYPE_CHECKING:
+    from shared.data import Dataset
 
 
-class NumpyTier(LoopTier):
+class NumpyTier:
     """The MLP in NumPy (or CuPy on a GPU), trained by the hand-written backward pass."""
 
     name = "numpy"
 
     def __init__(self, model: ModelSpec, train: TrainSpec, params: Params) -> None:
-        super().__init__(model, train, params)
+        check_params(params, model)
+        self.model_spec, self.train_spec, self.dtype = model, train, train.dtype
         self.xp = array_module(train.device)
         # Copies: training updates the weights in place and must not touch the caller's arrays.
         on_device = [
-            (self.xp.array(W, dtype=self.dtype), self.xp.array(b, dtype=self.dtype))
-            for W, b in params
+            (self.xp.array(W, self.dtype), self.xp.array(b, self.dtype)) for W, b in params
         ]
-        self.mlp = MLP(model, on_device, dropout=train.dropout, l2=train.l2)
-        self.optimizer = make_optimizer(self.mlp.parameters(), train)
-        self.slot_names = self.optimizer.slots
+        self.mlp = MLP(model, on_device, dropout=train.dropout, l2=train.l2, xp=self.xp)
+        self.optimizer = make_optimizer(self.mlp.parameters, train)
+        self.epoch = 0  # completed epochs
+        self.history = History()
+        self.early_stopping = early_stopping_for(train)
 
     @property
     def step(self) -> int:
@@ -47,31 +74,69 @@ class NumpyTier(LoopTier):
 
     # -- one step ---------------------------------------------------------------------------
 
-    def _train_batch(self, x: np.ndarray, t: np.ndarray) -> float:
-        return self._step(self.xp.asarray(x), self.xp.asarray(t))
-
-    def _to_device(self, x: np.ndarray, t: np.ndarray):
-        return self.xp.asarray(x), self.xp.asarray(t)  # moved once, then sliced per batch
-
-    def _train_rows(self, x, t, rows: np.ndarray) -> float:
-        rows = self.xp.asarray(rows)
-        return self._step(x[rows], t[rows])
-
-    def _step(self, x, t) -> float:
-        # Dropout masks come from a stream keyed by the step, so a resumed run draws the same ones.
-        rng = (
-            stream(self.train_spec.seed, "dropout", self.step) if self.train_spec.dropout else None
-        )
-        loss, grads = self.mlp.loss_and_gradients(x, t, rng, self.xp)
-        self.optimizer.apply_update(self.mlp.parameters(), grads)
+    def _train_step(self, x, t) -> float:
+        """One optimizer step on a batch already on the device: ``x (n, n_inputs)``, one-hot
+        ``t (n, n_outputs)``; returns the batch's training loss."""
+        mlp, spec = self.mlp, self.train_spec
+        # Dropout masks come from a stream keyed by the step: a resumed run draws the same ones.
+        rng = stream(spec.seed, "dropout", self.step) if spec.dropout else None
+        z = mlp.forward(x, rng)  # logits
+        loss, dz = mlp.loss(z, t)  # data loss + L2, and dL/dz
+        grads = mlp.backward(dz)  # dL/dW, dL/db of every layer
+        self.optimizer.apply_update(mlp.parameters, grads)
         return float(loss)
 
-    # -- inference, parameters and optimizer state ------------------------------------------
+    def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
+        """One optimizer step on host arrays ``x (n, n_inputs)`` and labels ``y (n,)``."""
+        x, y = np.asarray(x), np.asarray(y)
+        check_batch(x, y, self.model_spec, self.dtype)
+        t = one_hot(y, self.model_spec.n_outputs, self.dtype)
+        return self._train_step(self.xp.asarray(x), self.xp.asarray(t))
 
-    def _predict(self, x: np.ndarray) -> np.ndarray:
-        return to_numpy(self.mlp.predict(self.xp.asarray(x)))
+    # -- the training loop ------------------------------------------------------------------
+    # midlevel_tf/tier.py writes this loop again around its tf.function step, and Keras hides
+    # it inside model.fit. The repetition is on purpose: each tier's folder shows its whole loop.
+
+    def fit(self, data: Dataset, callbacks: Sequence[Callback] = ()) -> History:
+        """Train from the current epoch up to ``train.epochs``; early stopping may end it sooner."""
+        spec = self.train_spec
+        x, t = training_arrays(data, self.model_spec, self.dtype)
+        x, t = self.xp.asarray(x), self.xp.asarray(t)  # onto the device once; batches are slices
+        n = len(x)
+        callbacks = CallbackList(callbacks, self)
+        callbacks.train_begin(self.epoch + 1, spec.epochs, n_batches(n, spec.batch_size))
+
+        while self.epoch < spec.epochs and not stopped(self.early_stopping):
+            start = time.perf_counter()
+            losses, sizes = [], []
+            for batch, rows in enumerate(epoch_batches(n, spec.batch_size, spec.seed, self.epoch)):
+                rows = self.xp.asarray(rows)
+                loss = self._train_step(x[rows], t[rows])
+                losses.append(loss)
+                sizes.append(len(rows))
+                callbacks.batch_end(batch, loss)
+            train_loss = epoch_loss(losses, sizes)
+            seconds = time.perf_counter() - start
+            self.epoch += 1
+            record = end_of_epoch(self, data, train_loss, seconds)  # validation, early stopping
+            callbacks.epoch_end(record)
+
+        restore_best_weights(self)
+        callbacks.train_end()
+        return self.history
+
+    # -- inference, parameters, checkpoints -------------------------------------------------
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """Predictions ``(n, n_outputs)`` as NumPy, dropout off; probabilities for softmax."""
+
+        def predict(chunk: np.ndarray) -> np.ndarray:
+            return to_numpy(self.mlp.predict_proba(self.xp.asarray(chunk)))
+
+        return predict_in_chunks(predict, x, self.model_spec, self.dtype)
 
     def get_params(self) -> Params:
+        """``[(W, b), ...]`` as NumPy copies."""
         return [(to_numpy(layer.W).copy(), to_numpy(layer.b).copy()) for layer in self.mlp.layers]
 
     def set_params(self, params: Params) -> None:
@@ -81,14 +146,20 @@ class NumpyTier(LoopTier):
             layer.W[...] = self.xp.asarray(W, self.dtype)
             layer.b[...] = self.xp.asarray(b, self.dtype)
 
-    def _get_slots(self) -> dict[str, list[np.ndarray]]:
-        return {
+    def checkpoint(self) -> Checkpoint:
+        """The full training state: weights, optimizer slots, counters, history."""
+        slots = {
             name: [to_numpy(a).copy() for a in arrays]
             for name, arrays in self.optimizer.state.items()
         }
+        return checkpoint_of(self, slots)
 
-    def _set_slots(self, slots: dict[str, list[np.ndarray]], step: int) -> None:
-        for name, arrays in slots.items():
+    def restore(self, checkpoint: Checkpoint) -> None:
+        """Continue from ``checkpoint``, which any tier may have written."""
+        checkpoint.check_fits(self.model_spec, self.train_spec.optimizer, self.optimizer.slots)
+        self.set_params(checkpoint.params)
+        for name, arrays in checkpoint.flat_slots(self.dtype).items():
             for target, value in zip(self.optimizer.state[name], arrays):
                 target[...] = self.xp.asarray(value)
-        self.optimizer.iterations = step
+        self.optimizer.iterations = checkpoint.step
+        resume_counters(self, checkpoint)

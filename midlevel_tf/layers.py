@@ -11,9 +11,11 @@ Two details matter for parity with the other tiers:
 - every layer and the loss get the run's dtype (``dtype="float64"``); a Keras loss left at its
   default computes in ``keras.config.floatx()``, float32, and would silently round float64 data;
 - Keras objects read ``keras.config.floatx()``; the tier builds and runs them with it set to the
-  run's dtype (``TFLayersTier._context``). Even so, Keras casts SGD's momentum and Adam's betas
-  through float32 on TensorFlow (``shared.keras_optimizers`` explains it), so in float64 this
-  flavour matches the others exactly only when those are exact in float32.
+  run's dtype (``adapters.keras_setup.keras_dtype``). Even so, on TensorFlow Keras casts SGD's
+  momentum and Adam's betas through float32: ``ops.cast(0.9, "float64")`` makes a float32 tensor
+  of the Python float first, so 0.9 becomes 0.8999999762. No setting changes that; in float64
+  this flavour matches the others exactly only when those are exact in float32 (0.875,
+  0.998046875), and ``shared.parity`` bounds the rest.
 
 Dropout uses the same stateless op as the ``tf-nn`` flavour (``midlevel_tf.nn.dropout``), keyed by
 the step, rather than a ``keras.layers.Dropout`` whose random state would have to be saved for a
@@ -24,11 +26,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from adapters.keras_setup import import_keras
 from midlevel_tf.nn import dropout
 from midlevel_tf.runtime import tf
-from shared.frameworks import import_keras
 from shared.init import Params
-from shared.keras_optimizers import keras_slots, make_keras_optimizer
 from shared.spec import ModelSpec, TrainSpec
 
 keras = import_keras("tensorflow")
@@ -56,15 +57,16 @@ class LayersModel:
             layer.set_weights([W, b])  # the shared initial weights, not Keras's initializers
             self.dense.append(layer)
         if spec.loss == "cross_entropy":
-            self.loss = keras.losses.CategoricalCrossentropy(from_logits=True, dtype=dtype)
+            self.data_loss = keras.losses.CategoricalCrossentropy(from_logits=True, dtype=dtype)
         else:
-            self.loss = keras.losses.MeanSquaredError(dtype=dtype)
+            self.data_loss = keras.losses.MeanSquaredError(dtype=dtype)
         self.parameters = [v for layer in self.dense for v in (layer.kernel, layer.bias)]
 
     def pairs(self) -> list[tuple[Any, Any]]:
         return [(layer.kernel, layer.bias) for layer in self.dense]
 
-    def logits(self, x: tf.Tensor, seed: tf.Tensor | None = None) -> tf.Tensor:
+    def forward(self, x: tf.Tensor, seed: tf.Tensor | None = None) -> tf.Tensor:
+        """The logits ``z``: each layer called on the last one's output (dropout with a seed)."""
         a = x
         for index, layer in enumerate(self.dense[:-1]):
             a = layer(a)
@@ -72,29 +74,30 @@ class LayersModel:
                 a = dropout(a, self.rate, seed, index)
         return self.dense[-1](a)
 
-    def outputs(self, z: tf.Tensor) -> tf.Tensor:
+    def output(self, z: tf.Tensor) -> tf.Tensor:
         return keras.activations.softmax(z) if self.spec.output == "softmax" else z
 
-    def objective(self, x: tf.Tensor, t: tf.Tensor, seed: tf.Tensor | None) -> tf.Tensor:
-        """The batch loss (``from_logits`` for cross-entropy) plus the layers' L2 losses."""
-        z = self.logits(x, seed)
-        loss = self.loss(t, z if self.spec.loss == "cross_entropy" else self.outputs(z))
+    def loss(self, z: tf.Tensor, t: tf.Tensor) -> tf.Tensor:
+        """The Keras loss object (``from_logits`` for cross-entropy) plus the layers' L2 losses."""
+        loss = self.data_loss(t, z if self.spec.loss == "cross_entropy" else self.output(z))
         penalties = [penalty for layer in self.dense for penalty in layer.losses]
         return loss + tf.add_n(penalties) if penalties else loss
 
-    def predict(self, x: tf.Tensor) -> tf.Tensor:
-        return self.outputs(self.logits(x))
+    def predict_proba(self, x: tf.Tensor) -> tf.Tensor:
+        """Predictions, dropout off: class probabilities for a softmax output."""
+        return self.output(self.forward(x))
 
 
-class KerasOptimizer:
-    """A Keras optimizer behind the interface of ``midlevel_tf.optimizers.Optimizer``."""
-
-    def __init__(self, parameters: list[Any], spec: TrainSpec) -> None:
-        self.keras = make_keras_optimizer(keras, spec)
-        self.keras.build(parameters)
-        self.iterations = self.keras.iterations
-        self.state = keras_slots(self.keras, spec)
-        self.slots = tuple(self.state)
-
-    def apply(self, grads: list[tf.Tensor], parameters: list[Any]) -> None:
-        self.keras.apply_gradients(zip(grads, parameters))
+def make_optimizer(spec: TrainSpec) -> Any:
+    """The spec's optimizer, built as a Keras user builds one."""
+    if spec.optimizer == "sgd":
+        return keras.optimizers.SGD(learning_rate=spec.lr)
+    if spec.optimizer in ("momentum", "nesterov"):
+        return keras.optimizers.SGD(
+            learning_rate=spec.lr, momentum=spec.momentum, nesterov=spec.optimizer == "nesterov"
+        )
+    if spec.optimizer == "adam":
+        return keras.optimizers.Adam(
+            learning_rate=spec.lr, beta_1=spec.beta1, beta_2=spec.beta2, epsilon=spec.eps
+        )
+    return keras.optimizers.RMSprop(learning_rate=spec.lr, rho=spec.rho, epsilon=spec.eps)

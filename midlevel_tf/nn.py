@@ -1,8 +1,8 @@
 """The ``tf-nn`` flavour: the MLP from ``tf.Variable``s and ``tf.nn`` ops.
 
-Compare with ``lowlevel_numpy.model``: the forward pass and the loss are the same formulas, but
-there is no backward pass here. ``tf.GradientTape`` (in ``midlevel_tf.tier``) records these ops and
-differentiates them.
+Compare with ``lowlevel_numpy.model``: ``forward`` and ``loss`` are the same formulas under the
+same names, but there is no ``backward`` here. ``tf.GradientTape`` (in ``midlevel_tf.tier``)
+records these ops and differentiates them.
 
 - hidden layer ``l``: ``a = activation(a @ W_l + b_l)``, then inverted dropout while training;
 - last layer: logits ``z = a @ W + b``;
@@ -50,8 +50,9 @@ class NnModel(tf.Module):
     def pairs(self) -> list[tuple[tf.Variable, tf.Variable]]:
         return list(zip(self.kernels, self.biases))
 
-    def logits(self, x: tf.Tensor, seed: tf.Tensor | None = None) -> tf.Tensor:
-        """``z``; dropout applies when a ``seed`` is given (training) and the rate is above 0."""
+    def forward(self, x: tf.Tensor, seed: tf.Tensor | None = None) -> tf.Tensor:
+        """The logits ``z``; dropout applies when a ``seed`` is given (training) and the rate is
+        above 0."""
         a = x
         for layer, (W, b) in enumerate(zip(self.kernels[:-1], self.biases[:-1])):
             a = self.activation(tf.matmul(a, W) + b)
@@ -59,19 +60,19 @@ class NnModel(tf.Module):
                 a = dropout(a, self.rate, seed, layer)
         return tf.matmul(a, self.kernels[-1]) + self.biases[-1]
 
-    def outputs(self, z: tf.Tensor) -> tf.Tensor:
+    def output(self, z: tf.Tensor) -> tf.Tensor:
         return tf.nn.softmax(z) if self.spec.output == "softmax" else z
 
-    def objective(self, x: tf.Tensor, t: tf.Tensor, seed: tf.Tensor | None) -> tf.Tensor:
-        """The training loss of one batch: data loss plus the L2 term."""
-        z = self.logits(x, seed)
+    def loss(self, z: tf.Tensor, t: tf.Tensor) -> tf.Tensor:
+        """The training loss of logits ``z`` against one-hot ``t``: data loss plus the L2 term."""
         if self.spec.loss == "cross_entropy":
             loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=t, logits=z))
         else:
-            loss = tf.reduce_mean(tf.square(self.outputs(z) - t))
+            loss = tf.reduce_mean(tf.square(self.output(z) - t))
         if self.l2:
             loss += self.l2 * tf.add_n([tf.reduce_sum(tf.square(W)) for W in self.kernels])
         return loss
 
-    def predict(self, x: tf.Tensor) -> tf.Tensor:
-        return self.outputs(self.logits(x))
+    def predict_proba(self, x: tf.Tensor) -> tf.Tensor:
+        """Predictions, dropout off: class probabilities for a softmax output."""
+        return self.output(self.forward(x))

@@ -11,7 +11,7 @@
 
 Hyper-parameters become constants of the parameters' dtype straight from the Python floats, so a
 float64 run uses exactly 0.9, not the float32 number nearest to it (which is what Keras's
-optimizers use; see ``midlevel_tf.layers``).
+optimizers use on TensorFlow; see ``midlevel_tf.layers``).
 """
 
 from __future__ import annotations
@@ -35,10 +35,10 @@ class Optimizer(tf.Module):
             for name in self.slots
         }
 
-    def apply(self, grads: list[tf.Tensor], parameters: list[tf.Variable]) -> None:
+    def apply_update(self, params: list[tf.Variable], grads: list[tf.Tensor]) -> None:
         """Update every parameter from its gradient, then count the step."""
         shared = self.prepare()
-        for i, (w, g) in enumerate(zip(parameters, grads)):
+        for i, (w, g) in enumerate(zip(params, grads)):
             self.update(i, w, g, **shared)
         self.iterations.assign_add(1)
 

@@ -1,27 +1,23 @@
-"""TensorFlow, imported quietly and configured once for reproducible, IEEE-exact runs.
+"""TensorFlow for this tier, and where its work runs.
 
+TensorFlow is imported through ``adapters.tensorflow_setup``: quietly, and with TF32 off, so that
+float32 means IEEE float32 here as in every tier.
+
+- **Devices**: ``cpu`` pins the work to ``/CPU:0`` (also on a machine with a GPU), ``gpu`` to
+  ``/GPU:0`` with a clear error when TensorFlow sees none, ``auto`` to the GPU when there is one.
 - **Determinism**: TensorFlow's CPU kernels used here are deterministic for a given machine and
   thread count (tested: the same seed gives bit-identical weights). On a GPU, sums done with
   atomics are not, so a run placed on a GPU turns on ``enable_op_determinism()``. It stays off on
   the CPU because it is process-wide and Keras turns XLA off under it (``jit_compile=True`` would
   be ignored by the Keras tier in the same process).
-- **No TF32**: on Ampere and newer GPUs TensorFlow multiplies float32 matrices in TF32 (10-bit
-  mantissas) unless told otherwise. Here float32 means IEEE float32 in every tier, so TF32 is off.
-- **Devices**: ``cpu`` pins the work to ``/CPU:0`` (also on a machine with a GPU), ``gpu`` to
-  ``/GPU:0`` with a clear error when TensorFlow sees none, ``auto`` to the GPU when there is one.
 """
 
 from __future__ import annotations
 
+from adapters.tensorflow_setup import import_tensorflow
 from shared.errors import DeviceError
-from shared.frameworks import import_tensorflow, quiet_logs
 
 tf = import_tensorflow()
-if quiet_logs():
-    # One tf.function per tier instance is by design here; TensorFlow's Python logger would
-    # otherwise warn about "retracing" whenever a process builds several tiers.
-    tf.get_logger().setLevel("ERROR")
-tf.config.experimental.enable_tensor_float_32_execution(False)
 
 
 def device_name(device: str) -> str:

@@ -1,11 +1,12 @@
-"""The TensorFlow tier: one training loop for both flavours, compiled three ways.
+"""The TensorFlow tier: one training step, compiled three ways, and the training loop around it.
 
-A training step, in both flavours:
+A training step, in both flavours (``TFTier._train_step``):
 
     with tf.GradientTape() as tape:
-        loss = model.objective(x, t, seed)            # the forward pass, recorded
-    grads = tape.gradient(loss, model.parameters)      # the backward pass, derived by TensorFlow
-    optimizer.apply(grads, model.parameters)
+        z = model.forward(x, seed)                   # the forward pass, recorded
+        loss = model.loss(z, t)                      # data loss + L2, recorded
+    grads = tape.gradient(loss, model.parameters)    # the backward pass, derived by TensorFlow
+    apply_update(model.parameters, grads)            # tf-nn: our ops; tf-layers: Keras's
 
 ``mode`` decides how that Python function runs:
 
@@ -14,58 +15,91 @@ A training step, in both flavours:
 - ``eager``: op by op, as written; the slowest, and the easiest to step through in a debugger;
 - ``jit``: ``tf.function(jit_compile=True)``: XLA compiles the graph and fuses its ops.
 
-The loop itself (batches from ``shared.batching``, validation, early stopping, checkpoints) is
-``shared.loop.LoopTier``, the NumPy tier's loop.
+``fit`` is the NumPy tier's loop written again around this step; the validation loss, early
+stopping and checkpoint counters come from the plain helpers of ``shared.training``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from midlevel_tf.runtime import device_name, tf
+from shared.batching import epoch_batches, n_batches
+from shared.callbacks import Callback, CallbackList
+from shared.checkpoint import Checkpoint
 from shared.errors import UnknownNameError
-from shared.frameworks import keras_dtype
 from shared.init import Params, check_params
-from shared.loop import LoopTier
+from shared.metrics import one_hot
+from shared.report import History
 from shared.spec import ModelSpec, TrainSpec
+from shared.tiers import check_batch
+from shared.training import (
+    checkpoint_of,
+    early_stopping_for,
+    end_of_epoch,
+    epoch_loss,
+    predict_in_chunks,
+    restore_best_weights,
+    resume_counters,
+    stopped,
+    training_arrays,
+)
+
+if TYPE_CHECKING:
+    from shared.data import Dataset
 
 MODES = ("function", "eager", "jit")
 
 
-class TFTier(LoopTier):
-    """Base of the two flavours; a subclass says how to build its model and optimizer."""
+class TFTier:
+    """What both flavours share; each says how to build its model and optimizer, how to apply an
+    update, and where its optimizer keeps its state."""
 
     name = "tf"
 
     def __init__(
         self, model: ModelSpec, train: TrainSpec, params: Params, mode: str = "function"
     ) -> None:
-        super().__init__(model, train, params)
+        check_params(params, model)
         if mode not in MODES:
             raise UnknownNameError(
                 f"unknown TensorFlow execution mode {mode!r}; the modes are {', '.join(MODES)}"
             )
+        self.model_spec, self.train_spec, self.dtype = model, train, train.dtype
         self.mode = mode
         self.device = device_name(train.device)
         params = [(np.asarray(W, self.dtype), np.asarray(b, self.dtype)) for W, b in params]
         with self._context():
             self.model, self.optimizer = self._build(model, train, params)
             self._seed = tf.constant(train.seed, tf.int64)
-        self.slot_names = self.optimizer.slots
+        self.epoch = 0  # completed epochs
+        self.history = History()
+        self.early_stopping = early_stopping_for(train)
 
         dtype = tf.as_dtype(self.dtype)
         x_spec = tf.TensorSpec([None, model.n_inputs], dtype)
         t_spec = tf.TensorSpec([None, model.n_outputs], dtype)
         rows_spec = tf.TensorSpec([None], tf.int64)
-        self._step_fn = self._compile(self._train_on, [x_spec, t_spec])
-        self._rows_fn = self._compile(self._train_on_rows, [x_spec, t_spec, rows_spec])
-        self._predict_fn = self._compile(self.model.predict, [x_spec])
+        # The signatures let the partial last batch reuse the traced graph instead of retracing.
+        self._compiled_step = self._compile(self._train_step, [x_spec, t_spec])
+        self._compiled_rows = self._compile(self._train_rows, [x_spec, t_spec, rows_spec])
+        self._compiled_predict = self._compile(self.model.predict_proba, [x_spec])
+
+    # -- what a flavour supplies ----------------------------------------------------------------
 
     def _build(self, model: ModelSpec, train: TrainSpec, params: Params) -> tuple[Any, Any]:
+        raise NotImplementedError
+
+    def apply_update(self, params: list[Any], grads: list[tf.Tensor]) -> None:
+        raise NotImplementedError
+
+    def _slot_variables(self) -> dict[str, list[Any]]:
+        """The optimizer's state variables by checkpoint slot name, one per parameter."""
         raise NotImplementedError
 
     def _context(self) -> AbstractContextManager:
@@ -77,45 +111,86 @@ class TFTier(LoopTier):
             return fn
         return tf.function(fn, input_signature=signature, jit_compile=self.mode == "jit")
 
-    # -- the step -------------------------------------------------------------------------------
+    @property
+    def step(self) -> int:
+        """Optimizer steps taken so far."""
+        return int(self.optimizer.iterations.numpy())
 
-    def _train_on(self, x: tf.Tensor, t: tf.Tensor) -> tf.Tensor:
+    # -- one step -------------------------------------------------------------------------------
+
+    def _train_step(self, x: tf.Tensor, t: tf.Tensor) -> tf.Tensor:
+        """One optimizer step on ``x (n, n_inputs)`` and one-hot ``t (n, n_outputs)``; the loss."""
         seed = None
         if self.train_spec.dropout:
             # A pure function of (seed, step): resuming draws the same dropout masks.
             seed = tf.stack([self._seed, tf.convert_to_tensor(self.optimizer.iterations)])
         with tf.GradientTape() as tape:
-            loss = self.model.objective(x, t, seed)
+            z = self.model.forward(x, seed)
+            loss = self.model.loss(z, t)
         grads = tape.gradient(loss, self.model.parameters)
-        self.optimizer.apply(grads, self.model.parameters)
+        self.apply_update(self.model.parameters, grads)
         return loss
 
-    def _train_on_rows(self, x: tf.Tensor, t: tf.Tensor, rows: tf.Tensor) -> tf.Tensor:
-        return self._train_on(tf.gather(x, rows), tf.gather(t, rows))
+    def _train_rows(self, x: tf.Tensor, t: tf.Tensor, rows: tf.Tensor) -> tf.Tensor:
+        """``_train_step`` on the rows ``rows`` of the training arrays, gathered inside the
+        graph (one compiled call per step, with no eager op before it)."""
+        return self._train_step(tf.gather(x, rows), tf.gather(t, rows))
 
-    @property
-    def step(self) -> int:
-        return int(self.optimizer.iterations.numpy())
-
-    def _train_batch(self, x: np.ndarray, t: np.ndarray) -> tf.Tensor:
+    def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
+        """One optimizer step on host arrays ``x (n, n_inputs)`` and labels ``y (n,)``."""
+        x, y = np.asarray(x), np.asarray(y)
+        check_batch(x, y, self.model_spec, self.dtype)
+        t = one_hot(y, self.model_spec.n_outputs, self.dtype)
         with self._context():
-            return self._step_fn(tf.constant(x), tf.constant(t))
+            return float(self._compiled_step(tf.constant(x), tf.constant(t)))
 
-    def _to_device(self, x: np.ndarray, t: np.ndarray) -> tuple[tf.Tensor, tf.Tensor]:
-        with self._context():  # copied once; each step gathers its rows there
-            return tf.identity(tf.constant(x)), tf.identity(tf.constant(t))
+    # -- the training loop ----------------------------------------------------------------------
+    # The NumPy tier's loop, written again on purpose: each tier's folder shows its whole loop.
+    # Here a step's loss stays a TensorFlow scalar until the epoch's mean is taken, so the loop
+    # does not wait for each step to finish before starting the next.
 
-    def _train_rows(self, x: tf.Tensor, t: tf.Tensor, rows: np.ndarray) -> tf.Tensor:
-        with self._context():
-            return self._rows_fn(x, t, tf.constant(rows, tf.int64))
+    def fit(self, data: Dataset, callbacks: Sequence[Callback] = ()) -> History:
+        """Train from the current epoch up to ``train.epochs``; early stopping may end it sooner."""
+        spec = self.train_spec
+        x, t = training_arrays(data, self.model_spec, self.dtype)
+        with self._context():  # onto the device once; each step gathers its rows there
+            x, t = tf.identity(tf.constant(x)), tf.identity(tf.constant(t))
+        n = len(data.y_train)
+        callbacks = CallbackList(callbacks, self)
+        callbacks.train_begin(self.epoch + 1, spec.epochs, n_batches(n, spec.batch_size))
 
-    # -- inference, parameters, optimizer state -------------------------------------------------
+        while self.epoch < spec.epochs and not stopped(self.early_stopping):
+            start = time.perf_counter()
+            losses, sizes = [], []
+            for batch, rows in enumerate(epoch_batches(n, spec.batch_size, spec.seed, self.epoch)):
+                with self._context():
+                    loss = self._compiled_rows(x, t, tf.constant(rows, tf.int64))
+                losses.append(loss)
+                sizes.append(len(rows))
+                callbacks.batch_end(batch, loss)
+            train_loss = epoch_loss(losses, sizes)  # waits for the last step
+            seconds = time.perf_counter() - start
+            self.epoch += 1
+            record = end_of_epoch(self, data, train_loss, seconds)  # validation, early stopping
+            callbacks.epoch_end(record)
 
-    def _predict(self, x: np.ndarray) -> np.ndarray:
-        with self._context():
-            return self._predict_fn(tf.constant(x)).numpy()
+        restore_best_weights(self)
+        callbacks.train_end()
+        return self.history
+
+    # -- inference, parameters, checkpoints -----------------------------------------------------
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """Predictions ``(n, n_outputs)`` as NumPy, dropout off; probabilities for softmax."""
+
+        def predict(chunk: np.ndarray) -> np.ndarray:
+            with self._context():
+                return self._compiled_predict(tf.constant(chunk)).numpy()
+
+        return predict_in_chunks(predict, x, self.model_spec, self.dtype)
 
     def get_params(self) -> Params:
+        """``[(W, b), ...]`` as NumPy copies."""
         return [(W.numpy(), b.numpy()) for W, b in self.model.pairs()]
 
     def set_params(self, params: Params) -> None:
@@ -124,16 +199,24 @@ class TFTier(LoopTier):
             W.assign(np.asarray(W_new, self.dtype))
             b.assign(np.asarray(b_new, self.dtype))
 
-    def _get_slots(self) -> dict[str, list[np.ndarray]]:
-        return {
-            name: [v.numpy() for v in variables] for name, variables in self.optimizer.state.items()
+    def checkpoint(self) -> Checkpoint:
+        """The full training state: weights, optimizer slots, counters, history."""
+        slots = {
+            name: [v.numpy() for v in variables]
+            for name, variables in self._slot_variables().items()
         }
+        return checkpoint_of(self, slots)
 
-    def _set_slots(self, slots: dict[str, list[np.ndarray]], step: int) -> None:
-        for name, arrays in slots.items():
-            for variable, value in zip(self.optimizer.state[name], arrays):
+    def restore(self, checkpoint: Checkpoint) -> None:
+        """Continue from ``checkpoint``, which any tier may have written."""
+        variables = self._slot_variables()
+        checkpoint.check_fits(self.model_spec, self.train_spec.optimizer, variables)
+        self.set_params(checkpoint.params)
+        for name, arrays in checkpoint.flat_slots(self.dtype).items():
+            for variable, value in zip(variables[name], arrays):
                 variable.assign(value)
-        self.optimizer.iterations.assign(step)
+        self.optimizer.iterations.assign(checkpoint.step)
+        resume_counters(self, checkpoint)
 
 
 class TFNnTier(TFTier):
@@ -148,6 +231,12 @@ class TFNnTier(TFTier):
         net = NnModel(model, train, params)
         return net, make_optimizer(net.parameters, train)
 
+    def apply_update(self, params: list[tf.Variable], grads: list[tf.Tensor]) -> None:
+        self.optimizer.apply_update(params, grads)  # midlevel_tf.optimizers: the rule as TF ops
+
+    def _slot_variables(self) -> dict[str, list[tf.Variable]]:
+        return self.optimizer.state
+
 
 class TFLayersTier(TFTier):
     """``tf-layers``: Keras ``Dense`` layers, loss and optimizer in a ``GradientTape`` loop."""
@@ -155,13 +244,26 @@ class TFLayersTier(TFTier):
     name = "tf-layers"
 
     def _build(self, model: ModelSpec, train: TrainSpec, params: Params) -> tuple[Any, Any]:
-        from midlevel_tf.layers import KerasOptimizer, LayersModel
+        from midlevel_tf.layers import LayersModel, make_optimizer
 
         net = LayersModel(model, train, params)
-        return net, KerasOptimizer(net.parameters, train)
+        optimizer = make_optimizer(train)
+        optimizer.build(net.parameters)
+        return net, optimizer
+
+    def apply_update(self, params: list[Any], grads: list[tf.Tensor]) -> None:
+        self.optimizer.apply_gradients(zip(grads, params))  # Keras's optimizer: gradients first
+
+    def _slot_variables(self) -> dict[str, list[Any]]:
+        from adapters.keras_setup import optimizer_slots
+
+        return optimizer_slots(
+            self.optimizer, self.train_spec.optimizer, len(self.model.parameters)
+        )
 
     @contextmanager
     def _context(self) -> Iterator[None]:
+        from adapters.keras_setup import keras_dtype
         from midlevel_tf.layers import keras
 
         with tf.device(self.device), keras_dtype(keras, self.dtype):

@@ -7,6 +7,7 @@ optimizer step, ``on_epoch_end`` after every epoch (with that epoch's record), a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,3 +43,31 @@ class CheckpointEveryEpoch(Callback):
         checkpoint = tier.checkpoint()
         checkpoint.data = self.data_spec
         save_checkpoint(self.path, checkpoint)
+
+
+class CallbackList:
+    """The callbacks of one ``fit``, called together: ``callbacks.batch_end(i, loss)``.
+
+    A loop calls ``train_begin`` once, ``batch_end`` after every step, ``epoch_end`` after every
+    epoch and ``train_end`` once. A step's loss is read (which waits for the step to finish on a
+    GPU or in a TensorFlow graph) only when some callback is there to receive it.
+    """
+
+    def __init__(self, callbacks: Sequence[Callback], tier: Any) -> None:
+        self.callbacks, self.tier = list(callbacks), tier
+
+    def train_begin(self, first_epoch: int, epochs: int, steps_per_epoch: int) -> None:
+        for callback in self.callbacks:
+            callback.on_train_begin(self.tier, first_epoch, epochs, steps_per_epoch)
+
+    def batch_end(self, batch: int, loss: Any) -> None:
+        for callback in self.callbacks:
+            callback.on_batch_end(self.tier, batch, float(loss))
+
+    def epoch_end(self, record: dict[str, Any]) -> None:
+        for callback in self.callbacks:
+            callback.on_epoch_end(self.tier, record)
+
+    def train_end(self) -> None:
+        for callback in self.callbacks:
+            callback.on_train_end(self.tier)

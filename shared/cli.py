@@ -10,12 +10,17 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from shared.errors import MlpTiersError, SpecError
 from shared.spec import RunConfig, config_from_dict, load_toml
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+# Only the standard library and two small modules of ours load before the guard (``guard``) is in
+# place: rich, NumPy, scikit-learn and the frameworks load inside it, so `--help` is immediate and
+# Ctrl-C during start-up ends quietly.
 
 
 def _hidden(text: str) -> tuple[int, ...]:
@@ -201,6 +206,13 @@ def run_training(
     return 0
 
 
+def console() -> Console:
+    """The terminal, through rich (imported when first needed)."""
+    from rich.console import Console
+
+    return Console()
+
+
 def train_main(
     tier: str,
     argv: Sequence[str] | None = None,
@@ -214,13 +226,17 @@ def train_main(
     flags to the registered tier to train and the options its constructor takes.
     """
     prog = prog or f"python -m {tier}.train"
-    parser = Parser(prog=prog, description=f"Train the {tier} tier's MLP and evaluate it.")
-    add_run_flags(parser)
-    if add_flags is not None:
-        add_flags(parser.add_argument_group(f"{tier} tier"))
-    args = parser.parse_args(argv)
-    name, options = choose(args) if choose is not None else (tier, {})
-    return guard(lambda: run_training(name, args, Console(), options), prog)
+
+    def body() -> int:
+        parser = Parser(prog=prog, description=f"Train the {tier} tier's MLP and evaluate it.")
+        add_run_flags(parser)
+        if add_flags is not None:
+            add_flags(parser.add_argument_group(f"{tier} tier"))
+        args = parser.parse_args(argv)
+        name, options = choose(args) if choose is not None else (tier, {})
+        return run_training(name, args, console(), options)
+
+    return guard(body, prog)
 
 
 # -- mlp-tiers ------------------------------------------------------------------------------------
@@ -393,8 +409,40 @@ def list_tiers(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def list_concepts(args: argparse.Namespace, console: Console) -> int:
+    """The concept table: where each tier writes each step of training."""
+    from shared.concepts import COLUMNS, CONCEPTS, render_page
+
+    if args.markdown:
+        sys.stdout.write(render_page())
+        return 0
+    from rich.table import Table
+
+    table = Table(
+        title="One concept, one name, in every tier (module.function in each tier's folder)",
+        title_justify="left",
+    )
+    table.add_column("concept", overflow="fold")
+    for column in COLUMNS:
+        table.add_column(column, overflow="fold")
+    for entry in CONCEPTS:
+        cells = []
+        for column in COLUMNS:
+            where = entry.where[column]
+            module, _, qualname = where.refs[0].partition(":") if where.refs else ("", "", "")
+            code = f"{module.rpartition('.')[2]}.{qualname}" if module else ""
+            cells.append("\n".join(part for part in (code, where.note) if part))
+        table.add_row(f"{entry.title}\n({entry.key})", *cells)
+    console.print(table)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``mlp-tiers``: compare the tiers, train one, list datasets and tiers."""
+    return guard(lambda: _main(argv), "mlp-tiers")
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = Parser(prog="mlp-tiers", description="One MLP classifier, three tiers of abstraction.")
     commands = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=Parser
@@ -435,17 +483,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parity_parser.add_argument("--steps", type=int, default=10, help="steps to compare (10)")
     commands.add_parser("datasets", help="list the registered datasets")
     commands.add_parser("tiers", help="list the tiers and whether they are installed")
+    concepts_parser = commands.add_parser(
+        "concepts", help="where each tier writes each concept: forward, loss, apply_update, ..."
+    )
+    concepts_parser.add_argument(
+        "--markdown", action="store_true", help="print docs/concepts.md instead of a table"
+    )
     args = parser.parse_args(argv)
-    console = Console()
+    terminal = console()
     handlers: dict[str, Callable[[], int]] = {
-        "compare": lambda: compare(args, console),
-        "bench": lambda: bench(args, console),
-        "parity": lambda: parity(args, console),
-        "train": lambda: run_training(args.tier, args, console),
-        "datasets": lambda: list_datasets(args, console),
-        "tiers": lambda: list_tiers(args, console),
+        "compare": lambda: compare(args, terminal),
+        "bench": lambda: bench(args, terminal),
+        "parity": lambda: parity(args, terminal),
+        "train": lambda: run_training(args.tier, args, terminal),
+        "datasets": lambda: list_datasets(args, terminal),
+        "tiers": lambda: list_tiers(args, terminal),
+        "concepts": lambda: list_concepts(args, terminal),
     }
-    return guard(handlers[args.command], "mlp-tiers")
+    return handlers[args.command]()
 
 
 if __name__ == "__main__":

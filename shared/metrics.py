@@ -2,7 +2,7 @@
 
 It takes a model's predictions as a NumPy array (class probabilities for a softmax output, raw
 scores for an identity output) and integer labels, so a metric cannot differ between tiers.
-Precision, recall and F1 come from scikit-learn.
+Precision, recall and F1 come from scikit-learn, imported when ``evaluate`` first runs.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from shared.init import Params
 
@@ -92,6 +91,8 @@ class Evaluation:
 
 def evaluate(outputs: np.ndarray, labels: np.ndarray, loss: str) -> Evaluation:
     """Evaluate predictions ``outputs`` of shape ``(n, k)`` against integer ``labels`` ``(n,)``."""
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
     outputs = np.asarray(outputs)
     labels = np.asarray(labels)
     if outputs.ndim != 2 or outputs.shape[0] != labels.shape[0]:

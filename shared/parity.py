@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from shared.init import Params
+from shared.tiers import TIERS, get_tier, run_in_new_process
 
 
 @dataclass(frozen=True)
@@ -78,15 +79,17 @@ QUIRKS: dict[str, Tolerance] = {
 
 
 def demoted(tier: str, activation: str, loss: str) -> str | None:
-    """The float64-demotion quirk, if it applies to this model on ``tier``."""
-    if tier == "keras-torch" or (tier == "keras-jax" and (activation == "tanh" or loss == "mse")):
+    """The float64-demotion quirk, if ``tier`` computes an op of this model in float32."""
+    used = {"matmul", activation, *(("mean",) if loss == "mse" else ())}
+    if used & set(TIERS[tier].float64_demoted_ops):
         return "keras-float64-demoted"
     return None
 
 
 def casts_hyperparameters(tier: str, train: Any) -> bool:
-    """Whether Keras on TensorFlow rounds this float64 run's hyper-parameters through float32."""
-    if tier not in ("tf-layers", "keras") or train.dtype != "float64":
+    """Whether ``tier`` (Keras's optimizers on TensorFlow) rounds this float64 run's
+    hyper-parameters through float32."""
+    if not TIERS[tier].casts_hyperparameters or train.dtype != "float64":
         return False
     cast = {"momentum": ("momentum",), "nesterov": ("momentum",), "adam": ("beta1", "beta2")}
     values = [getattr(train, field) for field in cast.get(train.optimizer, ())]
@@ -205,8 +208,6 @@ def trace(
     name: str, model: Any, train: Any, params: Params, batches: Sequence[tuple], options: dict
 ) -> Trace:
     """Train tier ``name`` on ``batches`` one step at a time, keeping every step's parameters."""
-    from shared.tiers import get_tier
-
     tier = get_tier(name)(model, train, params, **options)
     losses, snapshots = [], []
     for x, y in batches:
@@ -219,8 +220,6 @@ def trace_in_new_process(
     name: str, model: Any, train: Any, params: Params, batches: Sequence[tuple], options: dict
 ) -> Trace:
     """``trace`` in a fresh Python process (for a tier on another Keras backend)."""
-    from shared.tiers import run_in_new_process
-
     return run_in_new_process(trace, name, model, train, params, batches, options)
 
 

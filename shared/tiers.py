@@ -82,6 +82,12 @@ class TierEntry:
     summary: str
     keras_backend: str | None = None  # the Keras backend the tier needs, if it uses Keras
     variants: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()  # name -> options
+    # Known, measured causes of difference from the NumPy tier (shared.parity names their rows):
+    # Keras's optimizers on TensorFlow round some float64 hyper-parameters through float32 ...
+    casts_hyperparameters: bool = False
+    # ... and the Keras ops that compute float64 inputs in float32 on this backend ("matmul":
+    # every Dense layer; "tanh": the tanh activation; "mean": the MSE loss).
+    float64_demoted_ops: tuple[str, ...] = ()
 
     def options(self, variant: str | None) -> dict[str, Any]:
         """The constructor options of ``variant`` (``tf-nn:eager`` -> ``{"mode": "eager"}``)."""
@@ -132,13 +138,16 @@ TIERS: dict[str, TierEntry] = {
                   variants=TF_MODES),
         TierEntry("tf-layers", "midlevel_tf.tier:TFLayersTier", ("tensorflow", "keras"),
                   "TensorFlow: Keras Dense layers in a custom GradientTape loop", "tensorflow",
-                  TF_MODES),
+                  TF_MODES, casts_hyperparameters=True),
         TierEntry("keras", "highlevel_keras.tier:KerasTier", ("keras", "tensorflow"),
-                  "Keras 3 on TensorFlow: Sequential, compile, fit", "tensorflow", KERAS_JIT),
+                  "Keras 3 on TensorFlow: Sequential, compile, fit", "tensorflow", KERAS_JIT,
+                  casts_hyperparameters=True),
         TierEntry("keras-jax", "highlevel_keras.tier:KerasJaxTier", ("keras", "jax"),
-                  "Keras 3 on JAX: the same Sequential, compile, fit", "jax", KERAS_JIT),
+                  "Keras 3 on JAX: the same Sequential, compile, fit", "jax", KERAS_JIT,
+                  float64_demoted_ops=("tanh", "mean")),
         TierEntry("keras-torch", "highlevel_keras.tier:KerasTorchTier", ("keras", "torch"),
-                  "Keras 3 on PyTorch: the same Sequential, compile, fit", "torch", KERAS_JIT),
+                  "Keras 3 on PyTorch: the same Sequential, compile, fit", "torch", KERAS_JIT,
+                  float64_demoted_ops=("matmul", "mean")),
     )
 }  # fmt: skip
 

@@ -24,13 +24,13 @@ def write_idx_gz(path, array):
 def require_framework(package: str, extra: str):
     """Skip the calling test module, with the reason, unless ``package`` is installed.
 
-    TensorFlow is imported through ``shared.frameworks`` (quietly, as the tiers import it), never
+    TensorFlow is imported through ``adapters.tensorflow_setup`` (quietly, as the tiers import it), never
     directly: a direct import sets ``TF_CPP_MIN_LOG_LEVEL`` itself, which child processes would
     then read as the user's choice.
     """
     import pytest
 
-    from shared.frameworks import import_tensorflow
+    from adapters.tensorflow_setup import import_tensorflow
     from shared.tiers import installed
 
     if not installed(package):

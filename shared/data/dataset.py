@@ -13,7 +13,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from shared.errors import DataError
 from shared.spec import DataSpec
@@ -139,6 +138,8 @@ def _split(
         if counts[present].min() >= 2 and n_held >= present.sum() and n - n_held >= present.sum()
         else None
     )
+    from sklearn.model_selection import train_test_split  # loaded when a split is made
+
     x_keep, x_held, y_keep, y_held = train_test_split(
         x, y, test_size=n_held, random_state=seed, stratify=stratify
     )

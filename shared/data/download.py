@@ -12,9 +12,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import pooch
-import requests
-
 from shared.errors import DataError
 
 CACHE_ENV = "MLP_TIERS_DATA"
@@ -33,6 +30,8 @@ class RemoteFile:
 
 def cache_dir() -> Path:
     """Where downloaded files are kept."""
+    import pooch
+
     override = os.environ.get(CACHE_ENV)
     return Path(override) if override else Path(pooch.os_cache("mlp-tiers"))
 
@@ -48,6 +47,9 @@ def fetch(file: RemoteFile, *, timeout: float = 30.0) -> Path:
     Raises ``DataError`` with what to do when the file cannot be downloaded or does not match
     its checksum. A corrupted download is removed, never left in the cache.
     """
+    import pooch
+    import requests
+
     folder = cache_dir()
     url = mirror() + file.name
     target = folder / file.name

@@ -9,8 +9,9 @@ import sys
 import numpy as np
 import pytest
 
+from adapters.keras_setup import import_keras
+from adapters.tensorflow_setup import require
 from shared.errors import BackendError, UnknownNameError
-from shared.frameworks import import_keras, require
 from shared.init import init_params
 from shared.parity import assert_params_close, expected_tolerance
 from shared.spec import ModelSpec, TrainSpec

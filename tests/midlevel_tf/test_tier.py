@@ -13,10 +13,10 @@ from tests.helpers import require_framework
 
 tf = require_framework("tensorflow", "tf")
 
+from adapters.tensorflow_setup import quiet_tensorflow_startup
 from midlevel_tf.nn import dropout
 from midlevel_tf.train import main as train_main
 from shared.errors import DeviceError, UnknownNameError
-from shared.frameworks import quiet_tensorflow_startup
 from shared.init import init_params
 from shared.spec import TrainSpec
 from shared.tiers import get_tier

@@ -20,7 +20,7 @@ def test_imports_leave_frameworks_out_of_sys_modules():
         import lowlevel_numpy, shared
         import lowlevel_numpy.train, lowlevel_numpy.gradcheck
         import shared.cli, shared.runner, shared.console, shared.data, shared.checkpoint
-        import shared.loop, shared.parity, shared.bench, shared.frameworks, shared.keras_optimizers
+        import shared.training, shared.parity, shared.bench, shared.concepts
         loaded = [name for name in {FRAMEWORKS!r} if name in sys.modules]
         print("loaded:", loaded)
         """

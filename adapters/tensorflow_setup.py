@@ -1,13 +1,14 @@
-"""Importing TensorFlow and Keras quietly, and configuring them before first use.
-
-Nothing here imports a framework at module level: each function imports what it needs when it is
-called, so ``shared`` stays importable where no framework is installed.
+"""TensorFlow, imported quietly and configured once, for every tier that runs on it.
 
 TensorFlow prints start-up notes on standard error (oneDNN, CPU instructions, CUDA libraries). For
 users of the train scripts these are noise, so ``import_tensorflow`` raises TensorFlow's C++ log
 threshold to errors and drops the informational lines printed before its logging is set up.
 Developers who want them set ``TF_CPP_MIN_LOG_LEVEL`` themselves (``TF_CPP_MIN_LOG_LEVEL=0`` shows
 everything); when that variable is set, nothing is filtered.
+
+TF32 is turned off as TensorFlow is imported: on Ampere and newer GPUs TensorFlow multiplies
+float32 matrices in TF32 (10-bit mantissas) unless told otherwise, and here float32 means IEEE
+float32 in every tier.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from shared.errors import BackendError, UnknownNameError
+from shared.errors import UnknownNameError
 from shared.tiers import installed
 
 # Lines TensorFlow writes while it loads and finds its devices: absl's "I"/"W" records
@@ -31,7 +32,6 @@ _STARTUP_NOISE = re.compile(
     r"|WARNING: All log messages before absl"
     r"|E\d{4} .* cuda_platform\.cc:\d+\] failed call to cuInit)"
 )
-
 
 _QUIET_LEVEL = "2"  # TensorFlow's C++ INFO and WARNING off once its logging is up
 # Set beside TF_CPP_MIN_LOG_LEVEL when mlp-tiers chose the level, so that child processes, which
@@ -83,62 +83,17 @@ def require(package: str, purpose: str) -> None:
 
 
 def import_tensorflow() -> Any:
-    """``tensorflow``, imported quietly the first time."""
+    """``tensorflow``, imported quietly the first time, and configured: TF32 off."""
     if "tensorflow" not in sys.modules:
         require("tensorflow", "this tier")
         with quiet_tensorflow_startup():
             import tensorflow
 
             tensorflow.config.list_physical_devices()  # finds the devices, and says so, here
-    return sys.modules["tensorflow"]
-
-
-KERAS_BACKENDS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}  # backend: package
-
-
-def import_keras(backend: str) -> Any:
-    """``keras`` on ``backend``, which Keras fixes once per process, when it is first imported.
-
-    A clear error for an unknown backend, a missing package, or a process whose Keras already
-    runs on another backend.
-    """
-    if backend not in KERAS_BACKENDS:
-        raise UnknownNameError(
-            f"unknown Keras backend {backend!r}; the backends are {', '.join(KERAS_BACKENDS)}"
-        )
-    require("keras", "the Keras tier")
-    require(KERAS_BACKENDS[backend], f"Keras's {backend} backend")
-    if "keras" in sys.modules:
-        keras = sys.modules["keras"]
-        if keras.backend.backend() != backend:
-            raise BackendError(
-                f"Keras already runs on the {keras.backend.backend()} backend in this process; "
-                f"the {backend} backend needs a new process (Keras picks its backend once, when "
-                "it is first imported)"
-            )
-        return keras
-    os.environ["KERAS_BACKEND"] = backend
-    if backend == "tensorflow":
-        import_tensorflow()
-    import keras
-
-    return keras
-
-
-@contextmanager
-def keras_dtype(keras: Any, dtype: str) -> Iterator[None]:
-    """Keras's global float type and dtype policy set to ``dtype`` inside the block, restored after.
-
-    Keras reads ``floatx`` when it builds variables (an optimizer's learning rate), losses and
-    metrics, and when it traces its train step; a float64 model built or trained under the
-    default float32 rounds somewhere. Every Keras call of the tiers runs inside this block, so
-    the global setting never leaks from one model to the next.
-    """
-    floatx, policy = keras.config.floatx(), keras.config.dtype_policy()
-    keras.config.set_floatx(dtype)
-    keras.config.set_dtype_policy(dtype)
-    try:
-        yield
-    finally:
-        keras.config.set_floatx(floatx)
-        keras.config.set_dtype_policy(policy)
+    tf = sys.modules["tensorflow"]
+    if quiet_logs():
+        # A process may build several tiers, each tracing its own tf.function; TensorFlow's
+        # Python logger would otherwise warn about "retracing".
+        tf.get_logger().setLevel("ERROR")
+    tf.config.experimental.enable_tensor_float_32_execution(False)
+    return tf
