@@ -1,0 +1,39 @@
+"""Start-up: `--help` is immediate, and Ctrl-C at any moment of start-up or training ends
+quietly (one line, exit status 130), never with a traceback."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+SCRIPTS = ["lowlevel_numpy.train", "midlevel_tf.train", "highlevel_keras.train"]
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_help_lists_the_flags(script):
+    result = subprocess.run(
+        [sys.executable, "-m", script, "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "--epochs" in result.stdout and "--resume" in result.stdout and result.stderr == ""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.3, 0.7, 1.5])
+def test_ctrl_c_during_start_up_or_training_is_one_quiet_line(delay, tmp_path):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lowlevel_numpy.train", "--epochs", "1000", "--out", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
+    )
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert err.strip().endswith("interrupted")
