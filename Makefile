@@ -19,7 +19,8 @@ run: $(STAMP)
 
 # Keras fixes its backend once per process: the first pass runs everything with Keras on
 # TensorFlow, then each other installed backend reruns the Keras tests in a pass of its own.
-KERAS_TESTS := tests/highlevel_keras tests/shared/test_tiers.py tests/shared/test_tier_behaviour.py
+KERAS_TESTS := tests/highlevel_keras tests/shared/test_tiers.py tests/shared/test_tier_behaviour.py \
+               tests/shared/test_parity_tiers.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n auto

@@ -121,6 +121,16 @@ class KerasTier:
             self.history.stopped_epoch = stopped_at + 1 if stopped_at else None
         return self.history
 
+    def probe(self, x: np.ndarray, y: np.ndarray) -> dict:
+        """The logits, loss and gradients of one batch at the current weights, changing nothing:
+        what ``mlp-tiers parity`` compares level by level (``highlevel_keras.probe``)."""
+        from highlevel_keras.probe import probe
+
+        x, y = np.asarray(x), np.asarray(y)
+        check_batch(x, y, self.model_spec, self.dtype)
+        with self._scope():
+            return probe(self, x, one_hot(y, self.model_spec.n_outputs, self.dtype))
+
     # -- inference and parameters ---------------------------------------------------------------
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:

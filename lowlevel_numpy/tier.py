@@ -25,7 +25,7 @@ from lowlevel_numpy.model import MLP
 from lowlevel_numpy.optimizers import make_optimizer
 from shared.batching import epoch_batches, n_batches
 from shared.callbacks import Callback, CallbackList
-from shared.checkpoint import Checkpoint
+from shared.checkpoint import Checkpoint, pairs
 from shared.init import Params, check_params
 from shared.metrics import one_hot
 from shared.report import History
@@ -92,6 +92,17 @@ class NumpyTier:
         check_batch(x, y, self.model_spec, self.dtype)
         t = one_hot(y, self.model_spec.n_outputs, self.dtype)
         return self._train_step(self.xp.asarray(x), self.xp.asarray(t))
+
+    def probe(self, x: np.ndarray, y: np.ndarray) -> dict:
+        """The logits, loss and gradients of one batch at the current weights, dropout off,
+        changing nothing: what ``mlp-tiers parity`` compares level by level."""
+        x, y = np.asarray(x), np.asarray(y)
+        check_batch(x, y, self.model_spec, self.dtype)
+        t = self.xp.asarray(one_hot(y, self.model_spec.n_outputs, self.dtype))
+        z = self.mlp.forward(self.xp.asarray(x))
+        loss, dz = self.mlp.loss(z, t)
+        grads = [to_numpy(g).copy() for g in self.mlp.backward(dz)]
+        return {"logits": to_numpy(z), "loss": float(loss), "grads": pairs(grads)}
 
     # -- the training loop ------------------------------------------------------------------
     # midlevel_tf/tier.py writes this loop again around its tf.function step, and Keras hides

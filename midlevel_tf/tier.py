@@ -31,7 +31,7 @@ import numpy as np
 from midlevel_tf.runtime import device_name, tf
 from shared.batching import epoch_batches, n_batches
 from shared.callbacks import Callback, CallbackList
-from shared.checkpoint import Checkpoint
+from shared.checkpoint import Checkpoint, pairs
 from shared.errors import UnknownNameError
 from shared.init import Params, check_params
 from shared.metrics import one_hot
@@ -143,6 +143,18 @@ class TFTier:
         t = one_hot(y, self.model_spec.n_outputs, self.dtype)
         with self._context():
             return float(self._compiled_step(tf.constant(x), tf.constant(t)))
+
+    def probe(self, x: np.ndarray, y: np.ndarray) -> dict:
+        """The logits, loss and gradients of one batch at the current weights, dropout off,
+        changing nothing: what ``mlp-tiers parity`` compares level by level."""
+        x, y = np.asarray(x), np.asarray(y)
+        check_batch(x, y, self.model_spec, self.dtype)
+        t = one_hot(y, self.model_spec.n_outputs, self.dtype)
+        with self._context(), tf.GradientTape() as tape:
+            z = self.model.forward(tf.constant(x))
+            loss = self.model.loss(z, tf.constant(t))
+        grads = tape.gradient(loss, self.model.parameters)
+        return {"logits": z.numpy(), "loss": float(loss), "grads": pairs([g.numpy() for g in grads])}
 
     # -- the training loop ----------------------------------------------------------------------
     # The NumPy tier's loop, written again on purpose: each tier's folder shows its whole loop.

@@ -245,18 +245,24 @@ def train_main(
 def compare(args: argparse.Namespace, console: Console) -> int:
     """Train every installed tier on one spec and print one side-by-side table."""
     from shared.console import comparison_table, describe_run
+    from shared.parity import param_errors
     from shared.report import new_run_dir, write_json
     from shared.runner import prepare_run, run_metadata, train_and_evaluate, train_in_new_process
     from shared.tiers import TIERS, available_tiers
 
-    names = args.tiers.split(",") if args.tiers else available_tiers()
+    if args.tiers is None:
+        names = available_tiers()
+    else:
+        names = [name.strip() for name in args.tiers.split(",") if name.strip()]
+        if not names:
+            raise SpecError("--tiers names no tier; give one or more, such as --tiers numpy,tf-nn")
     for name in names:
         if name not in TIERS:
             raise SpecError(f"unknown tier {name!r}; registered tiers are {', '.join(TIERS)}")
     config = config_from_args(args)
     run = prepare_run(config)
     console.print(describe_run(", ".join(names), run.data, run.model, run.train))
-    rows = []
+    rows, final_params = [], {}
     for name in names:
         with console.status(f"training {name} ..."):
             if TIERS[name].conflicts():  # another Keras backend: Keras needs a process of its own
@@ -273,13 +279,27 @@ def compare(args: argparse.Namespace, console: Console) -> int:
             "median_epoch_seconds": history.median_seconds,
             "history": history.records,
         })  # fmt: skip
+        final_params[name] = outcome.params
         console.print(f"{name}: done ({len(history)} epochs)")
+    if "numpy" in final_params:  # how far each tier's final weights are from the NumPy tier's
+        for row in rows:
+            errors = param_errors(final_params[row["tier"]], final_params["numpy"])
+            row["params_vs_numpy"] = max(errors.values())
     missing = [name for name in TIERS if name not in names]
+    masks = "; each framework draws its own dropout masks" if run.train.dropout else ""
     title = (
-        f"Same spec, initial weights and batches ({run.data.name}, "
+        f"Same spec, initial weights and batches{masks} ({run.data.name}, "
         f"{len(run.data.y_test)} test samples)"
     )
     console.print(comparison_table(title, rows))
+    if run.train.dropout and len(names) > 1:
+        console.print(
+            f"dropout {run.train.dropout:g} is on: each tier draws its masks with its own random "
+            "generator (NumPy's, TensorFlow's stateless ops, Keras's seed generators), so the "
+            "tiers train different thinned networks and their losses, accuracies and early "
+            "stopping differ. With --dropout 0 they agree step by step (mlp-tiers parity).",
+            highlight=False,
+        )
     if missing and not args.tiers:
         console.print(f"not installed: {', '.join(missing)}")
     if not args.no_save:
@@ -329,50 +349,102 @@ def bench(args: argparse.Namespace, console: Console) -> int:
 
 
 def parity(args: argparse.Namespace, console: Console) -> int:
-    """Step tiers in lockstep with the NumPy tier (on the CPU) and report their differences."""
+    """Step tiers in lockstep with the NumPy tier (on the CPU) and report their differences,
+    level by level: forward pass, loss, gradients, one update, and every step."""
     import dataclasses
 
     from shared.batching import epoch_batches
     from shared.console import parity_table
-    from shared.parity import compare_traces, expected_tolerance, trace, trace_in_new_process
-    from shared.report import new_run_dir, write_json
+    from shared.parity import (
+        compare_levels,
+        compare_traces,
+        expected_tolerance,
+        first_nonfinite,
+        trace,
+        trace_in_new_process,
+    )
+    from shared.report import machine, new_run_dir, versions, write_json
     from shared.runner import prepare_run
+    from shared.spec import to_dict
     from shared.tiers import TIERS, parse_tier
 
     entries = {entry.strip(): parse_tier(entry) for entry in args.tiers.split(",") if entry.strip()}
+    if not entries:
+        raise SpecError("--tiers names no tier; give one or more, such as --tiers tf-nn,keras")
     if args.steps < 1:
         raise SpecError(f"--steps must be an integer >= 1; got {args.steps}")
     run = prepare_run(config_from_args(args))
-    spec, data = run.train, run.data
+    spec, data, model = run.train, run.data, run.model
     rows = epoch_batches(len(data.y_train), spec.batch_size, spec.seed, 0)[: args.steps]
     batches = [(data.x_train[r], data.y_train[r]) for r in rows]
-    reference = trace(
-        "numpy", run.model, dataclasses.replace(spec, device="cpu"), run.params, batches, {}
-    )
-    results = {}
+    cpu = dataclasses.replace(spec, device="cpu")
+    reference = trace("numpy", model, cpu, run.params, batches, {})
+    reference_bad = first_nonfinite(reference)
     comparison = "step" if len(batches) == 1 else "epoch"
-    model = run.model
+    results = {}
     for entry, (name, options) in entries.items():
-        tol = expected_tolerance(name, comparison, spec.dtype, model.activation, model.loss, spec)
         tracer = trace_in_new_process if TIERS[name].conflicts() else trace
         with console.status(f"stepping {entry} ..."):
-            steps = compare_traces(
-                tracer(name, model, spec, run.params, batches, options), reference, tol
-            )
-        results[entry] = {"steps": steps, "tolerance": dataclasses.asdict(tol), "options": options}
-    console.print(parity_table(results, spec.dtype))
-    failed = [
-        entry for entry, result in results.items() if not all(s["within"] for s in result["steps"])
-    ]
+            traced = tracer(name, model, spec, run.params, batches, options)
+        levels = compare_levels(traced, reference, model, spec)
+        tol = expected_tolerance(name, comparison, spec.dtype, model.activation, model.loss, spec)
+        bad = first_nonfinite(traced)
+        results[entry] = {
+            "options": options,
+            "levels": {level: result.to_dict() for level, result in levels.items()},
+            "nonfinite": bad,
+            "within": bad is None and all(result.within for result in levels.values()),
+            "steps": compare_traces(traced, reference, tol),
+            "tolerance": dataclasses.asdict(tol),
+        }
+    console.print(parity_table(results, spec.dtype, len(batches)))
+    for line in parity_findings(results, reference_bad):
+        console.print(line, highlight=False)
     if not args.no_save:
         folder = new_run_dir(args.out, "parity", run.data_spec.name)
-        write_json(folder / "parity.json", {"device": spec.device, "dtype": spec.dtype,
-                                            "tiers": results})  # fmt: skip
+        report = {"machine": machine(), "versions": versions(), "device": spec.device,
+                  "dtype": spec.dtype, "data": to_dict(run.data_spec), "model": to_dict(model),
+                  "train": to_dict(spec), "reference_nonfinite": reference_bad,
+                  "tiers": results}  # fmt: skip
+        write_json(folder / "parity.json", report)
         console.print(f"report: {folder / 'parity.json'}")
+    failed = [entry for entry, result in results.items() if not result["within"]]
     if failed:
         console.print(f"outside their tolerance: {', '.join(failed)}")
         return 1
     return 0
+
+
+def parity_findings(results: dict[str, Any], reference_bad: dict[str, Any] | None) -> list[str]:
+    """One sentence per entry outside its tolerance: where it first parted from the NumPy tier,
+    or where a NaN or an infinity first appeared."""
+
+    def place(bad: dict[str, Any]) -> str:
+        at = "the initial weights" if bad["step"] == 0 else f"step {bad['step']}"
+        return f"{bad['value']} first at {at} ({bad['level']} level), in {bad['what']}"
+
+    lines = []
+    if reference_bad is not None:
+        lines.append(
+            f"the NumPy tier itself: {place(reference_bad)}; the run diverges, so the tiers "
+            "cannot be compared past it (a smaller --lr keeps it finite)"
+        )
+    for entry, result in results.items():
+        if result["nonfinite"] is not None:
+            lines.append(f"{entry}: {place(result['nonfinite'])}")
+            continue
+        for level, cell in result["levels"].items():
+            outside = cell["outside"]
+            if outside is not None:
+                tol = cell["tolerance"]
+                at = "the initial weights" if outside["step"] == 0 else f"step {outside['step']}"
+                lines.append(
+                    f"{entry}: outside first at the {level} level, {at}, in {outside['what']}: "
+                    f"normwise difference {outside['error']:.1e}, tolerance rtol {tol['rtol']:g}"
+                    f" atol {tol['atol']:g}"
+                )
+                break
+    return lines
 
 
 def list_datasets(args: argparse.Namespace, console: Console) -> int:

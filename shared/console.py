@@ -111,17 +111,23 @@ def comparison_table(title: str, rows: list[dict[str, Any]]) -> Table:
         "test accuracy",
         "median s/epoch",
     )
+    vs_numpy = any("params_vs_numpy" in row for row in rows)
+    if vs_numpy:
+        columns = (*columns, "params vs numpy")
     for column in columns:
         table.add_column(column, justify="left" if column == "tier" else "right")
     for row in rows:
-        table.add_row(
+        cells = [
             row["tier"],
             str(row["epochs"]),
             f"{row['final_loss']:.4f}",
             f"{row['val_accuracy']:.4f}",
             f"{row['test_accuracy']:.4f}",
             f"{row['median_epoch_seconds']:.4f}",
-        )
+        ]
+        if vs_numpy:
+            cells.append(f"{row['params_vs_numpy']:.1e}")
+        table.add_row(*cells)
     return table
 
 
@@ -154,20 +160,43 @@ def bench_table(rows: list[Any], machine: dict[str, str]) -> Table:
     return table
 
 
-def parity_table(results: dict[str, dict[str, Any]], dtype: str) -> Table:
-    """Per tier: the worst and last normwise parameter error against the NumPy tier."""
-    table = Table(title=f"Parity with the NumPy tier ({dtype})", title_justify="left")
-    for column in ("tier", "steps", "step 1 error", "worst error", "tolerance", "within"):
-        table.add_column(column, justify="left" if column == "tier" else "right")
+def _short(x: float) -> str:
+    return f"{x:.0e}".replace("e-0", "e-").replace("e+0", "e")
+
+
+def _limit(tol: dict[str, Any]) -> str:
+    return _short(tol["rtol"]) + (f"+{_short(tol['atol'])}" if tol["atol"] else "")
+
+
+def parity_table(results: dict[str, dict[str, Any]], dtype: str, steps: int) -> Table:
+    """Rows are tiers, columns the levels: each cell the worst normwise difference from the
+    NumPy tier and, after the slash, the tolerance that applies (relative, + absolute)."""
+    from shared.parity import LEVELS
+
+    table = Table(
+        title=f"Parity with the NumPy tier ({dtype}): worst normwise difference / tolerance "
+        "(relative+absolute)",
+        title_justify="left",
+    )
+    headers = {"update": "1 update", "steps": f"{steps} step{'s' if steps != 1 else ''}"}
+    table.add_column("tier", no_wrap=True)
+    for level in LEVELS:
+        table.add_column(headers.get(level, level), justify="right", no_wrap=True)
+    table.add_column("within", justify="right")
     for name, result in results.items():
-        steps, tol = result["steps"], result["tolerance"]
-        limit = f"rtol {tol['rtol']:.0e}" + (f", atol {tol['atol']:.0e}" if tol["atol"] else "")
-        table.add_row(
-            name,
-            str(len(steps)),
-            f"{steps[0]['error']:.1e}",
-            f"{max(step['error'] for step in steps):.1e}",
-            limit,
-            "yes" if all(step["within"] for step in steps) else "NO",
-        )
+        cells = []
+        bad = result.get("nonfinite")
+        for level in LEVELS:
+            cell = result["levels"].get(level)
+            if bad is not None and LEVELS.index(level) >= LEVELS.index(bad["level"]):
+                cells.append(f"[red]{bad['value']}[/red]")
+            elif cell is None or cell["error"] is None:
+                cells.append("[dim]n/a[/dim]")
+            else:
+                colour = "green" if cell["within"] else "red"
+                cells.append(
+                    f"[{colour}]{cell['error']:.1e}[/{colour}] / {_limit(cell['tolerance'])}"
+                )
+        within = result["within"]
+        table.add_row(name, *cells, "yes" if within else "[red]NO[/red]")
     return table

@@ -9,6 +9,13 @@ Parameters are compared **normwise**, per array: ``max|a - b| / max|b|``. Elemen
 error means nothing for entries near zero, and every weight moves by about the learning rate in a
 step, so some always land near zero.
 
+Parity is measured at five levels (``LEVELS``), where two tiers could part: the forward pass
+(the logits of one batch from the initial weights), the loss of that batch, the gradients of that
+loss (where a tier can show them), the parameters after one update, and after every step of a run
+of steps. ``trace`` records what a tier shows at each level; ``compare_levels`` judges a trace
+against the NumPy tier's, each level against its own row of the tolerance table, and names the
+first step and array where a NaN or an infinity appears.
+
 ``lockstep`` drives tiers through the same batches and reports, per step, the loss of each and
 the largest normwise difference of its parameters from the reference tier.
 """
@@ -53,12 +60,22 @@ TOLERANCES: dict[tuple[str, str], Tolerance] = {
 
 # Differences with a known cause of their own (docs/numerics.md): cause, then the rows it needs.
 HYPERPARAMETER_CAST = (
-    "on TensorFlow, Keras's optimizers cast some Python-float hyper-parameters with "
-    "ops.cast(x, 'float64'), and tf.cast makes a float32 tensor of a Python float first: SGD's "
-    "momentum (0.9 becomes 0.8999999762) and Adam's betas in the bias correction (0.999 becomes "
-    "0.99900001287, so 1 - beta2 is 1.3e-5 off and Adam's first update 6.4e-6 off). "
-    "Hyper-parameters exact in float32 remove it."
+    "on TensorFlow, Keras casts some Python-float hyper-parameters with ops.cast(x, 'float64'), "
+    "and tf.cast makes a float32 tensor of a Python float first: SGD's momentum (0.9 becomes "
+    "0.8999999762), Adam's betas in the bias correction (0.999 becomes 0.99900001287, so "
+    "1 - beta2 is 1.3e-5 off and Adam's first update 6.4e-6 off), and the L2 regularizer's "
+    "factor (L2(0.001) adds 0.0010000000475 * sum(W^2)). The learning rate, epsilon and rho "
+    "keep float64. Hyper-parameters exact in float32 remove it."
 )
+# The TrainSpec fields Keras on TensorFlow rounds through float32, per optimizer (measured:
+# tests/midlevel_tf/test_parity.py and tests/highlevel_keras/test_parity.py test each field).
+CAST_FIELDS = {
+    "sgd": ("l2",),
+    "momentum": ("momentum", "l2"),
+    "nesterov": ("momentum", "l2"),
+    "adam": ("beta1", "beta2", "l2"),
+    "rmsprop": ("l2",),
+}
 DEMOTED = (
     "on every backend but TensorFlow, Keras's type promotion (backend.result_type) maps float64 "
     "to float32, whatever jax_enable_x64 says, so the Keras ops that promote through it compute "
@@ -86,14 +103,29 @@ def demoted(tier: str, activation: str, loss: str) -> str | None:
     return None
 
 
-def casts_hyperparameters(tier: str, train: Any) -> bool:
-    """Whether ``tier`` (Keras's optimizers on TensorFlow) rounds this float64 run's
-    hyper-parameters through float32."""
+def cast_fields(tier: str, train: Any) -> list[str]:
+    """The hyper-parameters of this float64 run that ``tier`` rounds through float32 (Keras on
+    TensorFlow, with values that float32 does not represent exactly); empty for other tiers."""
     if not TIERS[tier].casts_hyperparameters or train.dtype != "float64":
-        return False
-    cast = {"momentum": ("momentum",), "nesterov": ("momentum",), "adam": ("beta1", "beta2")}
-    values = [getattr(train, field) for field in cast.get(train.optimizer, ())]
-    return any(float(np.float32(value)) != value for value in values)
+        return []
+    return [
+        name
+        for name in CAST_FIELDS[train.optimizer]
+        if float(np.float32(getattr(train, name))) != getattr(train, name)
+    ]
+
+
+def casts_hyperparameters(tier: str, train: Any) -> bool:
+    """Whether ``tier`` rounds some hyper-parameter of this float64 run through float32."""
+    return bool(cast_fields(tier, train))
+
+
+# The levels of `mlp-tiers parity`, and the row of the table that bounds each: the forward pass,
+# the loss and the gradients are computed once from the same weights; an update and a run of
+# steps accumulate.
+LEVELS = ("forward", "loss", "gradients", "update", "steps")
+LEVEL_ROWS = {"forward": "forward", "loss": "forward", "gradients": "forward", "update": "step",
+              "steps": "epoch"}  # fmt: skip
 
 
 def expected_tolerance(
@@ -105,14 +137,21 @@ def expected_tolerance(
     train: Any = None,
 ) -> Tolerance:
     """The tolerance of ``comparison`` for ``tier`` against the NumPy tier: the row of the quirk
-    that applies, if one does, else the table's row. Without ``train``, the hyper-parameters are
+    that applies, if one does, else the table's row. ``comparison`` is a row of the table
+    (forward, step, epoch) or a level (``LEVELS``). Without ``train``, the hyper-parameters are
     taken to be exact in float32."""
+    row = LEVEL_ROWS.get(comparison, comparison)
     quirk = demoted(tier, activation, loss) if dtype == "float64" else None
     if quirk:
-        return QUIRKS[f"{quirk}/{comparison}"]
-    if train is not None and casts_hyperparameters(tier, train):
-        return QUIRKS["keras-tf-hyperparameter-cast"]
-    return tolerance(comparison, dtype)
+        return QUIRKS[f"{quirk}/{row}"]
+    if train is not None:
+        cast = cast_fields(tier, train)
+        # The forward pass uses no hyper-parameter; the loss and its gradients only the L2 factor.
+        if comparison in ("loss", "gradients"):
+            cast = [name for name in cast if name == "l2"]
+        if cast and comparison != "forward":
+            return QUIRKS["keras-tf-hyperparameter-cast"]
+    return tolerance(row, dtype)
 
 
 def tolerance(comparison: str, dtype: str) -> Tolerance:
@@ -192,28 +231,45 @@ def lockstep(
     return reports
 
 
-# -- tracing whole runs of steps, for `mlp-tiers parity` ---------------------------------------
+# -- tracing whole runs of steps, level by level, for `mlp-tiers parity` ------------------------
+
+
+@dataclass
+class Probe:
+    """What a tier shows for one batch at its current weights, changing nothing: the logits
+    ``(n, n_outputs)``, the loss (data loss + L2) and its gradients ``[(dW, db), ...]`` (None
+    where the tier cannot show them), all as NumPy."""
+
+    logits: np.ndarray
+    loss: float
+    grads: Params | None
 
 
 @dataclass
 class Trace:
-    """A tier's loss and parameters after each of a run of steps."""
+    """A tier's probe of the first batch, then its loss and parameters after each step."""
 
     tier: str
     losses: list[float]
     params: list[Params]
+    probe: Probe | None = None
 
 
 def trace(
     name: str, model: Any, train: Any, params: Params, batches: Sequence[tuple], options: dict
 ) -> Trace:
-    """Train tier ``name`` on ``batches`` one step at a time, keeping every step's parameters."""
+    """Train tier ``name`` on ``batches`` one step at a time, keeping every step's parameters;
+    first, the tier's ``probe`` of the first batch, if it has one."""
     tier = get_tier(name)(model, train, params, **options)
-    losses, snapshots = [], []
-    for x, y in batches:
-        losses.append(tier.train_step(x, y))
-        snapshots.append(tier.get_params())
-    return Trace(name, losses, snapshots)
+    # A diverging run is reported by ``first_nonfinite``; NumPy's overflow warnings would only
+    # repeat it.
+    with np.errstate(all="ignore"):
+        probe = Probe(**tier.probe(*batches[0])) if hasattr(tier, "probe") else None
+        losses, snapshots = [], []
+        for x, y in batches:
+            losses.append(tier.train_step(x, y))
+            snapshots.append(tier.get_params())
+    return Trace(name, losses, snapshots, probe)
 
 
 def trace_in_new_process(
@@ -228,6 +284,112 @@ def params_close(actual: Params, expected: Params, tol: Tolerance) -> bool:
     return all(
         close(a, e, tol) for pair, ref_pair in zip(actual, expected) for a, e in zip(pair, ref_pair)
     )
+
+
+def named_arrays(params: Params, prefix: str = "") -> dict[str, np.ndarray]:
+    """``{"W0": W0, "b0": b0, "W1": ...}`` (``prefix`` before each name: ``"d"`` for gradients)."""
+    return {
+        f"{prefix}{kind}{i}": np.asarray(array)
+        for i, pair in enumerate(params)
+        for kind, array in zip("Wb", pair)
+    }
+
+
+def first_nonfinite(trace: Trace) -> dict[str, Any] | None:
+    """Where a NaN or an infinity first appears in ``trace``: the level, the step (0 for the
+    probe of the initial weights), the quantity (``logits``, ``loss``, a gradient such as
+    ``dW1``, or, after a step, the first parameter array such as ``W1``, else that step's loss)
+    and the value found; None when everything is finite."""
+
+    def bad(value: Any) -> str | None:
+        array = np.asarray(value, dtype=np.float64)
+        if np.isfinite(array).all():
+            return None
+        return "nan" if np.isnan(array).any() else "inf"
+
+    if trace.probe is not None:
+        checks = [("forward", "logits", trace.probe.logits), ("loss", "loss", trace.probe.loss)]
+        if trace.probe.grads is not None:
+            checks += [("gradients", k, v) for k, v in named_arrays(trace.probe.grads, "d").items()]
+        for level, what, value in checks:
+            if bad(value):
+                return {"level": level, "step": 0, "what": what, "value": bad(value)}
+    for step, (loss, params) in enumerate(zip(trace.losses, trace.params), start=1):
+        level = "update" if step == 1 else "steps"
+        for what, value in [*named_arrays(params).items(), ("loss", loss)]:
+            if bad(value):
+                return {"level": level, "step": step, "what": what, "value": bad(value)}
+    return None
+
+
+@dataclass
+class LevelResult:
+    """One level of one tier against the NumPy tier: the worst normwise error, its tolerance,
+    and where it first went outside (step and array), if it did."""
+
+    error: float | None  # None: the tier cannot show this level
+    tolerance: Tolerance
+    within: bool = True
+    outside: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"error": self.error, "tolerance": dataclasses.asdict(self.tolerance),
+                "within": self.within, "outside": self.outside}  # fmt: skip
+
+
+def _judge(
+    arrays: dict[str, tuple[np.ndarray, np.ndarray]], tol: Tolerance, step: int
+) -> tuple[float, dict[str, Any] | None]:
+    """The worst normwise error over ``arrays`` (name -> (actual, expected)), and the first
+    array outside ``tol``."""
+    worst, outside = 0.0, None
+    for name, (actual, expected) in arrays.items():
+        error = normwise_error(actual, expected)
+        worst = max(worst, error) if np.isfinite(error) else np.inf
+        if outside is None and not (np.isfinite(error) and close(actual, expected, tol)):
+            outside = {"step": step, "what": name, "error": error}
+    return worst, outside
+
+
+def compare_levels(tier: Trace, reference: Trace, model: Any, train: Any) -> dict[str, LevelResult]:
+    """Every level of ``tier`` against ``reference`` (the NumPy tier), each against its own
+    tolerance (``expected_tolerance``, quirk rows included)."""
+
+    def tol(level: str) -> Tolerance:
+        return expected_tolerance(
+            tier.tier, level, train.dtype, model.activation, model.loss, train
+        )
+
+    results: dict[str, LevelResult] = {}
+    probe, ref = tier.probe, reference.probe
+    if probe is not None and ref is not None:
+        shown = {
+            "forward": {"logits": (probe.logits, ref.logits)},
+            "loss": {"loss": (np.float64(probe.loss), np.float64(ref.loss))},
+            "gradients": None if probe.grads is None or ref.grads is None else {
+                name: (actual, named_arrays(ref.grads, "d")[name])
+                for name, actual in named_arrays(probe.grads, "d").items()
+            },
+        }  # fmt: skip
+        for level, arrays in shown.items():
+            if arrays is None:
+                results[level] = LevelResult(None, tol(level))
+                continue
+            error, outside = _judge(arrays, tol(level), 0)
+            results[level] = LevelResult(error, tol(level), outside is None, outside)
+    for level, steps in (("update", [1]), ("steps", range(1, len(tier.params) + 1))):
+        worst, first = 0.0, None
+        for step in steps:
+            reference_arrays = named_arrays(reference.params[step - 1])
+            arrays = {
+                name: (actual, reference_arrays[name])
+                for name, actual in named_arrays(tier.params[step - 1]).items()
+            }
+            error, outside = _judge(arrays, tol(level), step)
+            worst = max(worst, error)
+            first = first or outside
+        results[level] = LevelResult(worst, tol(level), first is None, first)
+    return results
 
 
 def compare_traces(tier: Trace, reference: Trace, tol: Tolerance) -> list[dict[str, Any]]:

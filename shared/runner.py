@@ -100,6 +100,7 @@ class Outcome:
     evaluations: dict[str, Evaluation]
     folder: Path | None = None
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    params: Params | None = None  # the final weights
 
 
 def train_and_evaluate(
@@ -126,9 +127,9 @@ def train_and_evaluate(
             ("test", data.x_test, data.y_test),
         )
     }
-    outcome = Outcome(name, history, evaluations, folder, options)
+    outcome = Outcome(name, history, evaluations, folder, options, tier.get_params())
     if folder is not None:
-        write_run_folder(outcome, run, tier.get_params())
+        write_run_folder(outcome, run, outcome.params)
         native = getattr(tier, "native_file", None)  # the tier's own format (model.keras)
         if native is not None:
             tier.save_native(folder / native)

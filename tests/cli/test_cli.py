@@ -80,6 +80,22 @@ def test_compare_prints_one_table(tmp_path, capsys):
     assert [row["tier"] for row in report["tiers"]] == available_tiers()
     for row in report["tiers"]:
         assert row["epochs"] == 2 and 0.0 <= row["test_accuracy"] <= 1.0
+        # float32, two epochs: every tier within the float32 epoch row of the NumPy tier's weights.
+        assert 0.0 <= row["params_vs_numpy"] <= 1e-3
+    assert "params vs numpy" in out and "dropout" not in out
+
+
+def test_compare_with_dropout_says_why_the_tiers_differ(tmp_path, capsys):
+    tiers = ["numpy", *(name for name in ("tf-nn",) if name in runnable_tiers())]
+    code = mlp_tiers(
+        ["compare", "--epochs", "2", "--hidden", "16", "--dropout", "0.3", "--tiers",
+         ",".join([*tiers, "numpy"]), "--no-save"]
+    )  # fmt: skip
+    out = " ".join(capsys.readouterr().out.split())  # unwrapped
+    assert code == 0
+    assert "each framework draws its own dropout masks" in out
+    assert "dropout 0.3 is on: each tier draws its masks with its own random generator" in out
+    assert "With --dropout 0 they agree step by step" in out
 
 
 def test_listings(capsys):
@@ -247,3 +263,54 @@ def test_bench_and_parity_refuse_bad_entries_in_one_line(argv, message, capsys):
     assert mlp_tiers([*argv, "--no-save"]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+def test_parity_names_the_tier_level_step_and_array_where_a_broken_tier_parts(
+    tmp_path, capsys, monkeypatch
+):
+    from shared.tiers import TIERS, TierEntry
+
+    monkeypatch.setitem(
+        TIERS, "broken", TierEntry("broken", "tests.cli.broken_tier:BrokenTier", ("numpy",), "")
+    )
+    code = mlp_tiers(
+        ["parity", "--tiers", "numpy,broken", "--optimizer", "sgd", "--dtype", "float64",
+         "--steps", "3", "--hidden", "16", "--out", str(tmp_path)]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "broken: outside first at the update level, step 1, in W1" in out
+    assert "outside their tolerance: broken" in out
+    report = json.loads((only_run_folder(tmp_path) / "parity.json").read_text())
+    broken = report["tiers"]["broken"]
+    assert broken["within"] is False and report["tiers"]["numpy"]["within"] is True
+    assert [broken["levels"][level]["within"] for level in ("forward", "loss", "gradients")] == [
+        True,
+        True,
+        True,
+    ]
+    assert broken["levels"]["update"]["outside"]["what"] == "W1"
+    # 0.1% of one step's change of W1, relative to W1: far above the float64 row (1e-10)
+    assert 1e-7 < broken["levels"]["update"]["error"] < 1e-4
+    assert {"machine", "versions", "model", "train"} <= set(report)
+
+
+def test_parity_reports_where_a_diverging_run_first_turns_nan(tmp_path, capsys):
+    code = mlp_tiers(
+        ["parity", "--tiers", "numpy", "--optimizer", "sgd", "--lr", "1e6", "--steps", "6",
+         "--out", str(tmp_path)]
+    )  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 1 and "RuntimeWarning" not in err
+    report = json.loads((only_run_folder(tmp_path) / "parity.json").read_text())
+    where = report["tiers"]["numpy"]["nonfinite"]
+    assert where["value"] == "nan" and where["what"].startswith(("W", "b"))
+    assert 1 <= where["step"] <= 6
+    assert f"numpy: nan first at step {where['step']}" in out
+    assert report["reference_nonfinite"] == where
+    assert "the run diverges" in out
+
+
+def test_parity_refuses_an_empty_list_of_tiers(capsys):
+    assert mlp_tiers(["parity", "--tiers", " , "]) == 2
+    assert "--tiers names no tier" in capsys.readouterr().err

@@ -65,6 +65,21 @@ def test_tensorflow_casts_a_python_float_through_float32(keras, backend):
     assert float(keras.ops.convert_to_numpy(keras.ops.cast(0.875, "float64"))) == 0.875
 
 
+def test_the_l2_regularizer_rounds_its_factor_through_float32_only_on_tensorflow(keras, backend):
+    """Keras's L2 computes ops.cast(l2, x.dtype) * sum(x^2): on TensorFlow the Python float
+    becomes a float32 tensor first (shared.parity.CAST_FIELDS lists "l2" for that reason)."""
+    ones = keras.ops.convert_to_tensor(np.ones((1, 1)))
+    with_factor = {
+        factor: float(keras.ops.convert_to_numpy(keras.regularizers.L2(factor)(ones)))
+        for factor in (0.001, 2.0**-10)
+    }
+    if backend == "tensorflow":
+        assert with_factor[0.001] == float(np.float32(0.001)) == 0.0010000000474974513
+    else:
+        assert with_factor[0.001] == 0.001
+    assert with_factor[2.0**-10] == 2.0**-10  # exact in float32: no difference anywhere
+
+
 def test_fit_would_shuffle_a_py_dataset_unless_told_not_to(keras):
     """Why the tier passes shuffle=False: fit permutes a PyDataset's batch indices by default."""
     seen = []

@@ -223,3 +223,30 @@ def test_dropout_changes_training_but_not_prediction(tier_name, blob_data, small
     )
     np.testing.assert_array_equal(plain.predict_proba(x), dropped.predict_proba(x))
     assert plain.train_step(x, y) != dropped.train_step(x, y)
+
+
+@pytest.mark.parametrize("rate", [0.1, 0.5])
+def test_dropout_drops_its_share_and_scales_the_kept_units(tier_name, rate):
+    """The dropout mask read off one SGD step, through the tier's public interface.
+
+    One hidden layer of H identity units with W1 = I, b1 = 0, and W2 = 0: a sample of ones gives
+    hidden activations a = 1, dropout turns them into the mask m, the logits are 0, and with MSE
+    over two outputs and the target class 0, dL/dW2[i, 0] = -m_i. After one step with lr = 1,
+    W2[:, 0] = m: the mask itself, H draws of it.
+    """
+    H = 4000
+    model = ModelSpec(H, 2, (H,), "identity", "identity", "mse")
+    params = [(np.eye(H), np.zeros(H)), (np.zeros((H, 2)), np.zeros(2))]
+    train = TrainSpec(optimizer="sgd", lr=1.0, dtype="float64", dropout=rate, seed=3)
+    tier = get_tier(tier_name)(model, train, params)
+    x = np.ones((1, H))
+    np.testing.assert_array_equal(tier.predict_proba(x), np.zeros((1, 2)))  # no dropout here
+    tier.train_step(x, np.array([0]))
+    mask = tier.get_params()[1][0][:, 0]
+    kept = mask != 0
+    # The share kept is a binomial proportion: 5 standard errors either way.
+    band = 5 * np.sqrt(rate * (1 - rate) / H)
+    assert abs(kept.mean() - (1 - rate)) < band, kept.mean()
+    # Kept units are scaled by 1 / (1 - rate), to float32 rounding where Keras demotes float64.
+    np.testing.assert_allclose(mask[kept], 1 / (1 - rate), rtol=1e-6)
+    np.testing.assert_array_equal(tier.get_params()[1][0][:, 1], 0.0)  # the other class: no step
