@@ -35,8 +35,6 @@ def import_keras(backend: str) -> Any:
         raise UnknownNameError(
             f"unknown Keras backend {backend!r}; the backends are {', '.join(KERAS_BACKENDS)}"
         )
-    require("keras", "the Keras tier")
-    require(KERAS_BACKENDS[backend], f"Keras's {backend} backend")
     if "keras" in sys.modules:
         keras = sys.modules["keras"]
         if keras.backend.backend() != backend:
@@ -46,6 +44,8 @@ def import_keras(backend: str) -> Any:
                 "it is first imported)"
             )
         return keras
+    require("keras", "the Keras tier")
+    require(KERAS_BACKENDS[backend], f"Keras's {backend} backend")
     os.environ["KERAS_BACKEND"] = backend
     if backend == "tensorflow":
         import_tensorflow()

@@ -154,7 +154,11 @@ class TFTier:
             z = self.model.forward(tf.constant(x))
             loss = self.model.loss(z, tf.constant(t))
         grads = tape.gradient(loss, self.model.parameters)
-        return {"logits": z.numpy(), "loss": float(loss), "grads": pairs([g.numpy() for g in grads])}
+        return {
+            "logits": z.numpy(),
+            "loss": float(loss),
+            "grads": pairs([g.numpy() for g in grads]),
+        }
 
     # -- the training loop ----------------------------------------------------------------------
     # The NumPy tier's loop, written again on purpose: each tier's folder shows its whole loop.
