@@ -8,6 +8,7 @@ program with one line on standard error and exit status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -151,8 +152,13 @@ def resume_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return flags["train"]
 
 
-def guard(body: Callable[[], int], prog: str) -> int:
-    """Run ``body``; turn the user's errors into one line on stderr and exit status 2."""
+def guard(body: Callable[[], int], prog: str, command_line: bool = False) -> int:
+    """Run ``body``; turn the user's errors into one line on stderr and exit status 2.
+
+    Ctrl-C prints one line and gives 130. From the command line (``command_line``), the process
+    then ends at once: a Ctrl-C that lands inside a C extension's start-up code (SciPy's, while
+    scikit-learn loads) leaves a flag that would otherwise make Python end by SIGINT at exit.
+    """
     try:
         return body()
     except MlpTiersError as exc:
@@ -164,6 +170,10 @@ def guard(body: Callable[[], int], prog: str) -> int:
         return 1
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
+        if command_line:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)
         return 130
 
 
@@ -236,7 +246,7 @@ def train_main(
         name, options = choose(args) if choose is not None else (tier, {})
         return run_training(name, args, console(), options)
 
-    return guard(body, prog)
+    return guard(body, prog, command_line=argv is None)
 
 
 # -- mlp-tiers ------------------------------------------------------------------------------------
@@ -511,7 +521,7 @@ def list_concepts(args: argparse.Namespace, console: Console) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``mlp-tiers``: compare the tiers, train one, list datasets and tiers."""
-    return guard(lambda: _main(argv), "mlp-tiers")
+    return guard(lambda: _main(argv), "mlp-tiers", command_line=argv is None)
 
 
 def _main(argv: Sequence[str] | None) -> int:
