@@ -23,12 +23,15 @@ TIER_OF_BACKEND = {"tensorflow": "keras", "jax": "keras-jax", "torch": "keras-to
 JIT = {"auto": "auto", "on": True, "off": False}
 
 
-def add_flags(group: argparse._ArgumentGroup) -> None:
+def add_flags(group: argparse._ArgumentGroup, tier: str = "keras") -> None:
+    """This tier's flags; ``tier`` (``keras``, ``keras-jax``, ``keras-torch``) sets the default
+    backend."""
+    default = next(b for b, name in TIER_OF_BACKEND.items() if name == tier)
     group.add_argument(
         "--backend",
         choices=tuple(TIER_OF_BACKEND),
-        default="tensorflow",
-        help="Keras's backend, fixed when Keras is first imported (tensorflow)",
+        default=default,
+        help=f"Keras's backend, fixed when Keras is first imported ({default})",
     )
     group.add_argument(
         "--jit-compile",

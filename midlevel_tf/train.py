@@ -23,12 +23,15 @@ from shared.cli import train_main
 FLAVOURS = ("nn", "layers")
 
 
-def add_flags(group: argparse._ArgumentGroup) -> None:
+def add_flags(group: argparse._ArgumentGroup, tier: str = "tf-nn") -> None:
+    """This tier's flags; ``tier`` (``tf-nn`` or ``tf-layers``) sets the default flavour."""
+    default = tier.removeprefix("tf-")
     group.add_argument(
         "--flavour",
         choices=FLAVOURS,
-        default="nn",
-        help="nn: tf.Variable and tf.nn ops; layers: Keras Dense layers in a custom loop (nn)",
+        default=default,
+        help=f"nn: tf.Variable and tf.nn ops; layers: Keras Dense layers in a custom loop "
+        f"({default})",
     )
     modes = group.add_mutually_exclusive_group()
     modes.add_argument("--eager", action="store_true", help="run the train step eagerly")

@@ -524,7 +524,65 @@ def main(argv: Sequence[str] | None = None) -> int:
     return guard(lambda: _main(argv), "mlp-tiers", command_line=argv is None)
 
 
+def _script(tier: str) -> Any:
+    import importlib
+
+    from shared.tiers import TIERS
+
+    return importlib.import_module(TIERS[tier].script)
+
+
+def tier_flags(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> None:
+    """Add the flags of the train script of the tier that ``--tier`` names in ``argv``."""
+    from shared.tiers import parse_tier
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] != ["train"]:
+        return
+    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    pre.add_argument("--tier", default="numpy")
+    known, _ = pre.parse_known_args(argv[1:])
+    name, _ = parse_tier(known.tier)
+    script = _script(name)
+    if hasattr(script, "add_flags"):
+        script.add_flags(parser.add_argument_group(f"{name} tier"), tier=name)
+
+
+def _with_args(chosen: tuple[str, dict[str, Any]], args: argparse.Namespace, console: Console):
+    name, options = chosen
+    return name, args, console, options
+
+
+def chosen_tier(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    """The tier and constructor options of ``mlp-tiers train``: ``--tier NAME[:VARIANT]`` and
+    the tier's own flags, which must agree."""
+    from shared.tiers import parse_tier
+
+    name, variant = parse_tier(args.tier)
+    script = _script(name)
+    if not hasattr(script, "choose"):
+        return name, variant
+    chosen, options = script.choose(args)
+    if chosen != name:
+        raise SpecError(f"the flags name tier {chosen!r}, but --tier is {name!r}")
+    if variant:
+        defaults = argparse.Namespace(**vars(args))
+        for flag in ("eager", "jit"):
+            if hasattr(defaults, flag):
+                setattr(defaults, flag, False)
+        if hasattr(defaults, "jit_compile"):
+            defaults.jit_compile = "auto"
+        if options != script.choose(defaults)[1]:
+            raise SpecError(
+                f"--tier {args.tier} names a variant and a flag of the tier sets another; give one"
+            )
+        options = variant
+    return name, options
+
+
 def _main(argv: Sequence[str] | None) -> int:
+    from shared.tiers import TIERS
+
     parser = Parser(prog="mlp-tiers", description="One MLP classifier, three tiers of abstraction.")
     commands = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=Parser
@@ -538,9 +596,22 @@ def _main(argv: Sequence[str] | None) -> int:
     compare_parser.add_argument(
         "--tiers", metavar="NAMES", help="comma-separated tiers (all installed)"
     )
-    train = commands.add_parser("train", help="train one tier (the flags of its train script)")
+    train = commands.add_parser(
+        "train",
+        help="train one tier (the flags of its train script)",
+        description="Train one tier's MLP and evaluate it. The tiers: "
+        + "; ".join(f"{name}: {entry.summary}" for name, entry in TIERS.items())
+        + ". A tier's own flags (--eager, --jit, --jit-compile, ...) follow --tier; a variant "
+        "may be named with it, as in --tier tf-layers:jit.",
+    )
     add_run_flags(train)
-    train.add_argument("--tier", default="numpy", help="which tier (numpy)")
+    train.add_argument(
+        "--tier",
+        default="numpy",
+        metavar="TIER[:VARIANT]",
+        help=f"which tier (numpy): {', '.join(TIERS)}",
+    )
+    tier_flags(train, argv)
     bench_parser = commands.add_parser(
         "bench",
         help="time tiers and their variants side by side",
@@ -577,7 +648,7 @@ def _main(argv: Sequence[str] | None) -> int:
         "compare": lambda: compare(args, terminal),
         "bench": lambda: bench(args, terminal),
         "parity": lambda: parity(args, terminal),
-        "train": lambda: run_training(args.tier, args, terminal),
+        "train": lambda: run_training(*_with_args(chosen_tier(args), args, terminal)),
         "datasets": lambda: list_datasets(args, terminal),
         "tiers": lambda: list_tiers(args, terminal),
         "concepts": lambda: list_concepts(args, terminal),

@@ -89,6 +89,11 @@ class TierEntry:
     # every Dense layer; "tanh": the tanh activation; "mean": the MSE loss).
     float64_demoted_ops: tuple[str, ...] = ()
 
+    @property
+    def script(self) -> str:
+        """The module of the tier's own train script (``python -m <script>``)."""
+        return self.target.split(".")[0] + ".train"
+
     def options(self, variant: str | None) -> dict[str, Any]:
         """The constructor options of ``variant`` (``tf-nn:eager`` -> ``{"mode": "eager"}``)."""
         if variant is None:

@@ -314,3 +314,33 @@ def test_parity_reports_where_a_diverging_run_first_turns_nan(tmp_path, capsys):
 def test_parity_refuses_an_empty_list_of_tiers(capsys):
     assert mlp_tiers(["parity", "--tiers", " , "]) == 2
     assert "--tiers names no tier" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["--tier", "tf-layers", "--jit"], ["--tier", "tf-layers:jit"]])
+def test_train_takes_the_tier_s_own_flags_or_its_variant(argv, tmp_path, capsys):
+    if "tf-layers" not in runnable_tiers():
+        pytest.skip("needs TensorFlow and Keras on TensorFlow in this process")
+    code = mlp_tiers(["train", *argv, "--epochs", "1", "--hidden", "8", "--quiet",
+                      "--out", str(tmp_path)])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    metrics = json.loads((only_run_folder(tmp_path) / "metrics.json").read_text())
+    assert metrics["tier"] == "tf-layers" and metrics["tier_options"] == {"mode": "jit"}
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--tier", "tf-nn", "--flavour", "layers"], "the flags name tier 'tf-layers', but --tier is 'tf-nn'"),
+        (["--tier", "tf-nn:eager", "--jit"], "names a variant and a flag of the tier sets another"),
+        (["--tier", "numpy", "--jit"], "unrecognized arguments: --jit"),
+        (["--tier", "nosuch"], "unknown tier 'nosuch'; registered tiers are numpy"),
+    ],
+)  # fmt: skip
+def test_train_refuses_tier_flags_that_disagree(argv, message, capsys):
+    try:
+        code = mlp_tiers(["train", *argv, "--epochs", "1", "--no-save"])
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1

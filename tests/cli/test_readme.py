@@ -1,0 +1,60 @@
+"""The README's flag table against the real parsers, so that neither drifts from the other."""
+
+import argparse
+import re
+from pathlib import Path
+
+import pytest
+
+from shared.cli import FLAGS, add_run_flags
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def table_rows() -> dict[str, set[str]]:
+    """The README's flag table: group -> the flags it names."""
+    text = README.read_text(encoding="utf-8")
+    table = text.split("| group | flags |")[1].split("\n\n")[0]
+    rows = {}
+    for line in table.splitlines()[2:]:
+        group, flags = line.strip("|").split("|", 1)
+        rows[group.strip()] = set(re.findall(r"`(--[a-z0-9-]+)", flags))
+    return rows
+
+
+def parser_flags(build) -> set[str]:
+    parser = argparse.ArgumentParser()
+    build(parser)
+    return {s for action in parser._actions for s in action.option_strings if s.startswith("--")}
+
+
+def test_the_shared_rows_are_the_flags_every_train_script_takes():
+    rows = table_rows()
+    shared = rows["data"] | rows["model"] | rows["training"] | rows["run"]
+    assert shared == parser_flags(add_run_flags) - {"--help"}
+    assert rows["data"] | rows["model"] | rows["training"] == set(FLAGS)
+
+
+@pytest.mark.parametrize(
+    ("row", "module"),
+    [("TensorFlow tier (`midlevel_tf.train`)", "midlevel_tf.train"),
+     ("Keras tier (`highlevel_keras.train`)", "highlevel_keras.train")],
+)  # fmt: skip
+def test_each_tier_row_is_that_train_script_s_own_flags(row, module):
+    import importlib
+
+    script = importlib.import_module(module)  # light: no framework is imported
+    assert table_rows()[row] == parser_flags(script.add_flags) - {"--help"}
+
+
+def test_mlp_tiers_train_takes_each_tier_s_flags(capsys):
+    from shared.cli import main
+
+    for tier, flag in [
+        ("tf-layers", "--jit"),
+        ("keras-jax", "--jit-compile"),
+        ("tf-nn", "--eager"),
+    ]:
+        with pytest.raises(SystemExit):
+            main(["train", "--tier", tier, "--help"])
+        assert flag in capsys.readouterr().out
