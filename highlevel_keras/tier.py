@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from adapters.keras_setup import keras_dtype
+from adapters.tensorflow_setup import quiet_tensorflow_startup
 from highlevel_keras.backend import check_dtypes, keras_device, load_keras
 from highlevel_keras.batches import make_batches, make_epoch_setter
 from highlevel_keras.callbacks import history_recorder, resumable_early_stopping
@@ -168,7 +169,9 @@ class KerasTier:
         path = Path(path)
         if path.suffix != ".keras":
             raise ValueError(f"a Keras model file must end in .keras; got {path.name}")
-        with atomic_path(path) as temporary:
+        # Keras's serializer checks for TensorFlow's TensorShape, which imports TensorFlow on
+        # every backend when it is installed: quietly, as everywhere else.
+        with atomic_path(path) as temporary, quiet_tensorflow_startup():
             self.model.save(temporary)
         return path
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from shared.errors import MlpTiersError, SpecError
@@ -128,11 +129,31 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The ``RunConfig`` of a TOML file (if any) with the flags on top."""
     raw = load_toml(args.config) if args.config else {}
     where = f"config file {args.config}" if args.config else "the flags"
-    for section, values in given_flags(args).items():
+    given = given_flags(args)
+    for section, values in given.items():
         if not isinstance(raw.get(section, {}), dict):
             raise SpecError(f"[{section}] in {where} must be a table of keys and values")
         raw[section] = {**raw.get(section, {}), **values}
-    return config_from_dict(raw, where)
+    with flag_names(given):
+        return config_from_dict(raw, where)
+
+
+@contextmanager
+def flag_names(given: dict[str, dict[str, Any]]) -> Iterator[None]:
+    """A ``SpecError`` about a setting given as a flag names the flag (``--classes``), not the
+    spec's field (``n_classes``)."""
+    try:
+        yield
+    except SpecError as exc:
+        message = str(exc)
+        for flag, (section, field, _, _) in FLAGS.items():
+            if field not in given.get(section, {}):
+                continue
+            if message.startswith(f"{field} "):
+                raise SpecError(f"{flag}{message[len(field):]}") from None
+            if field == "hidden" and message.startswith("every hidden layer size"):
+                raise SpecError(f"--hidden: {message}") from None
+        raise
 
 
 def resume_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -182,12 +203,21 @@ def run_training(
 ) -> int:
     """Train one tier (built with ``options``) as the flags say; print progress and results."""
     from shared.console import EpochProgress, describe_run, evaluation_table, per_class_table
+    from shared.metrics import l2_penalty
     from shared.runner import prepare_run, train_and_evaluate
     from shared.tiers import get_tier
 
     tier_class = get_tier(tier)  # fails early, clearly, for an unknown or uninstalled tier
     if args.resume:
-        run = prepare_run(None, resume=args.resume, **resume_overrides(args))
+        with flag_names(given_flags(args)):
+            run = prepare_run(None, resume=args.resume, **resume_overrides(args))
+        done = run.resume.epoch
+        if run.train.epochs <= done:
+            raise SpecError(
+                f"the checkpoint {args.resume} has {done} epochs done and --epochs is "
+                f"{run.train.epochs}, so there is nothing to train; --epochs counts all epochs, "
+                f"so pass one above {done} (for example --epochs {done + 10})"
+            )
     else:
         run = prepare_run(config_from_args(args))
     console.print(describe_run(tier, run.data, run.model, run.train))
@@ -195,20 +225,28 @@ def run_training(
         console.print(f"resuming from {args.resume} after epoch {run.resume.epoch}")
     options = dict(options or {})
     if getattr(tier_class, "own_progress_bar", False):  # Keras: its own progress bar
-        options.setdefault("verbose", 0 if args.quiet else "auto")
+        # Keras's progress bar redraws itself with terminal codes: one line per epoch elsewhere.
+        options.setdefault("verbose", 0 if args.quiet else "auto" if sys.stdout.isatty() else 2)
         callbacks = []
     else:
         callbacks = [] if args.quiet else [EpochProgress(console)]
+
+    def announce(built: Any) -> None:
+        if run.train.device == "auto":
+            console.print(f"--device auto: training on {device_of(built)}")
+
     outcome = train_and_evaluate(
-        tier, run, callbacks, out=None if args.no_save else args.out, options=options
-    )
+        tier, run, callbacks, out=None if args.no_save else args.out, options=options,
+        on_built=announce,
+    )  # fmt: skip
     history = outcome.history
     if history.stopped_epoch is not None:
         console.print(
             f"early stopping after epoch {history.stopped_epoch}; restored the weights of epoch "
             f"{history.best_epoch}"
         )
-    console.print(evaluation_table("Evaluation", outcome.evaluations))
+    penalty = l2_penalty(outcome.params, run.train.l2) if run.train.l2 else 0.0
+    console.print(evaluation_table("Evaluation", outcome.evaluations, penalty))
     if not args.quiet:
         console.print(per_class_table(outcome.evaluations["test"], run.data.class_names))
     if outcome.folder is not None:
@@ -216,11 +254,22 @@ def run_training(
     return 0
 
 
+def device_of(tier: Any) -> str:
+    """Where a built tier computes, in words: ``cpu``, ``gpu``, ``gpu (CuPy)``."""
+    xp = getattr(tier, "xp", None)
+    if xp is not None:
+        return "gpu (CuPy)" if xp.__name__ == "cupy" else "cpu"
+    return "gpu" if "gpu" in str(getattr(tier, "device", "cpu")).lower() else "cpu"
+
+
 def console() -> Console:
-    """The terminal, through rich (imported when first needed)."""
+    """Standard output through rich (imported when first needed). Written to a file or a pipe,
+    lines are not wrapped (rich would wrap at 80 columns) and carry no colour codes."""
     from rich.console import Console
 
-    return Console()
+    if sys.stdout.isatty():
+        return Console()
+    return Console(width=100_000, color_system=None, soft_wrap=True)
 
 
 def train_main(
@@ -642,6 +691,9 @@ def _main(argv: Sequence[str] | None) -> int:
     concepts_parser.add_argument(
         "--markdown", action="store_true", help="print docs/concepts.md instead of a table"
     )
+    if not (sys.argv[1:] if argv is None else argv):  # no command: say what there is
+        parser.print_help(sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     terminal = console()
     handlers: dict[str, Callable[[], int]] = {

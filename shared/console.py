@@ -31,32 +31,34 @@ class EpochProgress(Callback):
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]:.4f}"),
+            TextColumn("loss {task.fields[loss]}"),
             TimeElapsedColumn(),
             console=self.console,
             transient=True,
         )
         self.progress.start()
         self.task = self.progress.add_task(
-            self._description(first_epoch), total=steps_per_epoch, loss=0.0
+            self._description(first_epoch), total=steps_per_epoch, loss="-"
         )
+        self.l2 = bool(tier.train_spec.l2)
 
     def _description(self, epoch: int) -> str:
         return f"{self.label}epoch {epoch:>3}/{self.epochs}"
 
     def on_batch_end(self, tier: Any, batch: int, loss: float) -> None:
-        self.progress.update(self.task, completed=batch + 1, loss=loss)
+        self.progress.update(self.task, completed=batch + 1, loss=f"{loss:.4f}")
 
     def on_epoch_end(self, tier: Any, record: dict[str, Any]) -> None:
         epoch = record["epoch"]
+        plus = "+L2" if self.l2 else ""  # Keras's convention: these losses include the L2 term
         self.progress.console.print(
-            f"{self.label}epoch {epoch:>3}/{self.epochs}  loss {record['loss']:.4f}  "
-            f"val_loss {record['val_loss']:.4f}  val_acc {record['val_accuracy']:.4f}  "
-            f"{record['seconds']:.2f}s",
+            f"{self.label}epoch {epoch:>3}/{self.epochs}  loss{plus} {record['loss']:.4f}  "
+            f"val_loss{plus} {record['val_loss']:.4f}  val_acc {record['val_accuracy']:.4f}  "
+            f"{duration(record['seconds'])}",
             highlight=False,
         )
         self.progress.reset(
-            self.task, total=self.steps, description=self._description(epoch + 1), loss=0.0
+            self.task, total=self.steps, description=self._description(epoch + 1), loss="-"
         )
 
     def on_train_end(self, tier: Any) -> None:
@@ -64,16 +66,22 @@ class EpochProgress(Callback):
             self.progress.stop()
 
 
+def duration(seconds: float) -> str:
+    """``0.0123`` -> ``12.3 ms``, ``2.5`` -> ``2.50 s``: readable at every size of run."""
+    return f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
 def describe_run(tier: str, data: Dataset, model: ModelSpec, train: TrainSpec) -> str:
     sizes = data.sizes()
     layers = "-".join(str(s) for s in model.layer_sizes)
+    layers += f" {model.activation}" if model.hidden else " (no hidden layer)"
     head = f"{model.output}+{model.loss}"
     extras = [f"l2 {train.l2:g}"] if train.l2 else []
     extras += [f"dropout {train.dropout:g}"] if train.dropout else []
     extras += [f"patience {train.patience}"] if train.patience else []
     return (
         f"[bold]{tier}[/bold] · {data.name} ({sizes['train']} train / {sizes['val']} val / "
-        f"{sizes['test']} test) · {layers} {model.activation}, {head} · {train.optimizer} "
+        f"{sizes['test']} test) · {layers}, {head} · {train.optimizer} "
         f"lr {train.lr:g}, batch {train.batch_size}, {train.epochs} epoch"
         f"{'s' if train.epochs != 1 else ''}"
         f"{', ' + ', '.join(extras) if extras else ''} · {train.dtype} on {train.device} · "
@@ -81,12 +89,16 @@ def describe_run(tier: str, data: Dataset, model: ModelSpec, train: TrainSpec) -
     )
 
 
-def evaluation_table(title: str, rows: dict[str, Evaluation]) -> Table:
+def evaluation_table(title: str, rows: dict[str, Evaluation], l2_penalty: float = 0.0) -> Table:
+    """Loss, accuracy and macro F1 per split. ``loss`` is the data loss alone; with an L2 term,
+    a ``loss+L2`` column adds it, as the epoch lines and ``val_loss+L2`` count it."""
     table = Table(title=title, title_justify="left")
-    for column in ("split", "loss", "accuracy", "macro F1"):
+    columns = ["split", "loss", *(["loss+L2"] if l2_penalty else []), "accuracy", "macro F1"]
+    for column in columns:
         table.add_column(column, justify="left" if column == "split" else "right")
     for split, ev in rows.items():
-        table.add_row(split, f"{ev.loss:.4f}", f"{ev.accuracy:.4f}", f"{ev.macro_f1:.4f}")
+        with_l2 = [f"{ev.loss + l2_penalty:.4f}"] if l2_penalty else []
+        table.add_row(split, f"{ev.loss:.4f}", *with_l2, f"{ev.accuracy:.4f}", f"{ev.macro_f1:.4f}")
     return table
 
 

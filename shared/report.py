@@ -2,7 +2,8 @@
 
 A run folder (``runs/<time>-<tier>-<dataset>/`` by default) holds:
 
-- ``history.csv``: one row per epoch: ``epoch, loss, val_loss, val_accuracy, seconds``;
+- ``history.csv``: one row per epoch: ``epoch, loss, val_loss, val_accuracy, seconds`` (with an
+  L2 term, ``loss+L2`` and ``val_loss+L2``: the losses include it);
 - ``metrics.json``: the specs, the test-set evaluation (loss, accuracy, confusion matrix,
   per-class precision, recall and F1), timing, and the versions used;
 - ``params.npz``: the final weights (``params/{i}/W``, ``params/{i}/b``);
@@ -65,12 +66,15 @@ class History:
         """The median wall time of an epoch's training steps; None before the first epoch."""
         return float(np.median(self.column("seconds"))) if self.records else None
 
-    def to_csv(self) -> str:
+    def to_csv(self, l2: bool = False) -> str:
+        """The records as CSV; with an L2 term, the loss columns say so (``loss+L2``)."""
+        names = {key: f"{key}+L2" if l2 and key in ("loss", "val_loss") else key
+                 for key in HISTORY_COLUMNS}  # fmt: skip
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
-        writer.writeheader()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(names.values())
         for record in self.records:
-            writer.writerow({key: record[key] for key in HISTORY_COLUMNS})
+            writer.writerow(record[key] for key in HISTORY_COLUMNS)
         return buffer.getvalue()
 
 
@@ -139,7 +143,7 @@ def save_params(path: str | Path, params: Params) -> None:
         np.savez(handle, **arrays)
 
 
-def plot_learning_curves(history: History, path: str | Path, title: str) -> None:
+def plot_learning_curves(history: History, path: str | Path, title: str, l2: bool = False) -> None:
     """Loss (training and validation) and validation accuracy against the epoch, as a PNG."""
     # The object-oriented API renders without pyplot's global state or a display.
     from matplotlib.figure import Figure
@@ -149,7 +153,7 @@ def plot_learning_curves(history: History, path: str | Path, title: str) -> None
     loss_axes, accuracy_axes = figure.subplots(1, 2)
     loss_axes.plot(epochs, history.column("loss"), marker="o", ms=3, label="training")
     loss_axes.plot(epochs, history.column("val_loss"), marker="o", ms=3, label="validation")
-    loss_axes.set(xlabel="epoch", ylabel="loss (incl. L2)", title="Loss")
+    loss_axes.set(xlabel="epoch", ylabel="loss (incl. L2)" if l2 else "loss", title="Loss")
     accuracy_axes.plot(epochs, history.column("val_accuracy"), marker="o", ms=3, color="C1")
     accuracy_axes.set(xlabel="epoch", ylabel="accuracy", title="Validation accuracy")
     for axes in (loss_axes, accuracy_axes):

@@ -7,7 +7,7 @@ are trained on the same data, from the same initial weights, and judged by the s
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from shared.checkpoint import Checkpoint, load_checkpoint
 from shared.data import Dataset, load_dataset
 from shared.errors import CheckpointError
 from shared.init import Params, init_params
-from shared.metrics import Evaluation, evaluate
+from shared.metrics import Evaluation, evaluate, l2_penalty
 from shared.report import (
     History,
     machine,
@@ -109,11 +109,15 @@ def train_and_evaluate(
     callbacks: Sequence[Callback] = (),
     out: str | Path | None = "runs",
     options: dict[str, Any] | None = None,
+    on_built: Callable[[Any], None] | None = None,
 ) -> Outcome:
     """Train tier ``name`` (built with ``options``) on ``run``, evaluate it on all three splits,
-    and write a run folder under ``out`` (none when ``out`` is None)."""
+    and write a run folder under ``out`` (none when ``out`` is None). ``on_built`` sees the tier
+    before it trains (the command line says there which device ``auto`` chose)."""
     options = dict(options or {})
     tier = build_tier(name, run, **options)
+    if on_built is not None:
+        on_built(tier)
     folder = None if out is None else new_run_dir(out, name, run.data_spec.name)
     if folder is not None:
         callbacks = [*callbacks, CheckpointEveryEpoch(folder / "checkpoint.npz", run.data_spec)]
@@ -162,7 +166,8 @@ def run_metadata(run: Run) -> dict[str, Any]:
 
 def write_run_folder(outcome: Outcome, run: Run, params: Params) -> None:
     folder, history = outcome.folder, outcome.history
-    write_text(folder / "history.csv", history.to_csv())
+    l2 = run.train.l2
+    write_text(folder / "history.csv", history.to_csv(l2=bool(l2)))
     write_json(
         folder / "metrics.json",
         {
@@ -173,13 +178,20 @@ def write_run_folder(outcome: Outcome, run: Run, params: Params) -> None:
             "best_epoch": history.best_epoch,
             "stopped_epoch": history.stopped_epoch,
             "median_epoch_seconds": history.median_seconds,
+            # Each split's "loss" is the data loss; with an L2 term, "loss+L2" adds it, and the
+            # history's losses (training and validation) include it, as Keras reports them.
+            "history_losses_include_l2": bool(l2),
             "evaluation": {
-                split: ev.to_dict(run.data.class_names) for split, ev in outcome.evaluations.items()
+                split: {
+                    **ev.to_dict(run.data.class_names),
+                    **({"loss+L2": ev.loss + l2_penalty(params, l2)} if l2 else {}),
+                }
+                for split, ev in outcome.evaluations.items()
             },
         },
     )
     save_params(folder / "params.npz", params)
     if len(history):
         plot_learning_curves(
-            history, folder / "learning_curves.png", f"{outcome.tier} on {run.data.name}"
+            history, folder / "learning_curves.png", f"{outcome.tier} on {run.data.name}", bool(l2)
         )

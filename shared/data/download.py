@@ -50,6 +50,7 @@ def fetch(file: RemoteFile, *, timeout: float = 30.0) -> Path:
     import pooch
     import requests
 
+    pooch.get_logger().setLevel("WARNING")  # no "Downloading data from ..." line per file
     folder = cache_dir()
     url = mirror() + file.name
     target = folder / file.name
@@ -69,9 +70,41 @@ def fetch(file: RemoteFile, *, timeout: float = 30.0) -> Path:
             f"{file.sha256}); it was discarded, so try again or place a good copy at {target}"
         ) from None
     except (requests.exceptions.RequestException, OSError) as exc:
-        raise DataError(
-            f"cannot download {file.name} from {url} ({type(exc).__name__}); to work offline, "
-            f"place the file at {target} (SHA-256 {file.sha256}) or point {CACHE_ENV} at a "
-            "folder that holds it"
-        ) from None
+        raise DownloadError(file, url, target, type(exc).__name__) from None
     return Path(path)
+
+
+class DownloadError(DataError):
+    """A file that could not be downloaded: what it is, where from, and where it belongs."""
+
+    def __init__(self, file: RemoteFile, url: str, target: Path, reason: str) -> None:
+        self.file, self.url, self.target, self.reason = file, url, target, reason
+        super().__init__(
+            f"cannot download {file.name} from {url} ({reason}); to work offline, place the "
+            f"file at {target} (SHA-256 {file.sha256}) or point {CACHE_ENV} at a folder that "
+            "holds it"
+        )
+
+
+def fetch_all(files: list[RemoteFile], dataset: str) -> list[Path]:
+    """The local paths of ``files``, downloading each that is missing; when some cannot be
+    downloaded, one error lists every one of them, so that a user offline learns at once what
+    to fetch and where to put it."""
+    paths, missing = [], []
+    for file in files:
+        try:
+            paths.append(fetch(file))
+        except DownloadError as exc:
+            missing.append(exc)
+    if len(missing) == 1:
+        raise missing[0]
+    if missing:
+        listed = "; ".join(
+            f"{m.file.name} from {m.url} (SHA-256 {m.file.sha256}) at {m.target}" for m in missing
+        )
+        raise DataError(
+            f"cannot download {len(missing)} files of {dataset} ({missing[0].reason}); to work "
+            f"offline, place each at its path, or point {CACHE_ENV} at a folder that holds them: "
+            f"{listed}"
+        )
+    return paths

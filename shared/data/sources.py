@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from shared.data.dataset import Dataset, make_dataset
-from shared.data.download import RemoteFile, fetch
+from shared.data.download import RemoteFile, fetch, fetch_all
 from shared.errors import DataError
 from shared.seeding import stream
 from shared.spec import DataSpec
@@ -152,7 +152,8 @@ def load_mnist(spec: DataSpec) -> Dataset:
 
 def load_fashion_mnist(spec: DataSpec) -> Dataset:
     _reject_options("fashion_mnist", spec)
-    arrays = {key: read_idx_gz(fetch(file)) for key, file in FASHION_FILES.items()}
+    paths = fetch_all(list(FASHION_FILES.values()), "fashion_mnist")
+    arrays = {key: read_idx_gz(path) for key, path in zip(FASHION_FILES, paths)}
     return _with_test_split(
         "fashion_mnist",
         arrays,

@@ -78,6 +78,16 @@ def test_numerical_gradient_of_a_known_function():
 def test_the_gradient_report_covers_every_case_and_passes(capsys):
     from lowlevel_numpy.gradcheck import main
 
-    assert main() == 0
+    assert main([]) == 0
     out = capsys.readouterr().out
     assert out.count("data") == 12 and "l2" in out
+
+
+def test_help_describes_the_check_instead_of_running_it(capsys):
+    from lowlevel_numpy.gradcheck import main
+
+    with pytest.raises(SystemExit) as exit:
+        main(["--help"])
+    assert exit.value.code == 0
+    out = capsys.readouterr().out
+    assert "finite differences" in out and "worst" not in out

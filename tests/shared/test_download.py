@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from shared.data import load_dataset, sources
-from shared.data.download import RemoteFile, cache_dir, fetch
+from shared.data.download import RemoteFile, cache_dir, fetch, mirror
 from shared.errors import DataError
 from shared.spec import DataSpec
 from tests.helpers import write_idx_gz
@@ -121,3 +121,24 @@ def test_fashion_mnist_end_to_end_from_the_mirror(server, monkeypatch):
 def test_registered_mnist_without_network_or_cache_explains_what_to_do():
     with pytest.raises(DataError, match="cannot download mnist.npz .*SHA-256 731c5ac6"):
         load_dataset(DataSpec(name="mnist"))
+
+
+def test_offline_every_missing_file_is_listed_with_its_url_digest_and_place(server):
+    """A dataset of several files: the error names each one that is missing, not the first."""
+    from shared.data.download import fetch_all
+
+    root, _ = server
+    (root / "present.bin").write_bytes(b"here")
+    files = [
+        RemoteFile("present.bin", sha256(b"here")),
+        RemoteFile("absent-1.bin", sha256(b"one")),
+        RemoteFile("absent-2.bin", sha256(b"two")),
+    ]
+    with pytest.raises(DataError) as error:
+        fetch_all(files, "twofiles")
+    message = str(error.value)
+    assert message.startswith("cannot download 2 files of twofiles")
+    for name, digest in (("absent-1.bin", sha256(b"one")), ("absent-2.bin", sha256(b"two"))):
+        assert f"{name} from {mirror()}{name} (SHA-256 {digest}) at {cache_dir() / name}" in message
+    assert "present.bin" not in message and len(message.splitlines()) == 1
+    assert (cache_dir() / "present.bin").read_bytes() == b"here"
