@@ -35,13 +35,17 @@ class Callback:
 class CheckpointEveryEpoch(Callback):
     """Writes the tier's full state to ``path`` after every epoch, atomically."""
 
-    def __init__(self, path: str | Path, data_spec: Any = None) -> None:
+    def __init__(self, path: str | Path, data_spec: Any = None, data: Any = None) -> None:
         self.path = Path(path)
         self.data_spec = data_spec
+        self.data = data  # the Dataset: its scaling statistics and class names travel along
 
     def on_epoch_end(self, tier: Any, record: dict[str, Any]) -> None:
         checkpoint = tier.checkpoint()
         checkpoint.data = self.data_spec
+        if self.data is not None:
+            checkpoint.scaling = (self.data.feature_mean, self.data.feature_scale)
+            checkpoint.class_names = tuple(self.data.class_names)
         save_checkpoint(self.path, checkpoint)
 
 

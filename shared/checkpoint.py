@@ -6,6 +6,8 @@ Layout of the archive (every entry a plain NumPy array, read with ``allow_pickle
 - ``slots/{name}/{i}/W``, ``slots/{name}/{i}/b``: the optimizer's per-parameter state, with the
   same shapes (``v`` for momentum and Nesterov; ``m`` and ``v`` for Adam; ``s`` for RMSprop);
 - ``best/{i}/W``, ``best/{i}/b``: the best weights so far, when early stopping is on;
+- ``scaling/mean``, ``scaling/scale``: the training split's feature statistics, so that new data
+  is standardized as the training data was (``mlp-tiers predict`` and ``evaluate``);
 - ``meta``: a JSON document (a string array): format and version, the tier that wrote it, the
   step and epoch counters, the three specs, the history so far, early-stopping state and the
   library versions.
@@ -48,6 +50,8 @@ class Checkpoint:
         history: per-epoch records so far (see ``shared.report.History``).
         best: best weights so far, when early stopping is on.
         early_stopping: early-stopping counters, when early stopping is on.
+        scaling: the training features' ``(mean, scale)``: ``x_std = (x - mean) / scale``.
+        class_names: the names of the classes, in label order.
     """
 
     params: Params
@@ -61,6 +65,8 @@ class Checkpoint:
     history: list[dict[str, Any]] = field(default_factory=list)
     best: Params | None = None
     early_stopping: dict[str, Any] | None = None
+    scaling: tuple[np.ndarray, np.ndarray] | None = None
+    class_names: tuple[str, ...] | None = None
 
     @classmethod
     def of(
@@ -143,6 +149,7 @@ def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> Path:
         "slots": sorted(checkpoint.slots),
         "history": checkpoint.history,
         "early_stopping": checkpoint.early_stopping,
+        "class_names": None if checkpoint.class_names is None else list(checkpoint.class_names),
         "versions": versions(),
     }
     arrays = _flatten("params", checkpoint.params)
@@ -150,6 +157,8 @@ def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> Path:
         arrays.update(_flatten(f"slots/{name}", slot))
     if checkpoint.best is not None:
         arrays.update(_flatten("best", checkpoint.best))
+    if checkpoint.scaling is not None:
+        arrays["scaling/mean"], arrays["scaling/scale"] = map(np.asarray, checkpoint.scaling)
     arrays["meta"] = np.array(json.dumps(meta))
     with atomic_write(path) as handle:
         np.savez(handle, **arrays)
@@ -203,6 +212,8 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
             history=list(meta["history"]),
             best=best,
             early_stopping=meta["early_stopping"],
+            scaling=_scaling(archive, model),
+            class_names=_class_names(meta.get("class_names"), model),
         )
     except (KeyError, TypeError, SpecError) as exc:
         raise CheckpointError(f"checkpoint {path} is incomplete or inconsistent: {exc}") from None
@@ -219,3 +230,25 @@ def _check_shapes(checkpoint: Checkpoint, path: Path) -> None:
             check_params(params, checkpoint.model, what=name)
         except ValueError as exc:
             raise CheckpointError(f"checkpoint {path}: {exc}") from None
+
+
+def _scaling(
+    archive: dict[str, np.ndarray], model: ModelSpec
+) -> tuple[np.ndarray, np.ndarray] | None:
+    if "scaling/mean" not in archive:
+        return None  # a checkpoint written before the statistics travelled with it
+    mean, scale = archive["scaling/mean"], archive["scaling/scale"]
+    for name, array in (("mean", mean), ("scale", scale)):
+        if array.shape != (model.n_inputs,) or array.dtype.kind != "f":
+            raise SpecError(f"scaling {name} has shape {array.shape}, not ({model.n_inputs},)")
+        if not np.isfinite(array).all() or (name == "scale" and (array <= 0).any()):
+            raise SpecError(f"scaling {name} holds values that cannot standardize features")
+    return mean, scale
+
+
+def _class_names(names: Any, model: ModelSpec) -> tuple[str, ...] | None:
+    if names is None:
+        return None
+    if not isinstance(names, list) or len(names) != model.n_outputs:
+        raise SpecError(f"class_names must list {model.n_outputs} names")
+    return tuple(str(name) for name in names)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from shared.errors import MlpTiersError, SpecError
+from shared.errors import DataError, MlpTiersError, SpecError
 from shared.spec import RunConfig, config_from_dict, load_toml
 
 if TYPE_CHECKING:
@@ -150,7 +150,7 @@ def flag_names(given: dict[str, dict[str, Any]]) -> Iterator[None]:
             if field not in given.get(section, {}):
                 continue
             if message.startswith(f"{field} "):
-                raise SpecError(f"{flag}{message[len(field):]}") from None
+                raise SpecError(f"{flag}{message[len(field) :]}") from None
             if field == "hidden" and message.startswith("every hidden layer size"):
                 raise SpecError(f"--hidden: {message}") from None
         raise
@@ -506,6 +506,114 @@ def parity_findings(results: dict[str, Any], reference_bad: dict[str, Any] | Non
     return lines
 
 
+def predict(args: argparse.Namespace, console: Console) -> int:
+    """Predicted classes and probabilities of a trained model for the rows of a file."""
+    import csv
+    import io
+
+    import numpy as np
+
+    from shared.fileio import atomic_write
+    from shared.inference import load_trained, read_inputs
+
+    trained = load_trained(args.run)
+    x, _ = read_inputs(args.input, trained, args.label_column)
+    tier = trained.tier(args.tier)
+    probabilities = tier.predict_proba(x)
+    predicted = probabilities.argmax(axis=1)
+    names = trained.class_names
+    if args.out and args.out.lower().endswith(".npz"):
+        with atomic_write(args.out) as handle:
+            np.savez(handle, predicted=predicted, probabilities=probabilities,
+                     class_names=np.array(names))  # fmt: skip
+    else:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["predicted", "class_index", *(f"p({name})" for name in names)])
+        for index, row in zip(predicted, probabilities):
+            writer.writerow([names[index], int(index), *(f"{p:.6g}" for p in row)])
+        if not args.out:
+            sys.stdout.write(buffer.getvalue())
+            return 0
+        if not args.out.lower().endswith(".csv"):
+            raise SpecError(f"--out takes a .csv or .npz file name; got {args.out!r}")
+        with atomic_write(args.out, "w") as handle:
+            handle.write(buffer.getvalue())
+    counts = np.bincount(predicted, minlength=len(names))
+    summary = ", ".join(f"{name} {count}" for name, count in zip(names, counts) if count)
+    console.print(f"{len(predicted)} predictions by {tier.name} written to {args.out} ({summary})")
+    return 0
+
+
+def evaluate_command(args: argparse.Namespace, console: Console) -> int:
+    """The evaluation of a trained model on a dataset or a labelled file."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from shared.console import evaluation_table, per_class_table
+    from shared.data import SOURCES, load_dataset
+    from shared.inference import load_trained, read_inputs
+    from shared.metrics import evaluate
+    from shared.spec import DataSpec
+    from shared.tiers import check_inputs
+
+    trained = load_trained(args.run)
+    checkpoint = trained.checkpoint
+    tier = trained.tier(args.tier)
+    loss = checkpoint.model.loss
+    splits: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    if args.dataset in SOURCES:
+        same = checkpoint.data is not None and checkpoint.data.name == args.dataset
+        data = load_dataset(checkpoint.data if same else DataSpec(name=args.dataset))
+        if data.n_features != checkpoint.model.n_inputs:
+            raise DataError(
+                f"{args.dataset} has {data.n_features} features, but the model takes "
+                f"{checkpoint.model.n_inputs}"
+            )
+        for split in ("train", "val", "test"):
+            x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
+            raw = x * data.feature_scale + data.feature_mean  # as the file had it
+            x = trained.standardize(raw).astype(checkpoint.train.dtype)
+            if y.size and y.max() >= len(trained.class_names):
+                raise DataError(
+                    f"{args.dataset} has more classes than the model's {len(trained.class_names)}"
+                )
+            splits[split] = (x, y)
+    else:
+        x, y = read_inputs(Path(args.dataset), trained, args.label_column)
+        if y is None:
+            raise DataError(
+                f"{args.dataset} has no labels to evaluate against; use mlp-tiers predict"
+            )
+        splits[Path(args.dataset).name] = (x, y)
+    evaluations = {}
+    for split, (x, y) in splits.items():
+        check_inputs(x, checkpoint.model, checkpoint.train.dtype)
+        evaluations[split] = evaluate(tier.predict_proba(x), y, loss)
+    title = (
+        f"{tier.name} on {args.dataset} (weights of {checkpoint.tier}, epoch {checkpoint.epoch})"
+    )
+    console.print(evaluation_table(title, evaluations))
+    last = list(evaluations)[-1]
+    console.print(per_class_table(evaluations[last], trained.class_names, f"{last}, per class"))
+    console.print(confusion_table(evaluations[last].confusion, trained.class_names, last))
+    return 0
+
+
+def confusion_table(confusion: Any, names: tuple[str, ...], split: str) -> Any:
+    from rich.table import Table
+
+    table = Table(title=f"{split}: confusion matrix (rows: true class; columns: predicted)",
+                  title_justify="left")  # fmt: skip
+    table.add_column("true \\ predicted")
+    for name in names:
+        table.add_column(name, justify="right")
+    for name, row in zip(names, confusion):
+        table.add_row(name, *(str(int(count)) if count else "[dim]0[/dim]" for count in row))
+    return table
+
+
 def list_datasets(args: argparse.Namespace, console: Console) -> int:
     from rich.table import Table
 
@@ -685,6 +793,46 @@ def _main(argv: Sequence[str] | None) -> int:
     parity_parser.add_argument("--steps", type=int, default=10, help="steps to compare (10)")
     commands.add_parser("datasets", help="list the registered datasets")
     commands.add_parser("tiers", help="list the tiers and whether they are installed")
+    predict_parser = commands.add_parser(
+        "predict",
+        help="predicted classes and probabilities of a trained run for the rows of a file",
+        description="Predict the classes of the rows of an .npz (array x) or .csv file (feature "
+        "columns, and a label column that is ignored) with a trained run, standardizing the "
+        "features as its training data was.",
+    )
+    predict_parser.add_argument(
+        "run", metavar="RUN_OR_CHECKPOINT", help="a run folder or checkpoint.npz"
+    )
+    predict_parser.add_argument("--input", required=True, metavar="FILE", help=".npz or .csv file")
+    predict_parser.add_argument(
+        "--out", metavar="FILE", help=".csv or .npz to write (standard output)"
+    )
+    predict_parser.add_argument(
+        "--tier", help="tier to load the weights into (the one that trained it)"
+    )
+    predict_parser.add_argument(
+        "--label-column", help="a .csv label column to leave out (last, if present)"
+    )
+    evaluate_parser = commands.add_parser(
+        "evaluate",
+        help="evaluate a trained run on a dataset or a labelled file",
+        description="Accuracy, loss, per-class precision, recall and F1, and the confusion "
+        "matrix of a trained run on a registered dataset (every split) or on a labelled .npz or "
+        ".csv file.",
+    )
+    evaluate_parser.add_argument(
+        "run", metavar="RUN_OR_CHECKPOINT", help="a run folder or checkpoint.npz"
+    )
+    evaluate_parser.add_argument(
+        "--dataset",
+        required=True,
+        metavar="NAME_OR_PATH",
+        help="a registered dataset, or an .npz or .csv file with labels",
+    )
+    evaluate_parser.add_argument(
+        "--tier", help="tier to load the weights into (the one that trained it)"
+    )
+    evaluate_parser.add_argument("--label-column", help="the .csv label column (last)")
     concepts_parser = commands.add_parser(
         "concepts", help="where each tier writes each concept: forward, loss, apply_update, ..."
     )
@@ -704,6 +852,8 @@ def _main(argv: Sequence[str] | None) -> int:
         "datasets": lambda: list_datasets(args, terminal),
         "tiers": lambda: list_tiers(args, terminal),
         "concepts": lambda: list_concepts(args, terminal),
+        "predict": lambda: predict(args, terminal),
+        "evaluate": lambda: evaluate_command(args, terminal),
     }
     return handlers[args.command]()
 

@@ -102,8 +102,10 @@ def evaluation_table(title: str, rows: dict[str, Evaluation], l2_penalty: float 
     return table
 
 
-def per_class_table(evaluation: Evaluation, class_names: tuple[str, ...]) -> Table:
-    table = Table(title="Test set, per class", title_justify="left")
+def per_class_table(
+    evaluation: Evaluation, class_names: tuple[str, ...], title: str = "Test set, per class"
+) -> Table:
+    table = Table(title=title, title_justify="left")
     for column in ("class", "precision", "recall", "F1", "support"):
         table.add_column(column, justify="left" if column == "class" else "right")
     for name, p, r, f, s in zip(

@@ -120,7 +120,10 @@ def train_and_evaluate(
         on_built(tier)
     folder = None if out is None else new_run_dir(out, name, run.data_spec.name)
     if folder is not None:
-        callbacks = [*callbacks, CheckpointEveryEpoch(folder / "checkpoint.npz", run.data_spec)]
+        callbacks = [
+            *callbacks,
+            CheckpointEveryEpoch(folder / "checkpoint.npz", run.data_spec, run.data),
+        ]
     history = tier.fit(run.data, callbacks)
     data = run.data
     evaluations = {

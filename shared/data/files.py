@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,48 +26,74 @@ SUFFIXES = (".npz", ".csv")
 
 
 def load_file(path: Path, spec: DataSpec) -> Dataset:
+    """A user's ``.npz`` or ``.csv`` file as a split, standardized ``Dataset``."""
+    table = read_table(path, spec.label_column)
+    if table.y is None:
+        raise DataError(
+            f"{path} must hold arrays 'x' and 'y' (and optionally 'class_names'); it has no 'y'"
+        )
+    return make_dataset(
+        path.name,
+        table.x,
+        table.y,
+        spec,
+        class_names=table.class_names,
+        feature_names=table.feature_names,
+        description=f"user data from {path}",
+    )
+
+
+@dataclass
+class Table:
+    """The contents of a user's file before any split: features, labels (None when the file has
+    none), and the names found in it."""
+
+    x: np.ndarray
+    y: np.ndarray | None
+    class_names: tuple[str, ...] | None = None
+    feature_names: tuple[str, ...] | None = None
+
+
+def read_table(path: Path, label_column: str | None = None, n_features: int | None = None) -> Table:
+    """The arrays of an ``.npz`` (``x``, optional ``y`` and ``class_names``) or ``.csv`` file.
+
+    A CSV holds feature columns and a label column (``label_column``, by name or index; the last
+    by default), except when ``n_features`` is given and the file has exactly that many
+    columns: then every column is a feature and there are no labels (data to predict).
+    """
+    if path.is_dir():
+        raise DataError(f"{path} is a folder, not a dataset file; give an .npz or .csv file")
     if not path.is_file():
         raise DataError(f"dataset file not found: {path}")
     if path.suffix.lower() == ".npz":
-        return _load_npz(path, spec)
+        return _read_npz(path, labels=n_features is None)
     if path.suffix.lower() == ".csv":
-        return _load_csv(path, spec)
+        return _read_csv(path, label_column, n_features)
     raise DataError(f"unsupported dataset file type {path.suffix!r} ({path}); use .npz or .csv")
 
 
-def _load_npz(path: Path, spec: DataSpec) -> Dataset:
+def _read_npz(path: Path, labels: bool) -> Table:
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
         raise DataError(f"cannot read {path}: not a valid .npz archive ({exc})") from None
-    missing = [key for key in ("x", "y") if key not in arrays]
-    if missing:
+    found = sorted(arrays) or "none"
+    if labels and ("x" not in arrays or "y" not in arrays):
         raise DataError(
-            f"{path} must hold arrays 'x' and 'y' (and optionally 'class_names'); "
-            f"it has {sorted(arrays) or 'none'}"
+            f"{path} must hold arrays 'x' and 'y' (and optionally 'class_names'); it has {found}"
+        )
+    if "x" not in arrays:
+        raise DataError(
+            f"{path} must hold an array 'x' of features (and optionally 'y' and 'class_names'); "
+            f"it has {found}"
         )
     names = arrays.get("class_names")
     class_names = None if names is None else tuple(str(n) for n in np.ravel(names))
-    return make_dataset(
-        path.name,
-        arrays["x"],
-        arrays["y"],
-        spec,
-        class_names=class_names,
-        description=f"user data from {path}",
-    )
+    return Table(arrays["x"], arrays.get("y"), class_names)
 
 
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
-
-
-def _load_csv(path: Path, spec: DataSpec) -> Dataset:
+def _read_csv(path: Path, label_column: str | None, n_features: int | None) -> Table:
     try:
         with path.open(newline="", encoding="utf-8") as handle:
             rows = [row for row in csv.reader(handle) if any(cell.strip() for cell in row)]
@@ -83,9 +110,10 @@ def _load_csv(path: Path, spec: DataSpec) -> Dataset:
     for i, row in enumerate(rows):
         if len(row) != width:
             raise DataError(f"{path}: data row {i} has {len(row)} columns, expected {width}")
-    if width < 2:
+    unlabelled = n_features is not None and width == n_features and label_column is None
+    if width < 2 and not unlabelled:
         raise DataError(f"{path} needs at least one feature column and a label column")
-    label = _label_index(spec.label_column, header, width, path)
+    label = None if unlabelled else _label_index(label_column, header, width, path)
     feature_cols = [c for c in range(width) if c != label]
     x = np.empty((len(rows), len(feature_cols)))
     for i, row in enumerate(rows):
@@ -97,6 +125,9 @@ def _load_csv(path: Path, spec: DataSpec) -> Dataset:
                 x[i, j] = float(cell)
             else:
                 raise DataError(f"{path}: data row {i}, column {c} holds {cell!r}, not a number")
+    feature_names = tuple(header[c] for c in feature_cols) if header else None
+    if label is None:
+        return Table(x, None, None, feature_names)
     raw_labels = [row[label].strip() for row in rows]
     if all(_is_number(cell) for cell in raw_labels):
         y, class_names = np.array([float(cell) for cell in raw_labels]), None
@@ -104,16 +135,15 @@ def _load_csv(path: Path, spec: DataSpec) -> Dataset:
         class_names = tuple(sorted(set(raw_labels)))
         lookup = {name: i for i, name in enumerate(class_names)}
         y = np.array([lookup[cell] for cell in raw_labels])
-    feature_names = tuple(header[c] for c in feature_cols) if header else None
-    return make_dataset(
-        path.name,
-        x,
-        y,
-        spec,
-        class_names=class_names,
-        feature_names=feature_names,
-        description=f"user data from {path}",
-    )
+    return Table(x, y, class_names, feature_names)
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
 
 
 def _label_index(label_column: str | None, header: list[str] | None, width: int, path: Path) -> int:

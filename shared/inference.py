@@ -1,0 +1,125 @@
+"""Using a trained model: predictions for new data, and an evaluation on any labelled data.
+
+A run folder (or its ``checkpoint.npz``) holds what inference needs: the specs, the weights, the
+class names, and the training split's feature statistics, so that new data is standardized
+exactly as the training data was (``x_std = (x - mean) / scale``). Any installed tier can load
+the weights: by default the tier that trained them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shared.checkpoint import Checkpoint, load_checkpoint
+from shared.data.dataset import validate_features
+from shared.data.files import read_table
+from shared.errors import CheckpointError, DataError, SpecError
+from shared.tiers import TIERS, get_tier
+
+
+def checkpoint_path(run_or_checkpoint: str | Path) -> Path:
+    """``checkpoint.npz`` of a run folder, or the checkpoint file itself."""
+    path = Path(run_or_checkpoint).expanduser()
+    if path.is_dir():
+        path = path / "checkpoint.npz"
+        if not path.is_file():
+            raise CheckpointError(
+                f"{path.parent} holds no checkpoint.npz; give a run folder written without "
+                "--no-save, or a checkpoint file"
+            )
+    return path
+
+
+@dataclass
+class Trained:
+    """A trained model ready for inference: its checkpoint, scaling and class names."""
+
+    checkpoint: Checkpoint
+    mean: np.ndarray
+    scale: np.ndarray
+    class_names: tuple[str, ...]
+
+    def standardize(self, x: np.ndarray) -> np.ndarray:
+        return (x - self.mean) / self.scale
+
+    def tier(self, name: str | None = None) -> Any:
+        """An instance of tier ``name`` (by default the one that trained the model) holding the
+        trained weights, on the CPU."""
+        name = name or self.checkpoint.tier
+        if name not in TIERS:
+            raise SpecError(f"unknown tier {name!r}; registered tiers are {', '.join(TIERS)}")
+        train = dataclasses.replace(self.checkpoint.train, device="cpu", dropout=0.0)
+        return get_tier(name)(self.checkpoint.model, train, self.checkpoint.params)
+
+
+def load_trained(run_or_checkpoint: str | Path) -> Trained:
+    """The model of a run folder or checkpoint, with its scaling statistics (recomputed from its
+    dataset for a checkpoint written before the statistics travelled with it)."""
+    checkpoint = load_checkpoint(checkpoint_path(run_or_checkpoint))
+    model = checkpoint.model
+    if checkpoint.scaling is not None:
+        mean, scale = checkpoint.scaling
+        names = checkpoint.class_names
+    elif checkpoint.data is not None:
+        from shared.data import load_dataset
+
+        data = load_dataset(checkpoint.data)
+        mean, scale, names = data.feature_mean, data.feature_scale, data.class_names
+    else:
+        raise CheckpointError(
+            f"{run_or_checkpoint} records neither the scaling of its features nor its dataset, "
+            "so new data cannot be standardized as its training data was"
+        )
+    names = names or tuple(str(i) for i in range(model.n_outputs))
+    return Trained(checkpoint, np.asarray(mean), np.asarray(scale), tuple(names))
+
+
+def read_inputs(
+    path: str | Path, trained: Trained, label_column: str | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The features of a user's ``.npz`` or ``.csv`` file, standardized for ``trained``, and its
+    labels if it has any; a clear ``DataError`` when the shapes do not fit the model."""
+    path = Path(path).expanduser()
+    n_inputs = trained.checkpoint.model.n_inputs
+    table = read_table(path, label_column, n_features=n_inputs)
+    x = validate_features(table.x, str(path))
+    if x.shape[1] != n_inputs:
+        raise DataError(
+            f"{path} has {x.shape[1]} feature columns, but the model takes {n_inputs} (a CSV "
+            f"may add one label column: {n_inputs + 1} columns in all)"
+        )
+    y = None
+    if table.y is not None:
+        y = labels_for(table, trained, path)
+    dtype = trained.checkpoint.train.dtype
+    return trained.standardize(x).astype(dtype), y
+
+
+def labels_for(table: Any, trained: Trained, path: Path) -> np.ndarray:
+    """The file's labels as indices into the model's classes: matched by name where the file
+    names its classes, else taken as indices; a clear error for a label the model lacks."""
+    k = len(trained.class_names)
+    y = np.asarray(table.y, dtype=np.float64)
+    if y.ndim != 1 or not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
+        raise DataError(f"{path}: labels must be whole numbers or class names, one per sample")
+    y = y.astype(np.int64)
+    if table.class_names is not None:
+        unknown = sorted(set(table.class_names) - set(trained.class_names))
+        if unknown:
+            raise DataError(
+                f"{path} has classes {unknown} that the model does not know; its classes are "
+                f"{', '.join(trained.class_names)}"
+            )
+        lookup = np.array([trained.class_names.index(name) for name in table.class_names])
+        return lookup[y]
+    if y.size and (y.min() < 0 or y.max() >= k):
+        raise DataError(
+            f"{path}: labels must lie in 0 .. {k - 1} (the model's {k} classes); got "
+            f"{y.min()} .. {y.max()}"
+        )
+    return y
