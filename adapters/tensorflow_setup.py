@@ -39,10 +39,22 @@ _QUIET_LEVEL = "2"  # TensorFlow's C++ INFO and WARNING off once its logging is 
 _MARK = "MLP_TIERS_TF_LOG_LEVEL"
 
 
+def _users_level() -> str | None:
+    level = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
+    return None if level is None or level == os.environ.get(_MARK) else level
+
+
+# Read when this module is first imported, before any framework loads.
+_USERS_LEVEL = _users_level()
+
+
 def quiet_logs() -> bool:
     """True unless the user chose TensorFlow's log level (``TF_CPP_MIN_LOG_LEVEL``) themselves."""
-    level = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
-    return level is None or level == os.environ.get(_MARK)
+    level = _users_level()
+    if level is None:
+        return True
+    # JAX sets the variable to 1 when it loads, if unset; that is JAX's choice, not the user's.
+    return _USERS_LEVEL is None and level == "1" and "jax" in sys.modules
 
 
 @contextmanager
