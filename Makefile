@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint format clean
+.PHONY: run test test-fast test-numpy-only lint format clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10) and "mlp-tiers needs Python 3.10 or newer")'
@@ -33,6 +33,19 @@ test: $(STAMP)
 	  fi; \
 	done
 
+# The quick loop while working on the code: everything but the end-to-end and slow tests.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n auto -m "not slow"
+
+# The NumPy tier alone, as `pip install -e .` gives it: no TensorFlow, Keras, JAX or PyTorch.
+# The tests that need a framework skip, with their reason; the rest must pass.
+NUMPY_VENV := .venv-numpy
+test-numpy-only:
+	test -x $(NUMPY_VENV)/bin/python || $(PYTHON) -m venv $(NUMPY_VENV)
+	$(NUMPY_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(NUMPY_VENV)/bin/python -m pip install --quiet -e '.[dev]'
+	$(NUMPY_VENV)/bin/python -m pytest -n auto
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -42,4 +55,4 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(NUMPY_VENV) runs .pytest_cache .ruff_cache

@@ -35,3 +35,18 @@ def small_model() -> ModelSpec:
 @pytest.fixture
 def small_train() -> TrainSpec:
     return TrainSpec(optimizer="adam", lr=0.01, batch_size=16, epochs=3, dtype="float64")
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The skipped tests summed up by reason, one line each, instead of one line per test."""
+    from collections import Counter
+
+    reasons = Counter()
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reasons[reason.removeprefix("Skipped: ")] += 1
+    if reasons:
+        terminalreporter.section("skipped, by reason")
+        for reason, count in reasons.most_common():
+            terminalreporter.write_line(f"{count:5d}  {reason}")

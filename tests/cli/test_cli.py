@@ -12,6 +12,8 @@ from shared.checkpoint import load_checkpoint
 from shared.cli import main as mlp_tiers
 from shared.tiers import available_tiers, runnable_tiers
 
+pytestmark = pytest.mark.slow  # end to end: each test runs the command line
+
 
 def run_train(capsys, *argv):
     code = train(list(argv))
@@ -184,7 +186,7 @@ def test_the_real_entry_point_prints_no_traceback(tmp_path):
     )  # fmt: skip
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "python -m lowlevel_numpy.train: error: optimizer must be one of sgd, momentum, nesterov, "
+        "python -m lowlevel_numpy.train: error: --optimizer must be one of sgd, momentum, nesterov, "
         "adam, rmsprop; got 'adamw'"
     )
 

@@ -10,6 +10,8 @@ from shared.checkpoint import load_checkpoint, save_checkpoint
 from shared.cli import main as mlp_tiers
 from shared.tiers import runnable_tiers
 
+pytestmark = pytest.mark.slow  # end to end: each test runs the command line
+
 
 def train_run(tmp_path, tier="numpy", *extra):
     out = tmp_path / f"runs-{tier}"
@@ -109,7 +111,9 @@ def test_evaluate_a_labelled_file_with_another_tier(run_folder, tmp_path, capsys
         assert accuracy[0].split("│")[3] in capsys.readouterr().out  # the same accuracy
 
 
-def test_a_checkpoint_without_its_scaling_recomputes_it_from_its_dataset(run_folder, tmp_path, capsys):
+def test_a_checkpoint_without_its_scaling_recomputes_it_from_its_dataset(
+    run_folder, tmp_path, capsys
+):
     folder = run_folder
     source = digits_file(tmp_path / "new.npz")
     checkpoint = load_checkpoint(folder / "checkpoint.npz")

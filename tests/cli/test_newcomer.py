@@ -14,6 +14,8 @@ from lowlevel_numpy.train import main as train
 from shared.cli import main as mlp_tiers
 from shared.tiers import available_tiers
 
+pytestmark = pytest.mark.slow  # end to end: each test runs the command line
+
 
 def run_folder(root):
     (folder,) = [p for p in root.iterdir() if p.is_dir()]

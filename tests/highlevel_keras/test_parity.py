@@ -23,6 +23,7 @@ from shared.tiers import get_tier
 from tests.helpers import ACTIVATIONS, EXACT, HEADS, OPTIMIZERS, steps
 
 
+@pytest.mark.slow  # the whole grid; the fast loop keeps the cases below
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize(("output", "loss"), HEADS)
@@ -72,6 +73,7 @@ def test_l2_and_no_hidden_layer_match_numpy(keras_tier, extra):
     [("rmsprop", "sigmoid", "cross_entropy"), ("nesterov", "relu", "cross_entropy"),
      ("adam", "tanh", "cross_entropy"), ("sgd", "relu", "mse")],
 )  # fmt: skip
+@pytest.mark.slow
 def test_fit_matches_numpy_epoch_by_epoch(
     keras_tier, blob_data, optimizer, activation, loss, jit_compile
 ):

@@ -83,6 +83,7 @@ def run(*args, env=None):
     )
 
 
+@pytest.mark.slow
 def test_a_missing_backend_is_one_line():
     """With torch made unimportable, --backend torch names the missing package."""
     code = """
@@ -104,6 +105,7 @@ sys.exit(main(["--backend", "torch", "--epochs", "1", "--no-save"]))
     ]
 
 
+@pytest.mark.slow
 def test_an_unknown_backend_is_one_line():
     result = run("-m", "highlevel_keras.train", "--backend", "mxnet")
     assert result.returncode == 2

@@ -30,6 +30,7 @@ def two_steps(name, model, train):
     return steps(name, model, train, n=2)
 
 
+@pytest.mark.slow  # the whole grid; the fast loop keeps the cases below
 @pytest.mark.parametrize("flavour", FLAVOURS)
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
 @pytest.mark.parametrize("activation", ACTIVATIONS)

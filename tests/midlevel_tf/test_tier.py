@@ -93,6 +93,7 @@ def run_train(*args, env=None):
     )
 
 
+@pytest.mark.slow
 def test_the_train_script_is_quiet_and_records_its_mode(tmp_path):
     result = run_train(
         "--flavour", "layers", "--jit", "--epochs", "2", "--quiet", "--out", str(tmp_path)

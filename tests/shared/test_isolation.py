@@ -6,6 +6,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 FRAMEWORKS = ("tensorflow", "keras", "jax", "torch")
 
 
@@ -31,6 +33,7 @@ def test_imports_leave_frameworks_out_of_sys_modules():
     assert "loaded: []" in result.stdout
 
 
+@pytest.mark.slow
 def test_training_runs_where_no_framework_can_be_imported(tmp_path):
     """A meta-path hook makes every framework import fail, as on a machine without them."""
     result = run_python(

@@ -55,6 +55,7 @@ def test_digits_reaches_95_percent_in_20_epochs(tier_name, digits):
     assert history.records[-1]["loss"] < history.records[0]["loss"] / 5
 
 
+@pytest.mark.slow
 def test_same_seed_gives_bit_identical_weights(tier_name, blob_data, small_model):
     train = TrainSpec(optimizer="adam", epochs=3, batch_size=16, dropout=0.2, seed=5)
     a, b = make_tier(tier_name, small_model, train), make_tier(tier_name, small_model, train)
@@ -66,6 +67,7 @@ def test_same_seed_gives_bit_identical_weights(tier_name, blob_data, small_model
     assert not np.array_equal(a.get_params()[0][0], c.get_params()[0][0])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
 def test_resume_from_a_checkpoint_is_bit_identical(
     tier_name, tmp_path, blob_data, small_model, optimizer
@@ -139,6 +141,7 @@ class Snapshots(Callback):
         self.params[record["epoch"]] = tier.get_params()
 
 
+@pytest.mark.slow
 def test_early_stopping_restores_the_best_epoch(tier_name, blob_data, small_model):
     # A large learning rate makes the validation loss bounce, so the last epoch is not the best.
     train = TrainSpec(optimizer="momentum", lr=1.0, epochs=40, batch_size=8, patience=3)
@@ -171,6 +174,7 @@ def test_softmax_regression_is_softmax_of_an_affine_map(tier_name, blob_data):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("output", "hidden"), [("identity", ()), ("softmax", (8,))])
 def test_mse_models_learn(tier_name, blob_data, output, hidden):
     model = ModelSpec(n_inputs=5, n_outputs=3, hidden=hidden, output=output, loss="mse")
@@ -179,6 +183,7 @@ def test_mse_models_learn(tier_name, blob_data, output, hidden):
     assert history.records[-1]["val_accuracy"] >= 0.9
 
 
+@pytest.mark.slow
 def test_l2_shrinks_the_weights(tier_name, blob_data, small_model):
     norms = []
     for l2 in (0.0, 0.05):
