@@ -128,3 +128,24 @@ def test_a_log_of_compare_has_no_ansi_codes_wrapping_or_start_up_noise(tmp_path)
         assert noise not in text, noise
     table = [line for line in text.splitlines() if line.startswith("│")]
     assert len(table) == len(available_tiers())
+
+
+def test_the_progress_bar_shows_no_loss_before_the_first_step():
+    import io
+    import types
+
+    from rich.console import Console
+
+    from shared.console import EpochProgress
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=True, width=100)
+    progress = EpochProgress(console)
+    tier = types.SimpleNamespace(train_spec=types.SimpleNamespace(l2=0.0))
+    progress.on_train_begin(tier, 1, 3, 10)
+    progress.progress.refresh()
+    assert "loss -" in buffer.getvalue() and "loss 0.0000" not in buffer.getvalue()
+    progress.on_batch_end(tier, 0, 1.25)
+    progress.progress.refresh()
+    assert "loss 1.2500" in buffer.getvalue()
+    progress.on_train_end(tier)
