@@ -8,11 +8,14 @@ of every ``fit``. ``resumable_early_stopping`` keeps the state across ``fit`` ca
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from shared.callbacks import Callback
+from shared.errors import DivergedError
+from shared.training import check_finite
 
 
 def resumable_early_stopping(keras: Any, patience: int | None) -> Any:
@@ -50,6 +53,8 @@ def history_recorder(keras: Any, tier: Any, callbacks: Sequence[Callback], steps
             self.start = time.perf_counter()
 
         def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+            # Keras logs the epoch's running mean: it turns NaN at the step that did.
+            check_finite(tier, logs["loss"], batch + 1, steps)
             if batch == steps - 1:
                 float(logs["loss"])  # waits for the step to finish
                 self.seconds = time.perf_counter() - self.start
@@ -57,6 +62,12 @@ def history_recorder(keras: Any, tier: Any, callbacks: Sequence[Callback], steps
                 callback.on_batch_end(tier, batch, float(logs["loss"]))
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            if not math.isfinite(float(logs["val_loss"])):
+                raise DivergedError(
+                    f"{tier.name}: the validation loss became {float(logs['val_loss'])} after "
+                    f"epoch {epoch + 1}; the weights diverged. A smaller learning rate keeps "
+                    f"them finite (--lr is {tier.train_spec.lr:g})"
+                )
             tier.epoch = epoch + 1
             record = {
                 "epoch": epoch + 1,

@@ -33,6 +33,7 @@ from shared.seeding import stream
 from shared.spec import ModelSpec, TrainSpec
 from shared.tiers import check_batch
 from shared.training import (
+    check_finite,
     checkpoint_of,
     early_stopping_for,
     end_of_epoch,
@@ -115,7 +116,8 @@ class NumpyTier:
         x, t = self.xp.asarray(x), self.xp.asarray(t)  # onto the device once; batches are slices
         n = len(x)
         callbacks = CallbackList(callbacks, self)
-        callbacks.train_begin(self.epoch + 1, spec.epochs, n_batches(n, spec.batch_size))
+        steps = n_batches(n, spec.batch_size)
+        callbacks.train_begin(self.epoch + 1, spec.epochs, steps)
 
         while self.epoch < spec.epochs and not stopped(self.early_stopping):
             start = time.perf_counter()
@@ -123,6 +125,7 @@ class NumpyTier:
             for batch, rows in enumerate(epoch_batches(n, spec.batch_size, spec.seed, self.epoch)):
                 rows = self.xp.asarray(rows)
                 loss = self._train_step(x[rows], t[rows])
+                check_finite(self, loss, batch + 1, steps)  # stop at once if training diverged
                 losses.append(loss)
                 sizes.append(len(rows))
                 callbacks.batch_end(batch, loss)

@@ -39,6 +39,7 @@ from shared.report import History
 from shared.spec import ModelSpec, TrainSpec
 from shared.tiers import check_batch
 from shared.training import (
+    check_finite,
     checkpoint_of,
     early_stopping_for,
     end_of_epoch,
@@ -173,7 +174,8 @@ class TFTier:
             x, t = tf.identity(tf.constant(x)), tf.identity(tf.constant(t))
         n = len(data.y_train)
         callbacks = CallbackList(callbacks, self)
-        callbacks.train_begin(self.epoch + 1, spec.epochs, n_batches(n, spec.batch_size))
+        steps = n_batches(n, spec.batch_size)
+        callbacks.train_begin(self.epoch + 1, spec.epochs, steps)
 
         while self.epoch < spec.epochs and not stopped(self.early_stopping):
             start = time.perf_counter()
@@ -181,6 +183,7 @@ class TFTier:
             for batch, rows in enumerate(epoch_batches(n, spec.batch_size, spec.seed, self.epoch)):
                 with self._context():
                     loss = self._compiled_rows(x, t, tf.constant(rows, tf.int64))
+                check_finite(self, loss, batch + 1, steps)  # stop at once if training diverged
                 losses.append(loss)
                 sizes.append(len(rows))
                 callbacks.batch_end(batch, loss)

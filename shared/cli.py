@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from shared.errors import DataError, MlpTiersError, SpecError
+from shared.errors import DataError, DivergedError, MlpTiersError, SpecError
 from shared.spec import RunConfig, config_from_dict, load_toml
 
 if TYPE_CHECKING:
@@ -182,6 +182,9 @@ def guard(body: Callable[[], int], prog: str, command_line: bool = False) -> int
     """
     try:
         return body()
+    except DivergedError as exc:  # a run that failed, not bad input
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 1
     except MlpTiersError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
@@ -235,10 +238,15 @@ def run_training(
         if run.train.device == "auto":
             console.print(f"--device auto: training on {device_of(built)}")
 
-    outcome = train_and_evaluate(
-        tier, run, callbacks, out=None if args.no_save else args.out, options=options,
-        on_built=announce,
-    )  # fmt: skip
+    import numpy as np
+
+    # A diverging run is stopped and reported by the loop (DivergedError); NumPy's overflow
+    # warnings on the way there would only repeat it.
+    with np.errstate(over="ignore", invalid="ignore"):
+        outcome = train_and_evaluate(
+            tier, run, callbacks, out=None if args.no_save else args.out, options=options,
+            on_built=announce,
+        )  # fmt: skip
     history = outcome.history
     if history.stopped_epoch is not None:
         console.print(

@@ -31,3 +31,7 @@ class UnknownNameError(SpecError):
 
 class BackendError(MlpTiersError, RuntimeError):
     """A framework backend that is missing, or that conflicts with one already loaded."""
+
+
+class DivergedError(MlpTiersError, ArithmeticError):
+    """Training stopped because its loss became NaN or infinite (the weights diverged)."""

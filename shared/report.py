@@ -18,6 +18,7 @@ import csv
 import importlib.metadata
 import io
 import json
+import math
 import os
 import platform
 import time
@@ -114,15 +115,18 @@ def machine() -> dict[str, str]:
 
 
 def new_run_dir(root: str | Path, tier: str, dataset: str) -> Path:
-    """A fresh folder under ``root`` named after the time, the tier and the dataset."""
+    """A fresh folder under ``root`` named after the time, the tier and the dataset; runs that
+    start at the same second get ``-2``, ``-3``, ... in the order they claim a name."""
     stem = f"{time.strftime('%Y%m%d-%H%M%S')}-{tier}-{Path(dataset).stem}"
-    path = Path(root) / stem
+    Path(root).mkdir(parents=True, exist_ok=True)
     suffix = 1
-    while path.exists():
-        suffix += 1
-        path = Path(root) / f"{stem}-{suffix}"
-    path.mkdir(parents=True)
-    return path
+    while True:
+        path = Path(root) / (stem if suffix == 1 else f"{stem}-{suffix}")
+        try:
+            path.mkdir()  # atomic: of runs started at once, exactly one claims each name
+            return path
+        except FileExistsError:
+            suffix += 1
 
 
 def write_text(path: str | Path, text: str) -> None:
@@ -130,8 +134,22 @@ def write_text(path: str | Path, text: str) -> None:
         handle.write(text)
 
 
+def finite_json(obj: Any) -> Any:
+    """``obj`` with every NaN or infinity replaced by None, so that it is valid JSON (which has
+    no NaN) and a reader sees a missing value rather than a number."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {key: finite_json(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_json(value) for value in obj]
+    return obj
+
+
 def write_json(path: str | Path, obj: Any) -> None:
-    write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+    """``obj`` as indented JSON, written atomically; always valid JSON (see ``finite_json``)."""
+    text = json.dumps(finite_json(obj), indent=2, sort_keys=False, allow_nan=False)
+    write_text(path, text + "\n")
 
 
 def save_params(path: str | Path, params: Params) -> None:

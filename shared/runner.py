@@ -7,6 +7,7 @@ are trained on the same data, from the same initial weights, and judged by the s
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 from shared.callbacks import Callback, CheckpointEveryEpoch
 from shared.checkpoint import Checkpoint, load_checkpoint
 from shared.data import Dataset, load_dataset
-from shared.errors import CheckpointError
+from shared.errors import CheckpointError, DivergedError
 from shared.init import Params, init_params
 from shared.metrics import Evaluation, evaluate, l2_penalty
 from shared.report import (
@@ -124,7 +125,16 @@ def train_and_evaluate(
             *callbacks,
             CheckpointEveryEpoch(folder / "checkpoint.npz", run.data_spec, run.data),
         ]
-    history = tier.fit(run.data, callbacks)
+    try:
+        history = tier.fit(run.data, callbacks)
+    except DivergedError as exc:
+        if folder is None:
+            raise
+        checkpoint = folder / "checkpoint.npz"
+        if checkpoint.is_file():  # written after the last epoch that ended finite
+            raise DivergedError(f"{exc}; the last good checkpoint is {checkpoint}") from None
+        shutil.rmtree(folder, ignore_errors=True)  # nothing finite was written there
+        raise
     data = run.data
     evaluations = {
         split: evaluate(tier.predict_proba(x), y, run.model.loss)

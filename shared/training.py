@@ -12,6 +12,7 @@ These functions read a few attributes of the tier they are given: ``model_spec``
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ import numpy as np
 
 from shared.checkpoint import Checkpoint
 from shared.early_stopping import EarlyStopping
+from shared.errors import DivergedError
 from shared.metrics import evaluate, l2_penalty, one_hot
 from shared.report import History
 from shared.spec import ModelSpec, TrainSpec
@@ -56,6 +58,22 @@ def epoch_loss(losses: Sequence[Any], sizes: Sequence[int]) -> float:
     return float(np.dot([float(loss) for loss in losses], sizes)) / sum(sizes)
 
 
+def check_finite(tier: Any, loss: Any, batch: int, n_batches: int) -> None:
+    """Stop at once when a step's loss is NaN or infinite: the weights have diverged, and every
+    later step, epoch record and checkpoint would hold NaN. ``batch`` counts from 1 within the
+    epoch now running (``tier.epoch + 1``); the last checkpoint written stays the last good one.
+    """
+    value = float(loss)
+    if math.isfinite(value):
+        return
+    spec = tier.train_spec
+    raise DivergedError(
+        f"{tier.name}: the training loss became {value} at epoch {tier.epoch + 1}, step {batch} "
+        f"of {n_batches}; the weights diverged, so training stopped there. A smaller learning "
+        f"rate keeps them finite (--lr is {spec.lr:g}; try {spec.lr / 10:g})"
+    )
+
+
 def end_of_epoch(tier: Any, data: Dataset, train_loss: float, seconds: float) -> dict[str, Any]:
     """The record of the epoch just finished (``tier.epoch``, 1-based), appended to the history.
 
@@ -65,6 +83,12 @@ def end_of_epoch(tier: Any, data: Dataset, train_loss: float, seconds: float) ->
     val = evaluate(tier.predict_proba(data.x_val), data.y_val, tier.model_spec.loss)
     l2 = tier.train_spec.l2
     val_loss = val.loss + (l2_penalty(tier.get_params(), l2) if l2 else 0.0)
+    if not math.isfinite(val_loss):
+        raise DivergedError(
+            f"{tier.name}: the validation loss became {val_loss} after epoch {tier.epoch}; the "
+            f"weights diverged. A smaller learning rate keeps them finite (--lr is "
+            f"{tier.train_spec.lr:g})"
+        )
     record = {
         "epoch": tier.epoch,
         "loss": train_loss,

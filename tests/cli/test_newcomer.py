@@ -149,3 +149,48 @@ def test_the_progress_bar_shows_no_loss_before_the_first_step():
     progress.progress.refresh()
     assert "loss 1.2500" in buffer.getvalue()
     progress.on_train_end(tier)
+
+
+def test_a_diverging_run_leaves_its_last_good_checkpoint(tmp_path):
+    """Weights blown up at the end of epoch 2 (finite, but every later step overflows): the run
+    stops in epoch 3, says where the checkpoint of epoch 2 is, and that checkpoint loads."""
+    import numpy as np
+
+    from shared.callbacks import Callback
+    from shared.checkpoint import load_checkpoint
+    from shared.errors import DivergedError
+    from shared.runner import prepare_run, train_and_evaluate
+    from shared.spec import DataSpec, ModelSpec, RunConfig, TrainSpec
+
+    class BlowUp(Callback):
+        def on_epoch_end(self, tier, record):
+            if record["epoch"] == 2:
+                tier.set_params([(W * 0 + 1e30, b) for W, b in tier.get_params()])
+
+    run = prepare_run(RunConfig(DataSpec(), ModelSpec(hidden=(8,)), TrainSpec(epochs=5)))
+    with np.errstate(all="ignore"), pytest.raises(DivergedError) as error:
+        train_and_evaluate("numpy", run, [BlowUp()], out=tmp_path)
+    folder = run_folder(tmp_path)
+    assert "at epoch 3, step 1 of 39" in str(error.value)
+    assert f"the last good checkpoint is {folder / 'checkpoint.npz'}" in str(error.value)
+    checkpoint = load_checkpoint(folder / "checkpoint.npz")
+    assert checkpoint.epoch == 2 and len(checkpoint.history) == 2
+    assert all(np.isfinite(a).all() for pair in checkpoint.params for a in pair)
+    assert not (folder / "metrics.json").exists()  # no report with NaN in it
+
+
+def test_a_run_that_diverges_in_its_first_epoch_leaves_nothing(tmp_path, capsys):
+    code = train(["--optimizer", "sgd", "--lr", "1e6", "--epochs", "3", "--out", str(tmp_path)])
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and len(err.splitlines()) == 1 and "RuntimeWarning" not in err
+    assert "numpy: the training loss became nan at epoch 1" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_reports_are_valid_json_whatever_the_numbers():
+    import json
+
+    from shared.report import finite_json
+
+    text = json.dumps(finite_json({"a": float("nan"), "b": [1.0, float("inf")], "c": "x"}))
+    assert json.loads(text) == {"a": None, "b": [1.0, None], "c": "x"}

@@ -255,3 +255,17 @@ def test_dropout_drops_its_share_and_scales_the_kept_units(tier_name, rate):
     # Kept units are scaled by 1 / (1 - rate), to float32 rounding where Keras demotes float64.
     np.testing.assert_allclose(mask[kept], 1 / (1 - rate), rtol=1e-6)
     np.testing.assert_array_equal(tier.get_params()[1][0][:, 1], 0.0)  # the other class: no step
+
+
+def test_a_diverging_run_stops_at_the_first_non_finite_loss(tier_name, blob_data):
+    from shared.errors import DivergedError
+
+    model = ModelSpec(n_inputs=5, n_outputs=3, hidden=(8, 6), activation="relu")
+    train = TrainSpec(optimizer="sgd", lr=1e6, epochs=5, batch_size=16)
+    tier = make_tier(tier_name, model, train)
+    with np.errstate(all="ignore"), pytest.raises(DivergedError) as error:
+        tier.fit(blob_data.astype("float32"))
+    message = str(error.value)
+    assert message.startswith(f"{tier_name}: the training loss became nan at epoch 1, step ")
+    assert "--lr is 1e+06" in message
+    assert tier.history.records == []  # no epoch record holds NaN
