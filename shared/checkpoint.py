@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from shared.errors import CheckpointError, SpecError
-from shared.fileio import atomic_write
+from shared.fileio import atomic_write, npz_problem
 from shared.init import Params, check_params
 from shared.report import versions
 from shared.spec import DataSpec, ModelSpec, TrainSpec, build, to_dict
@@ -168,12 +168,20 @@ def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> Path:
 def load_checkpoint(path: str | Path) -> Checkpoint:
     """Read a checkpoint written by any tier; a clear ``CheckpointError`` if it cannot."""
     path = Path(path)
-    if not path.is_file():
+    problem = npz_problem(path)
+    if problem == "not found":
         raise CheckpointError(f"checkpoint not found: {path}")
+    if problem:
+        raise CheckpointError(
+            f"cannot read checkpoint {path}: the file is corrupted or not an .npz archive "
+            f"({problem})"
+        )
     try:
         with np.load(path, allow_pickle=False) as npz:
             archive = {key: npz[key] for key in npz.files}
         meta = json.loads(str(archive.pop("meta")))
+    except RecursionError:
+        raise CheckpointError(f"checkpoint {path} has metadata nested too deep to read") from None
     except KeyError:
         raise CheckpointError(
             f"{path} is not an mlp-tiers checkpoint (it has no 'meta' entry)"
@@ -189,6 +197,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
             f"checkpoint {path} has format version {meta.get('version')}; "
             f"this mlp-tiers reads version {VERSION}"
         )
+    _check_meta(meta, path)
     try:
         model = build(ModelSpec, meta["model"], f"the model spec in {path}")
         train = build(TrainSpec, meta["train"], f"the training spec in {path}")
@@ -218,7 +227,78 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     except (KeyError, TypeError, SpecError) as exc:
         raise CheckpointError(f"checkpoint {path} is incomplete or inconsistent: {exc}") from None
     _check_shapes(checkpoint, path)
+    _check_finite(checkpoint, path)
     return checkpoint
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+HISTORY_KEYS = ("epoch", "loss", "val_loss", "val_accuracy", "seconds")
+
+
+def _check_meta(meta: dict[str, Any], path: Path) -> None:
+    """The counters, history and early-stopping state, checked before anything uses them: types,
+    ranges, and agreement with each other. One sentence naming the field when they do not."""
+
+    def fail(name: str, what: str) -> None:
+        raise CheckpointError(f"checkpoint {path}: {name} {what}")
+
+    for counter in ("step", "epoch"):
+        if not _is_int(meta.get(counter)) or meta[counter] < 0:
+            fail(f"'{counter}'", f"must be a whole number >= 0; got {meta.get(counter)!r}")
+    step, epoch = meta["step"], meta["epoch"]
+    if step < epoch:
+        fail("'step'", f"is {step}, fewer than one per epoch of its {epoch} epochs")
+    if not isinstance(meta.get("tier"), str):
+        fail("'tier'", f"must be a tier name; got {meta.get('tier')!r}")
+    history = meta.get("history")
+    if not isinstance(history, list) or len(history) != epoch:
+        count = len(history) if isinstance(history, list) else "no list of"
+        fail("'history'", f"holds {count} records for {epoch} epochs")
+    for i, record in enumerate(history):
+        if not isinstance(record, dict) or set(HISTORY_KEYS) - set(record):
+            fail(f"history record {i + 1}", f"must hold {', '.join(HISTORY_KEYS)}")
+        if record["epoch"] != i + 1 or not all(_is_number(record[k]) for k in HISTORY_KEYS):
+            fail(f"history record {i + 1}", "must be numbers, for epochs 1, 2, ... in order")
+    stopping = meta.get("early_stopping")
+    if stopping is None:
+        return
+    if not isinstance(stopping, dict) or not {"patience", "best", "best_epoch", "wait",
+                                              "stopped_epoch"} <= set(stopping):  # fmt: skip
+        fail("'early_stopping'", "must hold patience, best, best_epoch, wait and stopped_epoch")
+    if not _is_int(stopping["patience"]) or stopping["patience"] < 1:
+        fail(
+            "early_stopping 'patience'",
+            f"must be a whole number >= 1; got {stopping['patience']!r}",
+        )
+    if not _is_int(stopping["wait"]) or not 0 <= stopping["wait"] <= epoch:
+        fail("early_stopping 'wait'", f"must be a whole number from 0 to {epoch}")
+    if stopping["best"] is not None and not _is_number(stopping["best"]):
+        fail("early_stopping 'best'", "must be a number or null")
+    for counter in ("best_epoch", "stopped_epoch"):
+        value = stopping[counter]
+        if value is not None and (not _is_int(value) or not 1 <= value <= epoch):
+            fail(f"early_stopping '{counter}'", f"must be null or an epoch from 1 to {epoch}")
+
+
+def _check_finite(checkpoint: Checkpoint, path: Path) -> None:
+    groups = {"params": checkpoint.params, **{f"slot {k}": v for k, v in checkpoint.slots.items()}}
+    if checkpoint.best is not None:
+        groups["best weights"] = checkpoint.best
+    for name, params in groups.items():
+        for i, pair in enumerate(params):
+            for kind, array in zip("Wb", pair):
+                if array.dtype.kind != "f" or not np.isfinite(array).all():
+                    raise CheckpointError(
+                        f"checkpoint {path}: {name} {kind}{i} holds NaN, infinite or non-float "
+                        "values; a checkpoint is written only after an epoch that ended finite"
+                    )
 
 
 def _check_shapes(checkpoint: Checkpoint, path: Path) -> None:

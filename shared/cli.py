@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -82,8 +83,30 @@ FLAGS: dict[str, tuple[str, str, Callable[[str], Any], str]] = {
 }  # fmt: skip
 
 
+_NEGATIVE_NUMBER = re.compile(r"^-(\d|\.\d)[\d.]*(e[-+]?\d+)?$", re.IGNORECASE)
+
+
 class Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line and exit status 2."""
+    """An argument parser whose errors are one line and exit status 2.
+
+    A negative number after a flag is that flag's value (``--lr -1e-3``), so that the spec can
+    say what is allowed; argparse alone would read ``-1e-3`` as an unknown flag.
+    """
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        tokens = list(sys.argv[1:] if args is None else args)
+        joined: list[str] = []
+        for token in tokens:
+            if (
+                _NEGATIVE_NUMBER.match(token)
+                and joined
+                and joined[-1].startswith("--")
+                and "=" not in joined[-1]
+            ):
+                joined[-1] = f"{joined[-1]}={token}"
+            else:
+                joined.append(token)
+        return super().parse_known_args(joined, namespace)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message}\n")
@@ -385,6 +408,8 @@ def bench(args: argparse.Namespace, console: Console) -> int:
     from shared.spec import to_dict
 
     entries = [entry.strip() for entry in args.tiers.split(",") if entry.strip()]
+    if not entries:
+        raise SpecError("--tiers names no entry; give one or more, such as --tiers numpy,tf-nn")
     config = config_from_args(args)
     run = prepare_run(config)
     console.print(describe_run(", ".join(entries), run.data, run.model, run.train))

@@ -58,3 +58,23 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def npz_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be an ``.npz`` archive, in a few words, or None if it may be one:
+    a folder, a pipe or device, a file that cannot be read, or one that is not a zip archive
+    (an ``.npz`` is a zip file of ``.npy`` arrays)."""
+    if path.is_dir():
+        return "it is a folder"
+    if not path.is_file():
+        return "it is not a regular file (a pipe or a device)" if path.exists() else "not found"
+    try:
+        with open(path, "rb") as handle:
+            magic = handle.read(4)
+    except PermissionError:
+        return "permission denied"
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    if magic != b"PK\x03\x04":
+        return "it is not a valid .npz archive (a zip archive of .npy arrays)"
+    return None

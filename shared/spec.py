@@ -47,9 +47,17 @@ def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
         raise SpecError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
 
 
-def _integer(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise SpecError(f"{name} must be an integer >= {minimum}; got {value!r}")
+def _integer(name: str, value: Any, minimum: int, maximum: int | None = None) -> None:
+    ok = not isinstance(value, bool) and isinstance(value, int) and value >= minimum
+    if ok and (maximum is None or value <= maximum):
+        return
+    allowed = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+    raise SpecError(f"{name} must be an integer {allowed}; got {value!r}")
+
+
+# Seeds reach NumPy (any size), scikit-learn's splits (32 bits) and TensorFlow's stateless random
+# ops (signed 64 bits): one range that all of them take.
+MAX_SEED = 2**32 - 1
 
 
 def _number(
@@ -198,7 +206,7 @@ class TrainSpec:
         _number("dropout", self.dropout, 0.0, 1.0, low_open=False, high_open=True)
         if self.patience is not None:
             _integer("patience", self.patience, 1)
-        _integer("seed", self.seed, 0)
+        _integer("seed", self.seed, 0, MAX_SEED)
         _choice("dtype", self.dtype, DTYPES)
         _choice("device", self.device, DEVICES)
         for name in ("lr", "momentum", "beta1", "beta2", "rho", "eps", "l2", "dropout"):
@@ -237,7 +245,13 @@ class DataSpec:
         _number("test_fraction", self.test_fraction, 0.0, 1.0, low_open=True, high_open=True)
         if self.val_fraction + self.test_fraction >= 1.0:
             raise SpecError("val_fraction + test_fraction must be below 1, leaving training data")
-        _integer("split_seed", self.split_seed, 0)
+        _integer("split_seed", self.split_seed, 0, MAX_SEED)
+        if isinstance(self.label_column, int) and not isinstance(self.label_column, bool):
+            object.__setattr__(self, "label_column", str(self.label_column))  # TOML: 2, not "2"
+        if self.label_column is not None and not isinstance(self.label_column, str):
+            raise SpecError(
+                f"label_column must be a column name or index; got {self.label_column!r}"
+            )
         if self.n_classes is not None:
             _integer("n_classes", self.n_classes, 2)
         if self.n_samples is not None:
@@ -293,11 +307,16 @@ def config_from_dict(raw: Mapping[str, Any], where: str = "the config") -> RunCo
 def load_toml(path: str | Path) -> dict[str, Any]:
     """Read a TOML config file into a plain dict, with clear errors."""
     path = Path(path)
+    if path.exists() and not path.is_file():
+        kind = "a folder" if path.is_dir() else "not a regular file (a pipe or a device)"
+        raise SpecError(f"config file {path} is {kind}; give a TOML file")
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
     except FileNotFoundError:
         raise SpecError(f"config file not found: {path}") from None
+    except UnicodeDecodeError:
+        raise SpecError(f"config file {path} is not UTF-8 text, as TOML must be") from None
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"config file {path} is not valid TOML: {exc}") from None
     except OSError as exc:

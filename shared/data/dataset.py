@@ -67,6 +67,8 @@ class Dataset:
 
 def validate_features(x: object, source: str) -> np.ndarray:
     """Features as a float64 ``(n, n_features)`` array; images are flattened row by row."""
+    if np.iscomplexobj(x):
+        raise DataError(f"{source}: features must be real numbers; got complex values")
     try:
         x = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError):

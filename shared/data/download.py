@@ -37,7 +37,13 @@ def cache_dir() -> Path:
 
 
 def mirror() -> str:
+    """The mirror's base address (``MLP_TIERS_MIRROR``, or the public one), ending in ``/``."""
     base = os.environ.get(MIRROR_ENV, DEFAULT_MIRROR)
+    if not base.startswith(("http://", "https://", "file://")):
+        raise DataError(
+            f"{MIRROR_ENV} must be an address starting with http://, https:// or file://; "
+            f"got {base!r}"
+        )
     return base if base.endswith("/") else base + "/"
 
 

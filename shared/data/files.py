@@ -20,6 +20,7 @@ import numpy as np
 
 from shared.data.dataset import Dataset, make_dataset
 from shared.errors import DataError
+from shared.fileio import npz_problem
 from shared.spec import DataSpec
 
 SUFFIXES = (".npz", ".csv")
@@ -73,6 +74,9 @@ def read_table(path: Path, label_column: str | None = None, n_features: int | No
 
 
 def _read_npz(path: Path, labels: bool) -> Table:
+    problem = npz_problem(path)
+    if problem:
+        raise DataError(f"cannot read {path}: {problem}")
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}

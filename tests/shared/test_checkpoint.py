@@ -18,9 +18,10 @@ def checkpoint() -> Checkpoint:
     return Checkpoint(
         params=params, model=model, train=TrainSpec(epochs=9, patience=2), slots=slots, step=17,
         epoch=3, data=DataSpec(name="digits"), tier="numpy",
-        history=[{"epoch": 1, "loss": 0.5, "val_loss": 0.6, "val_accuracy": 0.7, "seconds": 0.1}],
-        best=init_params(model, 3), early_stopping={"patience": 2, "best": 0.6, "best_epoch": 1,
-                                                    "wait": 0, "stopped_epoch": None},
+        history=[{"epoch": e, "loss": 0.5, "val_loss": 0.6 + e / 10, "val_accuracy": 0.7,
+                  "seconds": 0.1} for e in (1, 2, 3)],
+        best=init_params(model, 3), early_stopping={"patience": 2, "best": 0.7, "best_epoch": 1,
+                                                    "wait": 2, "stopped_epoch": None},
     )  # fmt: skip
 
 

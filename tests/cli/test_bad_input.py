@@ -1,0 +1,153 @@
+"""A corpus of hostile input through the train script and the mlp-tiers commands: each gives one
+line naming what is wrong, a non-zero exit, no traceback, and leaves no file behind."""
+
+import json
+
+import numpy as np
+import pytest
+
+from lowlevel_numpy.train import main as train
+from shared.cli import main as mlp_tiers
+
+pytestmark = pytest.mark.slow  # end to end: each case runs the command line
+
+
+def run(command, argv):
+    try:
+        return command(argv)
+    except SystemExit as exit:  # argparse's own errors
+        return exit.code
+
+
+def assert_one_clean_line(code, capsys, fragment, out_dir=None):
+    err = capsys.readouterr().err.strip()
+    assert code not in (0, None), err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert fragment in err, err
+    if out_dir is not None:
+        assert not out_dir.exists() or list(out_dir.iterdir()) == []
+
+
+def write(path, content):
+    path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["--lr", "-1e-3"], "--lr must be a number in (0, inf); got -0.001"),
+        (["--epochs", "-3"], "--epochs must be an integer >= 1; got -3"),
+        (["--split-seed", "4294967296"], "--split-seed must be an integer from 0 to 4294967295"),
+        (["--seed", "9223372036854775808"], "--seed must be an integer from 0 to 4294967295"),
+        (["--optimizer", "adamw"], "--optimizer must be one of sgd"),
+        (["--dataset", "/"], "is a folder, not a dataset file"),
+        (["--dataset", "no-such-file.npz"], "dataset file not found"),
+        (["--hidden", "8,x"], "--hidden takes comma-separated layer sizes"),
+    ],
+)
+def test_bad_flags(argv, fragment, tmp_path, capsys):
+    out = tmp_path / "runs"
+    code = run(train, [*argv, "--epochs", "1", "--out", str(out)] if "--epochs" not in argv
+               else [*argv, "--out", str(out)])  # fmt: skip
+    assert_one_clean_line(code, capsys, fragment, out)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "fragment"),
+    [
+        ("random.npz", bytes(range(256)) * 4, "not a valid .npz archive"),
+        ("complex.npz", None, "features must be real numbers"),
+        ("bad.toml", b"x\xff\xfe = 1\n", "is not UTF-8 text"),
+        ("label.toml", "[data]\nlabel_column = 2\nname = 'digits'\n", "option label_column"),
+    ],
+)
+def test_bad_files(name, content, fragment, tmp_path, capsys):
+    path = tmp_path / name
+    if content is None:
+        np.savez(path, x=np.ones((30, 3)) * (1 + 2j), y=np.arange(30) % 3)
+    else:
+        write(path, content)
+    flag = "--config" if name.endswith(".toml") else "--dataset"
+    out = tmp_path / "runs"
+    code = run(train, [flag, str(path), "--epochs", "1", "--out", str(out)])
+    assert_one_clean_line(code, capsys, fragment, out)
+
+
+def test_a_pipe_as_config_is_refused_without_waiting(tmp_path, capsys):
+    import os
+
+    fifo = tmp_path / "config.toml"
+    os.mkfifo(fifo)
+    code = run(train, ["--config", str(fifo), "--no-save"])
+    assert_one_clean_line(code, capsys, "is not a regular file (a pipe or a device)")
+
+
+def test_a_mirror_without_a_scheme_names_the_variable(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MLP_TIERS_MIRROR", "mirror.example/files")
+    code = run(train, ["--dataset", "mnist", "--no-save"])
+    assert_one_clean_line(code, capsys, "MLP_TIERS_MIRROR must be an address starting with http")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["compare", "--tiers", ""], ["bench", "--tiers", ","], ["parity", "--tiers", " "]],
+)
+def test_an_empty_list_of_tiers_is_refused(argv, capsys):
+    assert_one_clean_line(run(mlp_tiers, argv), capsys, "--tiers names no")
+
+
+# -- checkpoints whose metadata lies -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def good_checkpoint(tmp_path_factory):
+    out = tmp_path_factory.mktemp("good")
+    assert train(["--epochs", "2", "--hidden", "8", "--patience", "3", "--quiet",
+                  "--out", str(out)]) == 0  # fmt: skip
+    (folder,) = list(out.iterdir())
+    return folder / "checkpoint.npz"
+
+
+def tampered(good, path, change):
+    with np.load(good, allow_pickle=False) as npz:
+        arrays = {key: npz[key] for key in npz.files}
+    meta = json.loads(str(arrays.pop("meta")))
+    change(meta, arrays)
+    arrays["meta"] = np.array(meta if isinstance(meta, str) else json.dumps(meta))
+    np.savez(path, **arrays)
+    return path
+
+
+CASES = {
+    "negative step": (lambda m, a: m.update(step=-1), "'step' must be a whole number >= 0"),
+    "fractional epoch": (lambda m, a: m.update(epoch=1.5), "'epoch' must be a whole number >= 0"),
+    "text step": (lambda m, a: m.update(step="abc"), "'step' must be a whole number >= 0"),
+    "negative epoch": (lambda m, a: m.update(epoch=-3), "'epoch' must be a whole number >= 0"),
+    "history too short": (lambda m, a: m.update(epoch=3, step=200), "holds 2 records for 3 epochs"),
+    "history malformed": (lambda m, a: m["history"][0].pop("loss"), "history record 1 must hold"),
+    "early stopping malformed": (lambda m, a: m.update(early_stopping={"wait": 1}),
+                                 "'early_stopping' must hold patience"),
+    "best epoch past the end": (lambda m, a: m["early_stopping"].update(best_epoch=7),
+                                "early_stopping 'best_epoch' must be null or an epoch from 1 to 2"),
+    "nan weights": (lambda m, a: a["params/0/W"].__setitem__((0, 0), np.nan),
+                    "params W0 holds NaN, infinite or non-float values"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_checkpoint_whose_metadata_lies_is_refused(case, good_checkpoint, tmp_path, capsys):
+    change, fragment = CASES[case]
+    path = tampered(good_checkpoint, tmp_path / "lying.npz", change)
+    out = tmp_path / "runs"
+    code = run(train, ["--resume", str(path), "--epochs", "5", "--out", str(out)])
+    assert_one_clean_line(code, capsys, fragment, out)
+
+
+def test_metadata_nested_too_deep_is_refused(good_checkpoint, tmp_path, capsys):
+    with np.load(good_checkpoint, allow_pickle=False) as npz:
+        arrays = {key: npz[key] for key in npz.files}
+    arrays["meta"] = np.array("[" * 200000 + "]" * 200000)
+    np.savez(tmp_path / "deep.npz", **arrays)
+    code = run(train, ["--resume", str(tmp_path / "deep.npz"), "--epochs", "5", "--no-save"])
+    assert_one_clean_line(code, capsys, "nested too deep")
