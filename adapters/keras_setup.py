@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from adapters.tensorflow_setup import import_tensorflow, require
+from adapters.tensorflow_setup import choose_quiet_level, import_tensorflow, require
 from shared.errors import BackendError, UnknownNameError
 
 KERAS_BACKENDS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}  # backend: package
@@ -47,6 +47,7 @@ def import_keras(backend: str) -> Any:
     require("keras", "the Keras tier")
     require(KERAS_BACKENDS[backend], f"Keras's {backend} backend")
     os.environ["KERAS_BACKEND"] = backend
+    choose_quiet_level()  # before JAX or TensorFlow load
     if backend == "tensorflow":
         import_tensorflow()
     import keras

@@ -57,13 +57,21 @@ def quiet_logs() -> bool:
     return _USERS_LEVEL is None and level == "1" and "jax" in sys.modules
 
 
+def choose_quiet_level() -> None:
+    """Set TensorFlow's log level ourselves (marked as ours) unless the user chose one: before
+    JAX loads, which would otherwise set it to 1, unmarked, and children would take that for the
+    user's choice."""
+    if quiet_logs():
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = os.environ[_MARK] = _QUIET_LEVEL
+
+
 @contextmanager
 def quiet_tensorflow_startup() -> Iterator[None]:
     """Hold standard error while TensorFlow loads; pass on all but its start-up notes."""
     if not quiet_logs():
         yield  # the user chose a level: show what it lets through
         return
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = os.environ[_MARK] = _QUIET_LEVEL
+    choose_quiet_level()
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile(mode="w+b") as held:

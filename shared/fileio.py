@@ -78,3 +78,30 @@ def npz_problem(path: Path) -> str | None:
     if magic != b"PK\x03\x04":
         return "it is not a valid .npz archive (a zip archive of .npy arrays)"
     return None
+
+
+def npz_bytes(path: Path) -> float:
+    """What loading every array of the ``.npz`` at ``path`` would allocate, read from the arrays'
+    headers alone (an archive may claim shapes far larger than the file)."""
+    import zipfile
+
+    import numpy as np
+
+    total = 0.0
+    with zipfile.ZipFile(path) as archive:
+        for member in archive.namelist():
+            if not member.endswith(".npy"):
+                continue
+            with archive.open(member) as handle:
+                major, _ = np.lib.format.read_magic(handle)
+                read_header = (
+                    np.lib.format.read_array_header_1_0
+                    if major == 1
+                    else np.lib.format.read_array_header_2_0
+                )
+                shape, _, dtype = read_header(handle, max_header_size=100_000)
+            count = 1.0
+            for n in shape:
+                count *= float(n)
+            total += count * dtype.itemsize
+    return total

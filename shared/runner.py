@@ -29,6 +29,7 @@ from shared.report import (
     write_json,
     write_text,
 )
+from shared.resources import require, training_bytes
 from shared.spec import DataSpec, ModelSpec, RunConfig, TrainSpec, to_dict
 from shared.tiers import get_tier, run_in_new_process
 
@@ -60,6 +61,12 @@ def prepare_run(
         data_spec, train = config.data, config.train
         data = load_dataset(data_spec)
         model = config.model.resolve(data.n_features, data.n_classes)
+        itemsize = 4 if train.dtype == "float32" else 8
+        layers = "-".join(str(n) for n in model.layer_sizes)
+        require(
+            training_bytes(model.layer_sizes, len(data.y_train), train.batch_size, itemsize),
+            f"training the {layers} model on {len(data.y_train)} samples",
+        )
         params = init_params(model, train.seed, train.dtype)
         checkpoint = None
     else:

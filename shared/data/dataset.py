@@ -112,6 +112,11 @@ def validate_labels(
         i = int(np.argmax(bad))
         raise DataError(f"{source}: label {y[i]!r} at row {i} is not an integer class index")
     k = len(class_names) if class_names is not None else int(y.max()) + 1
+    if class_names is None and k > max(n_samples, 2):
+        raise DataError(
+            f"{source}: labels go up to {k - 1} for {n_samples} samples; labels are class indices "
+            f"0 .. k-1, and {k} classes would leave most of them without a sample"
+        )
     out_of_range = (y < 0) | (y >= k)
     if out_of_range.any():
         i = int(np.argmax(out_of_range))

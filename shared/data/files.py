@@ -20,7 +20,8 @@ import numpy as np
 
 from shared.data.dataset import Dataset, make_dataset
 from shared.errors import DataError
-from shared.fileio import npz_problem
+from shared.fileio import npz_bytes, npz_problem
+from shared.resources import require_dataset
 from shared.spec import DataSpec
 
 SUFFIXES = (".npz", ".csv")
@@ -77,6 +78,12 @@ def _read_npz(path: Path, labels: bool) -> Table:
     problem = npz_problem(path)
     if problem:
         raise DataError(f"cannot read {path}: {problem}")
+    try:
+        claimed = npz_bytes(path)
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise DataError(f"cannot read {path}: not a valid .npz archive ({exc})") from None
+    # require_dataset counts 8-byte values twice (the file's and its standardized copy).
+    require_dataset((claimed / 16,), f"{path}, as its array headers describe it,")
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}

@@ -25,6 +25,7 @@ import numpy as np
 from shared.data.dataset import Dataset, make_dataset
 from shared.data.download import RemoteFile, fetch, fetch_all
 from shared.errors import DataError
+from shared.resources import require_dataset
 from shared.seeding import stream
 from shared.spec import DataSpec
 
@@ -185,6 +186,8 @@ def load_spirals(spec: DataSpec) -> Dataset:
         raise DataError("option label_column does not apply to dataset 'spirals'")
     n_classes = spec.n_classes or 3
     n_samples = spec.n_samples or 200
+    # Features, labels and the one-hot targets training makes of them: n x (2 + k).
+    require_dataset((n_classes * n_samples, 2 + n_classes), f"spirals of {n_classes} x {n_samples}")
     x, y = make_spirals(n_classes, n_samples, spec.split_seed)
     return make_dataset(
         "spirals",
@@ -214,6 +217,7 @@ def load_mnist_shaped(spec: DataSpec) -> Dataset:
         if getattr(spec, option) is not None:
             raise DataError(f"option {option} does not apply to dataset 'mnist_shaped'")
     n_per_class = spec.n_samples or 7000
+    require_dataset((10 * n_per_class, 784 + 10), f"mnist_shaped with {n_per_class} per class")
     x, y = make_mnist_shaped(n_per_class, spec.split_seed)
     n_test = len(y) // 7  # MNIST's 10000 of 70000
     order = stream(spec.split_seed, "split", 784).permutation(len(y))

@@ -26,6 +26,7 @@ def assert_one_clean_line(code, capsys, fragment, out_dir=None):
     assert fragment in err, err
     if out_dir is not None:
         assert not out_dir.exists() or list(out_dir.iterdir()) == []
+    return err
 
 
 def write(path, content):
@@ -151,3 +152,41 @@ def test_metadata_nested_too_deep_is_refused(good_checkpoint, tmp_path, capsys):
     np.savez(tmp_path / "deep.npz", **arrays)
     code = run(train, ["--resume", str(tmp_path / "deep.npz"), "--epochs", "5", "--no-save"])
     assert_one_clean_line(code, capsys, "nested too deep")
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["--hidden", "1000000000"], "training the 64-1000000000-10 model on 1221 samples needs"),
+        (["--dataset", "spirals", "--classes", "100000000", "--samples", "2"],
+         "spirals of 100000000 x 2 needs about"),
+        (["--dataset", "mnist_shaped", "--samples", "10000000000"], "mnist_shaped with"),
+    ],
+)  # fmt: skip
+def test_what_cannot_fit_in_memory_is_refused_with_the_estimate(argv, fragment, tmp_path, capsys):
+    out = tmp_path / "runs"
+    code = run(train, [*argv, "--epochs", "1", "--out", str(out)])
+    err = assert_one_clean_line(code, capsys, fragment, out)
+    assert "of memory, and this machine has" in err and "free; use a smaller size" in err
+
+
+def test_an_npz_whose_headers_claim_terabytes_is_refused_unread(tmp_path, capsys):
+    import io
+    import zipfile
+
+    header = {"descr": "<f8", "fortran_order": False, "shape": (1_000_000, 1_000_000)}
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, header)
+    with zipfile.ZipFile(tmp_path / "huge.npz", "w") as archive:
+        archive.writestr("x.npy", buffer.getvalue() + b"\0" * 64)
+        labels = io.BytesIO()
+        np.save(labels, np.zeros(3))
+        archive.writestr("y.npy", labels.getvalue())
+    code = run(train, ["--dataset", str(tmp_path / "huge.npz"), "--no-save"])
+    assert_one_clean_line(code, capsys, "as its array headers describe it, needs about 7.3 TiB")
+
+
+def test_a_label_far_beyond_the_samples_is_refused(tmp_path, capsys):
+    np.savez(tmp_path / "labels.npz", x=np.ones((30, 3)), y=np.r_[np.arange(29) % 3, 10**9])
+    code = run(train, ["--dataset", str(tmp_path / "labels.npz"), "--no-save"])
+    assert_one_clean_line(code, capsys, "labels go up to 1000000000 for 30 samples")

@@ -73,13 +73,22 @@ def test_another_backend_in_this_process_is_a_clear_error(backend, keras_tier):
         require("no_such_package", "this test")
 
 
+def users_environment():
+    """This process's environment as a user's shell has it: without the TensorFlow log level
+    that JAX sets for itself when a test in this process loaded it."""
+    environment = dict(os.environ)
+    if environment.get("TF_CPP_MIN_LOG_LEVEL") != environment.get("MLP_TIERS_TF_LOG_LEVEL"):
+        environment.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    return environment
+
+
 def run(*args, env=None):
     return subprocess.run(
         [sys.executable, *args],
         capture_output=True,
         text=True,
         timeout=600,
-        env={**os.environ, **(env or {})},
+        env={**users_environment(), **(env or {})},
     )
 
 
