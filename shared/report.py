@@ -174,8 +174,11 @@ def plot_learning_curves(history: History, path: str | Path, title: str, l2: boo
     loss_axes.set(xlabel="epoch", ylabel="loss (incl. L2)" if l2 else "loss", title="Loss")
     accuracy_axes.plot(epochs, history.column("val_accuracy"), marker="o", ms=3, color="C1")
     accuracy_axes.set(xlabel="epoch", ylabel="accuracy", title="Validation accuracy")
+    from matplotlib.ticker import MaxNLocator
+
     for axes in (loss_axes, accuracy_axes):
         axes.grid(alpha=0.3)
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         if history.best_epoch is not None:
             axes.axvline(history.best_epoch, color="grey", ls=":", label="best epoch")
     loss_axes.legend()

@@ -8,9 +8,13 @@ used without any network access.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from shared.errors import DataError
 
@@ -60,14 +64,17 @@ def fetch(file: RemoteFile, *, timeout: float = 30.0) -> Path:
     folder = cache_dir()
     url = mirror() + file.name
     target = folder / file.name
+    limit = total_time_limit()
     try:
         path = pooch.retrieve(
             url,
             known_hash=f"sha256:{file.sha256}",
             fname=file.name,
             path=folder,
-            downloader=pooch.HTTPDownloader(timeout=timeout, progressbar=False),
+            downloader=functools.partial(_download, timeout=timeout, limit=limit),
         )
+    except TimeoutError:
+        raise DownloadError(file, url, target, f"no complete download within {limit:g} s") from None
     except ValueError as exc:
         if "hash" not in str(exc).lower():
             raise
@@ -78,6 +85,45 @@ def fetch(file: RemoteFile, *, timeout: float = 30.0) -> Path:
     except (requests.exceptions.RequestException, OSError) as exc:
         raise DownloadError(file, url, target, type(exc).__name__) from None
     return Path(path)
+
+
+TIME_LIMIT_ENV = "MLP_TIERS_DOWNLOAD_TIMEOUT"
+
+
+def total_time_limit() -> float:
+    """Seconds a whole download may take (``MLP_TIERS_DOWNLOAD_TIMEOUT``, 900 by default)."""
+    text = os.environ.get(TIME_LIMIT_ENV, "900")
+    try:
+        limit = float(text)
+    except ValueError:
+        limit = -1.0
+    if not limit > 0:
+        raise DataError(f"{TIME_LIMIT_ENV} must be a number of seconds above 0; got {text!r}")
+    return limit
+
+
+def _download(url: str, output_file: Any, pooch_object: Any, check_only: bool = False, *,
+              timeout: float, limit: float) -> Any:  # fmt: skip
+    """pooch's downloader, with a limit on the whole download as well as on each wait: a
+    server that trickles a byte every few seconds never trips a read timeout, so the loop reads
+    what has arrived (``read1``) and checks the clock after each read. pooch writes into a
+    temporary file and removes it when this raises."""
+    import requests
+
+    deadline = time.monotonic() + limit
+    with requests.get(url, stream=True, timeout=timeout) as response:
+        if check_only:
+            return response.ok
+        response.raise_for_status()
+        with contextlib.ExitStack() as stack:
+            handle = output_file
+            if not hasattr(output_file, "write"):  # pooch gives a path to write to
+                handle = stack.enter_context(open(output_file, "w+b"))
+            while chunk := response.raw.read1(1 << 16):
+                handle.write(chunk)
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"no complete download within {limit:g} s")
+    return None
 
 
 class DownloadError(DataError):

@@ -142,3 +142,48 @@ def test_offline_every_missing_file_is_listed_with_its_url_digest_and_place(serv
         assert f"{name} from {mirror()}{name} (SHA-256 {digest}) at {cache_dir() / name}" in message
     assert "present.bin" not in message and len(message.splitlines()) == 1
     assert (cache_dir() / "present.bin").read_bytes() == b"here"
+
+
+def test_a_server_that_trickles_is_given_up_on_after_the_time_limit(tmp_path, monkeypatch):
+    """One byte every 0.2 s never trips a read timeout; the limit on the whole download does,
+    and nothing is left in the cache."""
+    import time
+
+    class Trickle(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            try:
+                for _ in range(1000):
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(0.2)
+            except OSError:
+                pass  # the client hung up: what the test wants
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    monkeypatch.setenv("MLP_TIERS_MIRROR", f"http://127.0.0.1:{httpd.server_address[1]}/")
+    monkeypatch.setenv("MLP_TIERS_DOWNLOAD_TIMEOUT", "1.5")
+    start = time.monotonic()
+    try:
+        with pytest.raises(
+            DataError, match=r"cannot download slow.bin .*no complete download within 1.5 s"
+        ):
+            fetch(RemoteFile("slow.bin", sha256(b"x" * 1000)))
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert time.monotonic() - start < 10
+    assert not cache_dir().exists() or list(cache_dir().iterdir()) == []
+
+
+def test_the_time_limit_must_be_a_positive_number(monkeypatch):
+    monkeypatch.setenv("MLP_TIERS_DOWNLOAD_TIMEOUT", "soon")
+    with pytest.raises(DataError, match="MLP_TIERS_DOWNLOAD_TIMEOUT must be a number of seconds"):
+        fetch(RemoteFile("any.bin", sha256(b"x")))
