@@ -51,7 +51,7 @@ def _integer(name: str, value: Any, minimum: int, maximum: int | None = None) ->
     ok = not isinstance(value, bool) and isinstance(value, int) and value >= minimum
     if ok and (maximum is None or value <= maximum):
         return
-    allowed = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+    allowed = f">= {minimum}" if maximum is None else f">= {minimum} and <= {maximum}"
     raise SpecError(f"{name} must be an integer {allowed}; got {value!r}")
 
 

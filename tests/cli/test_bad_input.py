@@ -39,8 +39,8 @@ def write(path, content):
     [
         (["--lr", "-1e-3"], "--lr must be a number in (0, inf); got -0.001"),
         (["--epochs", "-3"], "--epochs must be an integer >= 1; got -3"),
-        (["--split-seed", "4294967296"], "--split-seed must be an integer from 0 to 4294967295"),
-        (["--seed", "9223372036854775808"], "--seed must be an integer from 0 to 4294967295"),
+        (["--split-seed", "4294967296"], "--split-seed must be an integer >= 0 and <= 4294967295"),
+        (["--seed", "9223372036854775808"], "--seed must be an integer >= 0 and <= 4294967295"),
         (["--optimizer", "adamw"], "--optimizer must be one of sgd"),
         (["--dataset", "/"], "is a folder, not a dataset file"),
         (["--dataset", "no-such-file.npz"], "dataset file not found"),
