@@ -156,3 +156,30 @@ def test_evaluate_refuses_labels_the_model_does_not_have(tmp_path, capsys):
 def test_a_folder_without_a_checkpoint_is_named(tmp_path, capsys):
     assert mlp_tiers(["predict", str(tmp_path), "--input", "x.npz"]) == 2
     assert "holds no checkpoint.npz" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("tier", ["keras-jax", "keras-torch"])
+def test_a_run_of_another_keras_backend_is_evaluated_in_a_process_of_its_own(tier, tmp_path):
+    """Keras keeps one backend per process: each command runs in a fresh one, as a user's."""
+    import subprocess
+    import sys
+
+    from shared.tiers import TIERS
+
+    if TIERS[tier].missing():
+        pytest.skip(f"{tier} needs {', '.join(TIERS[tier].missing())}, which is not installed")
+
+    def cli(*argv):
+        return subprocess.run([sys.executable, "-m", "shared.cli", *argv], capture_output=True,
+                              text=True, timeout=600)  # fmt: skip
+
+    trained = cli("train", "--tier", tier, "--epochs", "1", "--hidden", "8", "--quiet",
+                  "--out", str(tmp_path / "runs"))  # fmt: skip
+    assert trained.returncode == 0, trained.stderr
+    (folder,) = list((tmp_path / "runs").iterdir())
+    evaluated = cli("evaluate", str(folder), "--dataset", "digits")
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert f"{tier} on digits (weights of {tier}, epoch 1)" in evaluated.stdout
+    predicted = cli("predict", str(folder), "--input", str(digits_file(tmp_path / "x.npz")))
+    assert predicted.returncode == 0, predicted.stderr
+    assert len(predicted.stdout.splitlines()) == 26 and predicted.stderr == ""
