@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from shared.errors import DataError, UnknownNameError
+from shared.errors import BackendError, DataError, UnknownNameError
 from shared.init import Params
 from shared.spec import ModelSpec, TrainSpec
 
@@ -190,10 +190,17 @@ def run_in_new_process(fn: Any, *args: Any) -> Any:
     process's (``TierEntry.conflicts``). ``fn`` and its arguments must be picklable."""
     import concurrent.futures
     import multiprocessing
+    from concurrent.futures.process import BrokenProcessPool
 
     context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        return pool.submit(fn, *args).result()
+    try:
+        with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+            return pool.submit(fn, *args).result()
+    except BrokenProcessPool:
+        raise BackendError(
+            "the process running this tier (Keras on another backend needs one of its own) "
+            "ended without an answer: it was killed, or ran out of memory"
+        ) from None
 
 
 def runnable_tiers() -> list[str]:

@@ -75,3 +75,20 @@ def test_contract_bad_batches(tier_cls, small_model):
         tier.train_step(x[:0], np.zeros(0, dtype=np.int64))
     with pytest.raises(DataError, match="do not match 4 inputs"):
         tier.train_step(x, np.array([0, 1]))
+
+
+def _die():
+    import os
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_child_process_killed_mid_run_is_one_clear_error():
+    """compare and parity run other Keras backends in a child process; when that child dies,
+    the user reads what happened, not BrokenProcessPool."""
+    from shared.errors import BackendError
+    from shared.tiers import run_in_new_process
+
+    with pytest.raises(BackendError, match="ended without an answer: it was killed, or ran out"):
+        run_in_new_process(_die)
