@@ -15,6 +15,7 @@ from typing import Any
 
 from shared.callbacks import Callback
 from shared.errors import DivergedError
+from shared.signals import raise_if_requested
 from shared.training import check_finite
 
 
@@ -55,6 +56,8 @@ def history_recorder(keras: Any, tier: Any, callbacks: Sequence[Callback], steps
         def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
             # Keras logs the epoch's running mean: it turns NaN at the step that did.
             check_finite(tier, logs["loss"], batch + 1, steps)
+            # A Ctrl-C that Keras swallowed (JAX: a bare except in its log conversion) stops here.
+            raise_if_requested()
             if batch == steps - 1:
                 float(logs["loss"])  # waits for the step to finish
                 self.seconds = time.perf_counter() - self.start

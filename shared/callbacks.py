@@ -39,6 +39,7 @@ class CheckpointEveryEpoch(Callback):
         self.path = Path(path)
         self.data_spec = data_spec
         self.data = data  # the Dataset: its scaling statistics and class names travel along
+        self.saved_epoch: int | None = None
 
     def on_epoch_end(self, tier: Any, record: dict[str, Any]) -> None:
         checkpoint = tier.checkpoint()
@@ -47,6 +48,7 @@ class CheckpointEveryEpoch(Callback):
             checkpoint.scaling = (self.data.feature_mean, self.data.feature_scale)
             checkpoint.class_names = tuple(self.data.class_names)
         save_checkpoint(self.path, checkpoint)
+        self.saved_epoch = checkpoint.epoch
 
 
 class CallbackList:

@@ -215,13 +215,19 @@ def guard(body: Callable[[], int], prog: str, command_line: bool = False) -> int
         where = f": {exc.filename}" if exc.filename else ""
         print(f"{prog}: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        import signal
+
+        number = getattr(exc, "signal_number", signal.SIGINT)
+        name = "SIGTERM" if number == signal.SIGTERM else "Ctrl-C"
+        detail = f" by {name}" + (f": {exc}" if str(exc) else "")
+        print(f"{prog}: interrupted{detail}", file=sys.stderr)
+        code = 128 + int(number)  # 130 for SIGINT, 143 for SIGTERM, as shells report them
         if command_line:
             sys.stdout.flush()
             sys.stderr.flush()
-            os._exit(130)
-        return 130
+            os._exit(code)
+        return code
 
 
 def run_training(
@@ -265,7 +271,9 @@ def run_training(
 
     # A diverging run is stopped and reported by the loop (DivergedError); NumPy's overflow
     # warnings on the way there would only repeat it.
-    with np.errstate(over="ignore", invalid="ignore"):
+    from shared.signals import stop_on_signals
+
+    with np.errstate(over="ignore", invalid="ignore"), stop_on_signals():
         outcome = train_and_evaluate(
             tier, run, callbacks, out=None if args.no_save else args.out, options=options,
             on_built=announce,

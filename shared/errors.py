@@ -35,3 +35,11 @@ class BackendError(MlpTiersError, RuntimeError):
 
 class DivergedError(MlpTiersError, ArithmeticError):
     """Training stopped because its loss became NaN or infinite (the weights diverged)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Training stopped by SIGINT (Ctrl-C) or SIGTERM; says where the last checkpoint is."""
+
+    def __init__(self, signal_number: int, message: str = "") -> None:
+        super().__init__(message)
+        self.signal_number = signal_number

@@ -16,7 +16,7 @@ from typing import Any
 from shared.callbacks import Callback, CheckpointEveryEpoch
 from shared.checkpoint import Checkpoint, load_checkpoint
 from shared.data import Dataset, load_dataset
-from shared.errors import CheckpointError, DivergedError
+from shared.errors import CheckpointError, DivergedError, Interrupted
 from shared.init import Params, init_params
 from shared.metrics import Evaluation, evaluate, l2_penalty
 from shared.report import (
@@ -134,6 +134,19 @@ def train_and_evaluate(
         ]
     try:
         history = tier.fit(run.data, callbacks)
+    except Interrupted as exc:
+        if folder is None:
+            raise
+        checkpoint = folder / "checkpoint.npz"
+        if not checkpoint.is_file():  # stopped in the first epoch: nothing to keep
+            shutil.rmtree(folder, ignore_errors=True)
+            raise Interrupted(exc.signal_number, "no epoch had finished") from None
+        epoch = callbacks[-1].saved_epoch
+        raise Interrupted(
+            exc.signal_number,
+            f"the checkpoint after epoch {epoch} is {checkpoint}; continue with --resume "
+            f"{checkpoint}",
+        ) from None
     except DivergedError as exc:
         if folder is None:
             raise

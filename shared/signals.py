@@ -1,0 +1,54 @@
+"""Stopping cleanly on SIGINT (Ctrl-C) and SIGTERM.
+
+While a run trains, both signals raise ``shared.errors.Interrupted`` in the main thread. Whatever
+it interrupts is abandoned: a checkpoint being written is removed before it replaces anything
+(``shared.fileio.atomic_write``), and the run keeps the checkpoint of its last completed epoch,
+from which ``--resume`` continues exactly (the interrupted epoch is trained again, on the same
+batches). The signal is also remembered, for code that must look for it: Keras on JAX swallows
+exceptions raised inside some of its own functions, so the Keras tier's callbacks raise it again.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from shared.errors import Interrupted
+
+_received: list[int] = []
+
+
+def requested() -> int | None:
+    """The signal received while training, if any."""
+    return _received[-1] if _received else None
+
+
+def raise_if_requested() -> None:
+    """Raise ``Interrupted`` again if a signal came (for code whose callers swallow it)."""
+    if _received:
+        raise Interrupted(_received[-1])
+
+
+def _handler(number: int, frame: Any) -> None:
+    _received.append(number)
+    raise Interrupted(number)
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM raise ``Interrupted`` inside the block (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {
+        number: signal.signal(number, _handler) for number in (signal.SIGINT, signal.SIGTERM)
+    }
+    _received.clear()
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)

@@ -1,0 +1,89 @@
+"""SIGINT and SIGTERM at random moments of real runs, saves included: one line, exit 130 or 143,
+no temporary file, and a resume from the checkpoint ends with the weights of a run that never
+stopped, bit for bit (every tier here: its CPU runs are deterministic).
+
+Keras on JAX is among them on purpose: its log conversion swallows a KeyboardInterrupt with a
+bare except, and the tier's callback raises the signal again at the next step.
+"""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from shared.tiers import available_tiers
+
+pytestmark = pytest.mark.slow  # real processes, interrupted and resumed
+
+FLAGS = ["--epochs", "40", "--hidden", "32", "--dropout", "0.1", "--patience", "50", "--quiet"]
+
+
+def command(tier, out, *extra):
+    return [sys.executable, "-m", "shared.cli", "train", "--tier", tier, *FLAGS, "--out", str(out),
+            *extra]  # fmt: skip
+
+
+def params(folder):
+    with np.load(folder / "params.npz") as npz:
+        return {key: npz[key] for key in npz.files}
+
+
+def only_folder(root):
+    (folder,) = [path for path in root.iterdir() if path.is_dir()]
+    return folder
+
+
+ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+
+
+TIERS = [tier for tier in ("numpy", "tf-nn", "keras", "keras-jax") if tier in available_tiers()]
+
+
+@pytest.mark.parametrize("tier", TIERS)
+@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupted_at_random_moments_and_resumed_ends_bit_identical(tier, number, tmp_path):
+    straight = subprocess.run(command(tier, tmp_path / "straight"), env=ENV, capture_output=True,
+                              text=True, timeout=600)  # fmt: skip
+    assert straight.returncode == 0, straight.stderr
+    expected = params(only_folder(tmp_path / "straight"))
+
+    rng = random.Random(f"{tier}-{number}")
+    resumed_runs = 0
+    for trial in range(3):
+        out = tmp_path / f"trial-{trial}"
+        process = subprocess.Popen(command(tier, out), env=ENV, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, text=True)  # fmt: skip
+        # Wait for the first checkpoint, then strike at a random moment: often inside a step,
+        # sometimes while a checkpoint is being written.
+        deadline = time.monotonic() + 300
+        while not list(out.glob("*/checkpoint.npz")) and process.poll() is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, 0.3))
+        process.send_signal(number)
+        err = process.communicate(timeout=300)[1]
+        if process.returncode == 0:
+            continue  # finished before the signal came
+        assert process.returncode == 128 + number, err
+        (line,) = err.strip().splitlines()
+        assert "interrupted by" in line and "continue with --resume" in line, line
+        folder = only_folder(out)
+        assert [p.name for p in folder.iterdir() if p.name.endswith(".tmp")] == []
+        checkpoint = folder / "checkpoint.npz"
+        resumed = subprocess.run(
+            [sys.executable, "-m", "shared.cli", "train", "--tier", tier, "--resume",
+             str(checkpoint), "--epochs", "40", "--quiet", "--out", str(out / "resumed")],
+            env=ENV, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        assert resumed.returncode == 0, resumed.stderr
+        got = params(only_folder(out / "resumed"))
+        assert got.keys() == expected.keys()
+        for key in expected:
+            np.testing.assert_array_equal(got[key], expected[key], err_msg=key)
+        resumed_runs += 1
+    assert resumed_runs >= 2, "the runs finished before the signals: lengthen them"
