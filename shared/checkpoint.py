@@ -27,9 +27,10 @@ from typing import Any
 import numpy as np
 
 from shared.errors import CheckpointError, SpecError
-from shared.fileio import atomic_write, npz_problem
+from shared.fileio import atomic_write, npz_bytes, npz_problem
 from shared.init import Params, check_params
 from shared.report import versions
+from shared.resources import available_memory, size
 from shared.spec import DataSpec, ModelSpec, TrainSpec, build, to_dict
 
 FORMAT = "mlp-tiers-checkpoint"
@@ -175,6 +176,18 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         raise CheckpointError(
             f"cannot read checkpoint {path}: the file is corrupted or not an .npz archive "
             f"({problem})"
+        )
+    try:
+        claimed = npz_bytes(path)
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise CheckpointError(
+            f"cannot read checkpoint {path}: the file is corrupted or not an .npz archive ({exc})"
+        ) from None
+    if claimed > available_memory():
+        raise CheckpointError(
+            f"checkpoint {path} describes arrays of {size(claimed)} in all, more than this "
+            f"machine has free ({size(available_memory())}); it is not a checkpoint of a model "
+            "that fits here"
         )
     try:
         with np.load(path, allow_pickle=False) as npz:

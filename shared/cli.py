@@ -234,12 +234,25 @@ def run_training(
     tier: str, args: argparse.Namespace, console: Console, options: dict[str, Any] | None = None
 ) -> int:
     """Train one tier (built with ``options``) as the flags say; print progress and results."""
+    from shared.signals import stop_on_signals
+
+    with stop_on_signals():  # Ctrl-C and SIGTERM: one line, and no partial file anywhere
+        return _run_training(tier, tier_class_of(tier), args, console, options)
+
+
+def tier_class_of(tier: str) -> Any:
+    from shared.tiers import get_tier
+
+    return get_tier(tier)  # fails early, clearly, for an unknown or uninstalled tier
+
+
+def _run_training(
+    tier: str, tier_class: Any, args: argparse.Namespace, console: Console, options: Any
+) -> int:
     from shared.console import EpochProgress, describe_run, evaluation_table, per_class_table
     from shared.metrics import l2_penalty
     from shared.runner import prepare_run, train_and_evaluate
-    from shared.tiers import get_tier
 
-    tier_class = get_tier(tier)  # fails early, clearly, for an unknown or uninstalled tier
     if args.resume:
         with flag_names(given_flags(args)):
             run = prepare_run(None, resume=args.resume, **resume_overrides(args))
@@ -271,9 +284,7 @@ def run_training(
 
     # A diverging run is stopped and reported by the loop (DivergedError); NumPy's overflow
     # warnings on the way there would only repeat it.
-    from shared.signals import stop_on_signals
-
-    with np.errstate(over="ignore", invalid="ignore"), stop_on_signals():
+    with np.errstate(over="ignore", invalid="ignore"):
         outcome = train_and_evaluate(
             tier, run, callbacks, out=None if args.no_save else args.out, options=options,
             on_built=announce,

@@ -190,3 +190,18 @@ def test_a_label_far_beyond_the_samples_is_refused(tmp_path, capsys):
     np.savez(tmp_path / "labels.npz", x=np.ones((30, 3)), y=np.r_[np.arange(29) % 3, 10**9])
     code = run(train, ["--dataset", str(tmp_path / "labels.npz"), "--no-save"])
     assert_one_clean_line(code, capsys, "labels go up to 1000000000 for 30 samples")
+
+
+def test_a_checkpoint_whose_headers_claim_terabytes_is_refused_unread(tmp_path, capsys):
+    import io
+    import zipfile
+
+    header = {"descr": "<f8", "fortran_order": False, "shape": (1_000_000, 1_000_000)}
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, header)
+    with zipfile.ZipFile(tmp_path / "huge.npz", "w") as archive:
+        archive.writestr("params/0/W.npy", buffer.getvalue() + b"\0" * 64)
+    code = run(train, ["--resume", str(tmp_path / "huge.npz"), "--epochs", "5", "--no-save"])
+    assert_one_clean_line(
+        code, capsys, "describes arrays of 7.3 TiB in all, more than this machine"
+    )
