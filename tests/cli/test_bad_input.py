@@ -170,19 +170,26 @@ def test_what_cannot_fit_in_memory_is_refused_with_the_estimate(argv, fragment, 
     assert "of memory, and this machine has" in err and "free; use a smaller size" in err
 
 
-def test_an_npz_whose_headers_claim_terabytes_is_refused_unread(tmp_path, capsys):
+def npz_claiming_terabytes(path, member, labels=False):
+    """An .npz whose array ``member`` has a header claiming 10^12 float64 values (7.3 TiB)."""
     import io
     import zipfile
 
     header = {"descr": "<f8", "fortran_order": False, "shape": (1_000_000, 1_000_000)}
     buffer = io.BytesIO()
     np.lib.format.write_array_header_1_0(buffer, header)
-    with zipfile.ZipFile(tmp_path / "huge.npz", "w") as archive:
-        archive.writestr("x.npy", buffer.getvalue() + b"\0" * 64)
-        labels = io.BytesIO()
-        np.save(labels, np.zeros(3))
-        archive.writestr("y.npy", labels.getvalue())
-    code = run(train, ["--dataset", str(tmp_path / "huge.npz"), "--no-save"])
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(member, buffer.getvalue() + b"\0" * 64)
+        if labels:
+            small = io.BytesIO()
+            np.save(small, np.zeros(3))
+            archive.writestr("y.npy", small.getvalue())
+    return str(path)
+
+
+def test_an_npz_whose_headers_claim_terabytes_is_refused_unread(tmp_path, capsys):
+    path = npz_claiming_terabytes(tmp_path / "huge.npz", "x.npy", labels=True)
+    code = run(train, ["--dataset", path, "--no-save"])
     assert_one_clean_line(code, capsys, "as its array headers describe it, needs about 7.3 TiB")
 
 
@@ -193,15 +200,8 @@ def test_a_label_far_beyond_the_samples_is_refused(tmp_path, capsys):
 
 
 def test_a_checkpoint_whose_headers_claim_terabytes_is_refused_unread(tmp_path, capsys):
-    import io
-    import zipfile
-
-    header = {"descr": "<f8", "fortran_order": False, "shape": (1_000_000, 1_000_000)}
-    buffer = io.BytesIO()
-    np.lib.format.write_array_header_1_0(buffer, header)
-    with zipfile.ZipFile(tmp_path / "huge.npz", "w") as archive:
-        archive.writestr("params/0/W.npy", buffer.getvalue() + b"\0" * 64)
-    code = run(train, ["--resume", str(tmp_path / "huge.npz"), "--epochs", "5", "--no-save"])
+    path = npz_claiming_terabytes(tmp_path / "huge.npz", "params/0/W.npy")
+    code = run(train, ["--resume", path, "--epochs", "5", "--no-save"])
     assert_one_clean_line(
         code, capsys, "describes arrays of 7.3 TiB in all, more than this machine"
     )
