@@ -757,9 +757,10 @@ def tier_flags(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> N
         script.add_flags(parser.add_argument_group(f"{name} tier"), tier=name)
 
 
-def _with_args(chosen: tuple[str, dict[str, Any]], args: argparse.Namespace, console: Console):
-    name, options = chosen
-    return name, args, console, options
+def train_command(args: argparse.Namespace, console: Console) -> int:
+    """``mlp-tiers train``: the tier of ``--tier`` with its options, trained as the flags say."""
+    name, options = chosen_tier(args)
+    return run_training(name, args, console, options)
 
 
 def chosen_tier(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
@@ -775,12 +776,10 @@ def chosen_tier(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     if chosen != name:
         raise SpecError(f"the flags name tier {chosen!r}, but --tier is {name!r}")
     if variant:
-        defaults = argparse.Namespace(**vars(args))
-        for flag in ("eager", "jit"):
-            if hasattr(defaults, flag):
-                setattr(defaults, flag, False)
-        if hasattr(defaults, "jit_compile"):
-            defaults.jit_compile = "auto"
+        # The options the tier's flags give when none is set: a variant may only stand alone.
+        fresh = argparse.ArgumentParser()
+        script.add_flags(fresh, tier=name)
+        defaults = argparse.Namespace(**{**vars(args), **vars(fresh.parse_args([]))})
         if options != script.choose(defaults)[1]:
             raise SpecError(
                 f"--tier {args.tier} names a variant and a flag of the tier sets another; give one"
@@ -900,7 +899,7 @@ def _main(argv: Sequence[str] | None) -> int:
         "compare": lambda: compare(args, terminal),
         "bench": lambda: bench(args, terminal),
         "parity": lambda: parity(args, terminal),
-        "train": lambda: run_training(*_with_args(chosen_tier(args), args, terminal)),
+        "train": lambda: train_command(args, terminal),
         "datasets": lambda: list_datasets(args, terminal),
         "tiers": lambda: list_tiers(args, terminal),
         "concepts": lambda: list_concepts(args, terminal),

@@ -128,10 +128,8 @@ def train_and_evaluate(
         on_built(tier)
     folder = None if out is None else new_run_dir(out, name, run.data_spec.name)
     if folder is not None:
-        callbacks = [
-            *callbacks,
-            CheckpointEveryEpoch(folder / "checkpoint.npz", run.data_spec, run.data),
-        ]
+        saver = CheckpointEveryEpoch(folder / "checkpoint.npz", run.data_spec, run.data)
+        callbacks = [*callbacks, saver]
     try:
         history = tier.fit(run.data, callbacks)
     except Interrupted as exc:
@@ -141,7 +139,7 @@ def train_and_evaluate(
         if not checkpoint.is_file():  # stopped in the first epoch: nothing to keep
             shutil.rmtree(folder, ignore_errors=True)
             raise Interrupted(exc.signal_number, "no epoch had finished") from None
-        epoch = callbacks[-1].saved_epoch
+        epoch = saver.saved_epoch
         raise Interrupted(
             exc.signal_number,
             f"the checkpoint after epoch {epoch} is {checkpoint}; continue with --resume "
