@@ -19,6 +19,8 @@ from typing import Any
 from shared.errors import Interrupted
 
 _received: list[int] = []
+_held = 0  # > 0 inside ``held()``: a signal is recorded, and raised when the block ends
+_pending: list[int] = []
 
 
 def requested() -> int | None:
@@ -34,7 +36,29 @@ def raise_if_requested() -> None:
 
 def _handler(number: int, frame: Any) -> None:
     _received.append(number)
+    if _held:
+        _pending.append(number)
+        return
     raise Interrupted(number)
+
+
+@contextmanager
+def held() -> Iterator[None]:
+    """A signal that arrives inside the block is raised when the block ends, not in the middle.
+
+    For the few steps that must not be cut in two, such as creating a temporary file and
+    remembering its name so that it can be removed.
+    """
+    global _held
+    _held += 1
+    try:
+        yield
+    finally:
+        _held -= 1
+    if not _held and _pending:
+        number = _pending[-1]
+        _pending.clear()
+        raise Interrupted(number)
 
 
 @contextmanager
@@ -47,6 +71,7 @@ def stop_on_signals() -> Iterator[None]:
         number: signal.signal(number, _handler) for number in (signal.SIGINT, signal.SIGTERM)
     }
     _received.clear()
+    _pending.clear()
     try:
         yield
     finally:

@@ -1,0 +1,86 @@
+"""Atomic writes under signals: a SIGINT or SIGTERM at the worst moment leaves no temporary file
+and no half-written target (the race a real interrupted run once hit between creating the
+temporary file and remembering its name)."""
+
+import os
+import signal
+import tempfile
+
+import pytest
+
+from shared.errors import Interrupted
+from shared.fileio import atomic_path, atomic_write
+from shared.signals import held, stop_on_signals
+
+
+def signal_self(number):
+    os.kill(os.getpid(), number)
+
+
+def test_a_signal_inside_held_is_raised_when_the_block_ends():
+    steps = []
+    with stop_on_signals(), pytest.raises(Interrupted) as caught:
+        with held():
+            signal_self(signal.SIGTERM)
+            steps.append("after the signal")
+        steps.append("after the block")
+    assert steps == ["after the signal"]
+    assert caught.value.signal_number == signal.SIGTERM
+
+
+def test_held_blocks_nest_and_raise_only_at_the_outermost_end():
+    steps = []
+    with stop_on_signals(), pytest.raises(Interrupted):
+        with held():
+            with held():
+                signal_self(signal.SIGINT)
+            steps.append("inner block ended")
+        steps.append("outer block ended")
+    assert steps == ["inner block ended"]
+
+
+@pytest.fixture
+def signal_while_creating(monkeypatch):
+    """mkstemp that creates its file, then receives a signal before it returns."""
+    create = tempfile.mkstemp
+
+    def mkstemp(*args, **kwargs):
+        made = create(*args, **kwargs)
+        signal_self(signal.SIGTERM)
+        return made
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+
+
+@pytest.mark.parametrize("writer", [atomic_write, atomic_path], ids=["atomic_write", "atomic_path"])
+def test_a_signal_while_the_temporary_file_is_created_leaves_nothing_behind(
+    writer, signal_while_creating, tmp_path
+):
+    target = tmp_path / "checkpoint.npz"
+    target.write_bytes(b"old")
+    with stop_on_signals(), pytest.raises(Interrupted):
+        with writer(target):
+            raise AssertionError("the block must not run: the signal came before it")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.npz"]
+    assert target.read_bytes() == b"old"
+
+
+def test_a_signal_while_writing_removes_the_temporary_file(tmp_path):
+    target = tmp_path / "report.json"
+    with stop_on_signals(), pytest.raises(Interrupted):
+        with atomic_write(target, "w") as handle:
+            handle.write("{")
+            signal_self(signal.SIGINT)
+            handle.write("}")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_finished_write_replaces_the_target_with_the_usual_permissions(tmp_path):
+    target = tmp_path / "out.txt"
+    with atomic_write(target, "w") as handle:
+        handle.write("done")
+    assert target.read_text() == "done"
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
