@@ -58,20 +58,18 @@ def test_a_signal_while_the_temporary_file_is_created_leaves_nothing_behind(
 ):
     target = tmp_path / "checkpoint.npz"
     target.write_bytes(b"old")
-    with stop_on_signals(), pytest.raises(Interrupted):
-        with writer(target):
-            raise AssertionError("the block must not run: the signal came before it")
+    with stop_on_signals(), pytest.raises(Interrupted), writer(target):
+        raise AssertionError("the block must not run: the signal came before it")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.npz"]
     assert target.read_bytes() == b"old"
 
 
 def test_a_signal_while_writing_removes_the_temporary_file(tmp_path):
     target = tmp_path / "report.json"
-    with stop_on_signals(), pytest.raises(Interrupted):
-        with atomic_write(target, "w") as handle:
-            handle.write("{")
-            signal_self(signal.SIGINT)
-            handle.write("}")
+    with stop_on_signals(), pytest.raises(Interrupted), atomic_write(target, "w") as handle:
+        handle.write("{")
+        signal_self(signal.SIGINT)
+        handle.write("}")
     assert list(tmp_path.iterdir()) == []
 
 
