@@ -27,8 +27,12 @@ def relu(z: np.ndarray) -> np.ndarray:
 
 
 def relu_derivative(z: np.ndarray, a: np.ndarray) -> np.ndarray:
-    """``relu'(z) = 1 if z > 0 else 0`` (the kink at 0 gets 0, as in every framework)."""
-    return (z > 0).astype(z.dtype)
+    """``relu'(z) = 1 if z > 0 else 0`` (the kink at 0 gets 0, as in every framework).
+
+    Returned as a boolean array: multiplying by it keeps or zeroes each entry, exactly as
+    multiplying by 1.0 or 0.0 would, without building a float array first.
+    """
+    return z > 0
 
 
 def tanh(z: np.ndarray) -> np.ndarray:

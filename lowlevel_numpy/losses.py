@@ -17,7 +17,8 @@ def log_softmax(z: np.ndarray) -> np.ndarray:
     exponent <= 0, so ``e^{...}`` cannot overflow: the log-sum-exp trick.
     """
     shifted = z - z.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    shifted -= np.log(np.exp(shifted).sum(axis=1, keepdims=True))  # in place: no new array
+    return shifted
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -37,7 +38,10 @@ def softmax_cross_entropy(z: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.
     n = z.shape[0]
     log_p = log_softmax(z)
     loss = -(t * log_p).sum() / n
-    return loss, (np.exp(log_p) - t) / n
+    dz = np.exp(log_p)  # softmax(z), from the log-probabilities already at hand
+    dz -= t  # in place, then
+    dz /= n  # in place: (softmax(z) - t) / n with one array for the whole gradient
+    return loss, dz
 
 
 def mean_squared_error(y: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -12,7 +12,7 @@ Backpropagation applies the chain rule from the loss back to the input, layer by
     dz   = dL/dz from the loss                                    (losses.loss_and_gradient)
     da_L = dz @ W_out.T,      dW_out = a_L.T @ dz,  db_out = sum_rows dz
     dz_l = dropout_mask * da_l * f'(z_l)
-    da_{l-1} = dz_l @ W_l.T,  dW_l = a_{l-1}.T @ dz_l,  db_l = sum_rows dz_l
+    da_{l-1} = dz_l @ W_l.T,  dW_l = a_{l-1}.T @ dz_l,  db_l = sum_rows dz_l    (no da_0: x is data)
     dW_l += 2 * l2 * W_l                                          (the L2 term's gradient)
 """
 
@@ -98,8 +98,10 @@ class MLP:
         for layer, dropout, (z, a) in zip(
             reversed(self.layers[:-1]), reversed(self.dropouts), reversed(self._hidden)
         ):
-            dz = dropout.backward(da) * self.activation.derivative(z, a)
-            da = layer.backward(dz)
+            dz = dropout.backward(da)  # da * mask, in place
+            dz *= self.activation.derivative(z, a)  # dz_l = da_l * mask * f'(z_l), in place
+            # The first layer's dx is the gradient of the data itself: nothing uses it.
+            da = layer.backward(dz, input_gradient=layer is not self.layers[0])
         if self.l2:
             for layer in self.layers:
                 layer.dW += 2 * self.l2 * layer.W

@@ -77,3 +77,6 @@ def stop_on_signals() -> Iterator[None]:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+        # Forgotten on the way out: a later run in this process starts with a clean slate.
+        _received.clear()
+        _pending.clear()

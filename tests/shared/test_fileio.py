@@ -82,3 +82,12 @@ def test_a_finished_write_replaces_the_target_with_the_usual_permissions(tmp_pat
     os.umask(mask)
     assert target.stat().st_mode & 0o777 == 0o666 & ~mask
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_a_signal_is_forgotten_once_the_run_that_received_it_ends():
+    from shared.signals import raise_if_requested, requested
+
+    with stop_on_signals(), pytest.raises(Interrupted):
+        signal_self(signal.SIGINT)
+    assert requested() is None
+    raise_if_requested()  # the next run in this process must not be stopped by the old signal
