@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from shared.errors import UnknownNameError
+from shared.threads import requested as requested_threads
 from shared.tiers import installed
 
 # Lines TensorFlow writes while it loads and finds its devices: absl's "I"/"W" records
@@ -109,6 +110,10 @@ def import_tensorflow() -> Any:
         with quiet_tensorflow_startup():
             import tensorflow
 
+            threads = requested_threads()  # --threads: before the runtime starts its pools
+            if threads is not None:
+                tensorflow.config.threading.set_intra_op_parallelism_threads(threads)
+                tensorflow.config.threading.set_inter_op_parallelism_threads(threads)
             tensorflow.config.list_physical_devices()  # finds the devices, and says so, here
     tf = sys.modules["tensorflow"]
     if quiet_logs():

@@ -24,10 +24,11 @@ import numpy as np
 from adapters.keras_setup import keras_dtype
 from adapters.tensorflow_setup import quiet_tensorflow_startup
 from highlevel_keras.backend import check_dtypes, keras_device, load_keras
-from highlevel_keras.batches import make_batches, make_epoch_setter
+from highlevel_keras.batches import shared_batches
 from highlevel_keras.callbacks import history_recorder, resumable_early_stopping
-from highlevel_keras.model import build_model, compile_model
+from highlevel_keras.model import build_model, compile_model, steps_per_execution
 from highlevel_keras.resume import keras_checkpoint, restore_keras
+from shared.batching import n_batches
 from shared.callbacks import Callback
 from shared.checkpoint import Checkpoint, pairs
 from shared.fileio import atomic_path
@@ -97,19 +98,26 @@ class KerasTier:
         """``model.fit`` over the shared batches, from the current epoch to ``train.epochs``."""
         spec, keras = self.train_spec, self.keras
         x, t = training_arrays(data, self.model_spec, self.dtype)
-        batches = make_batches(keras, x, t, spec.batch_size, spec.seed)
+        steps = n_batches(len(x), spec.batch_size)
+        batches, keras_callbacks = shared_batches(
+            keras, x, t, spec.batch_size, spec.seed, range(self.epoch, spec.epochs)
+        )
         y_val = one_hot(data.y_val, self.model_spec.n_outputs, self.dtype)
-        keras_callbacks = [make_epoch_setter(keras, batches)]
         if self.early_stopping is not None:
             keras_callbacks.append(self.early_stopping)  # before the recorder: restores weights
-        keras_callbacks.append(history_recorder(keras, self, callbacks, len(batches)))
+        keras_callbacks.append(history_recorder(keras, self, callbacks, steps))
         stopped = self.early_stopping is not None and self.early_stopping.stopped_epoch > 0
         if self.epoch < spec.epochs and not stopped:
             with self._scope():
+                if self.model.steps_per_execution != steps_per_execution(steps):
+                    # compile()'s steps_per_execution, chosen now that the epoch's length is known
+                    self.model.steps_per_execution = steps_per_execution(steps)
+                    self.model.make_train_function(force=True)
                 self.model.fit(
                     batches,
                     epochs=spec.epochs,
                     initial_epoch=self.epoch,
+                    steps_per_epoch=steps,
                     shuffle=False,  # the batches come in the shared order
                     validation_data=(data.x_val, y_val),
                     validation_batch_size=PREDICT_CHUNK,

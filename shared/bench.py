@@ -1,100 +1,215 @@
-"""The benchmark harness: tiers (and their variants) trained side by side on one spec, timed.
+"""The benchmark harness: tiers, their variants and their peers, timed side by side on one spec.
 
-    mlp-tiers bench --tiers numpy,tf-nn:eager,tf-nn,tf-nn:jit --dataset mnist_shaped \\
-        --hidden 256,128 --batch-size 128 --epochs 4
+    mlp-tiers bench --dataset mnist_shaped --hidden 256,128 --batch-size 128 --lr 0.01 \\
+        --optimizer sgd --epochs 4 --repeats 3
 
-Every entry trains the same model from the same initial weights on the same batches, in this
-process one after another (a Keras backend other than this process's runs in a process of its
-own). What is timed is an epoch's training steps (``History``'s ``seconds``: no validation, no
-data loading). The first epoch includes tracing and compilation, so it is reported apart; the
-speed of an entry is the median of its later epochs, over ``repeats`` fresh runs, and each is
-compared with the first entry as a ratio, measured in the same run on the same machine.
+Entries are tiers (``numpy``, ``tf-nn:eager``, ``keras-jax``, ...) and peers (``gemm-floor``,
+``sklearn``, ``torch``, ``torch:compile``, ``jax-scan``; see ``peers/``). Every entry trains the
+same spec, from the same initial weights on the same batches where it can, with the same number
+of threads. To be fair to each other and to a machine whose load changes:
+
+- every entry runs in a fresh process of its own (no entry inherits another's warm caches,
+  thread pools or framework), started with the same thread settings;
+- the rounds are interleaved, ``A B C A B C ...``, so that a slow minute of the machine falls on
+  every entry rather than on one;
+- what is timed is each epoch's training steps alone (no data loading, no validation); the first
+  epoch of each run includes tracing and compiling and is reported apart, and an entry's speed
+  is the median of its later epochs over all rounds, with their spread;
+- ``gemm-floor``, the step's matrix products alone, always runs: every other entry is also given
+  as a multiple of it ("× floor") and as the share of its time the floor accounts for
+  (roofline %).
+
+An entry that cannot run here (a package not installed, or a run that failed) gets a row saying
+why; the others still run.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import json
+import os
 import statistics
+import subprocess
+import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from shared.runner import Run, prepare_run, train_and_evaluate, train_in_new_process
-from shared.spec import RunConfig, SpecError
-from shared.tiers import TIERS, parse_tier
+from shared.errors import SpecError, UnknownNameError
+from shared.spec import RunConfig, to_dict
+from shared.tiers import TIERS
+
+FLOOR = "gemm-floor"
+
+
+@dataclass
+class Entry:
+    """One thing to time: a tier (with its variant's options) or a peer."""
+
+    name: str  # as given: "tf-nn:eager"
+    kind: str  # "tier" or "peer"
+    summary: str
+    missing: list[str]
+    keras_backend: str | None = None
+
+
+def parse_entries(text: str) -> list[Entry]:
+    """The entries of ``--tiers``, the floor first; a clear error for an unknown name."""
+    from peers import PEERS
+
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise SpecError("--tiers names no entry; give one or more, such as --tiers numpy,torch")
+    if FLOOR not in names:
+        names.insert(0, FLOOR)
+    entries, seen = [], set()
+    for name in names:
+        if name in seen:
+            continue
+        seen.add(name)
+        if name in PEERS:
+            peer = PEERS[name]
+            entries.append(Entry(name, "peer", peer.summary, peer.missing()))
+            continue
+        tier_name, _, variant = name.partition(":")
+        if tier_name not in TIERS:
+            raise UnknownNameError(
+                f"unknown entry {name!r} in --tiers; tiers are {', '.join(TIERS)}, "
+                f"peers are {', '.join(PEERS)}"
+            )
+        tier = TIERS[tier_name]
+        tier.options(variant or None)  # an unknown variant fails here, before anything runs
+        entries.append(Entry(name, "tier", tier.summary, tier.missing(), tier.keras_backend))
+    return entries
+
+
+def default_entries() -> str:
+    """Every tier, its main peers and the floor (rows say which are not installed)."""
+    return ",".join([FLOOR, "numpy", "tf-nn", "keras", "keras-jax", "sklearn", "torch",
+                     "torch:compile", "jax-scan"])  # fmt: skip
 
 
 @dataclass
 class BenchRow:
-    """One entry of a benchmark: a tier, its variant, and what its runs measured."""
+    """One entry of a benchmark and what its runs measured."""
 
     entry: str
-    tier: str
-    options: dict[str, Any]
-    first_epoch_seconds: list[float]  # one per repeat: tracing and compilation included
-    epoch_seconds: list[float]  # every later epoch of every repeat
-    final_loss: float
-    test_accuracy: float
+    kind: str
+    summary: str
+    status: str = "ok"  # or why it did not run: "not installed: torch", "failed: ..."
+    first_epoch_seconds: list[float] = field(default_factory=list)  # one per round
+    epoch_seconds: list[float] = field(default_factory=list)  # every later epoch, every round
+    final_loss: float | None = None
+    test_accuracy: float | None = None
+    peak_rss_bytes: int | None = None
+    notes: list[str] = field(default_factory=list)
+    blas: list[dict[str, str]] = field(default_factory=list)
 
     @property
-    def median_seconds(self) -> float:
-        return statistics.median(self.epoch_seconds or self.first_epoch_seconds)
+    def ok(self) -> bool:
+        return self.status == "ok" and bool(self.first_epoch_seconds)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "median_epoch_seconds": self.median_seconds}
+    @property
+    def median_seconds(self) -> float | None:
+        seconds = self.epoch_seconds or self.first_epoch_seconds
+        return statistics.median(seconds) if self.ok else None
+
+    @property
+    def spread(self) -> tuple[float, float] | None:
+        """The 25th and 75th percentiles of the timed epochs (the middle half of them)."""
+        seconds = sorted(self.epoch_seconds or self.first_epoch_seconds)
+        if not self.ok:
+            return None
+        if len(seconds) < 4:
+            return seconds[0], seconds[-1]
+        low, _, high = statistics.quantiles(seconds, n=4, method="inclusive")
+        return low, high
+
+    def to_dict(self, floor: float | None, n_train: int) -> dict[str, Any]:
+        median = self.median_seconds
+        return {
+            **asdict(self),
+            "median_epoch_seconds": median,
+            "spread_seconds": self.spread,
+            "samples_per_second": n_train / median if median else None,
+            "x_floor": median / floor if median and floor else None,
+            "roofline_percent": 100 * floor / median if median and floor else None,
+        }
 
 
-def check_entries(entries: list[str]) -> list[tuple[str, str, dict[str, Any]]]:
-    """``(entry, tier, options)`` for every entry; a clear error for an unknown tier or variant,
-    or a tier that is not installed, before anything runs."""
-    parsed = []
-    for entry in entries:
-        name, options = parse_tier(entry)
-        missing = TIERS[name].missing()
-        if missing:
-            raise SpecError(f"tier {entry!r} needs {', '.join(missing)}, which is not installed")
-        parsed.append((entry, name, options))
-    return parsed
+def worker_environment(entry: Entry, threads: int) -> dict[str, str]:
+    """The environment of an entry's process: the same thread settings for every entry, and the
+    Keras backend a Keras tier needs."""
+    from shared.threads import environment
+
+    env = {**os.environ, **environment(threads)}
+    if entry.keras_backend is not None:
+        env["KERAS_BACKEND"] = entry.keras_backend
+    return env
 
 
-def run_entry(
-    entry: str, name: str, options: dict[str, Any], config: RunConfig, run: Run, repeats: int
-) -> BenchRow:
-    """``repeats`` fresh runs of one entry, each from the shared initial weights."""
-    outcomes = [
-        train_in_new_process(name, config, options)  # another Keras backend: its own process
-        if TIERS[name].conflicts()
-        else train_and_evaluate(name, run, out=None, options=options)
-        for _ in range(repeats)
-    ]
-    seconds = [outcome.history.column("seconds") for outcome in outcomes]
-    last = outcomes[-1]
-    return BenchRow(
-        entry=entry,
-        tier=name,
-        options=options,
-        first_epoch_seconds=[epochs[0] for epochs in seconds],
-        epoch_seconds=[s for epochs in seconds for s in epochs[1:]],
-        final_loss=last.history.last["loss"],
-        test_accuracy=last.evaluations["test"].accuracy,
+def run_round(entry: Entry, config: RunConfig, threads: int) -> dict[str, Any]:
+    """One fresh run of ``entry`` in a process of its own (``shared.bench_worker``)."""
+    request = json.dumps({"entry": entry.name, "kind": entry.kind, "config": to_dict(config)})
+    done = subprocess.run(
+        [sys.executable, "-m", "shared.bench_worker"],
+        input=request,
+        capture_output=True,
+        text=True,
+        env=worker_environment(entry, threads),
     )
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        why = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        return {"error": why}
+    return json.loads(lines[-1])
 
 
 def bench(
-    entries: list[str],
+    entries: list[Entry],
     config: RunConfig,
-    repeats: int = 1,
-    run: Run | None = None,
-    on_row: Callable[[BenchRow], None] | None = None,
+    repeats: int,
+    threads: int,
+    on_round: Callable[[int, str, dict[str, Any]], None] | None = None,
 ) -> list[BenchRow]:
-    """Run every entry in turn on ``run`` (prepared from ``config`` once when not given)."""
+    """``repeats`` rounds over ``entries``, interleaved; one row per entry."""
     if repeats < 1:
         raise SpecError(f"--repeats must be an integer >= 1; got {repeats}")
-    parsed = check_entries(entries)
-    run = run if run is not None else prepare_run(config)
-    rows = []
-    for entry, name, options in parsed:
-        rows.append(run_entry(entry, name, options, config, run, repeats))
-        if on_row is not None:
-            on_row(rows[-1])
-    return rows
+    rows = {e.name: BenchRow(e.name, e.kind, e.summary) for e in entries}
+    for entry in entries:
+        if entry.missing:
+            rows[entry.name].status = f"not installed: {', '.join(entry.missing)}"
+    runnable = [e for e in entries if not e.missing]
+    for round_number in range(repeats):
+        for entry in runnable:
+            row = rows[entry.name]
+            if row.status != "ok":
+                continue  # failed in an earlier round: it would fail again
+            result = run_round(entry, config, threads)
+            if on_round is not None:
+                on_round(round_number, entry.name, result)
+            if "error" in result:
+                row.status = f"failed: {result['error']}"
+                continue
+            seconds = result["epoch_seconds"]
+            row.first_epoch_seconds.append(seconds[0])
+            row.epoch_seconds.extend(seconds[1:])
+            row.final_loss, row.test_accuracy = result["final_loss"], result["test_accuracy"]
+            row.peak_rss_bytes = max(row.peak_rss_bytes or 0, result["peak_rss_bytes"])
+            row.notes = result.get("notes", [])
+            row.blas = result.get("blas", [])
+    return list(rows.values())
+
+
+def floor_seconds(rows: list[BenchRow]) -> float | None:
+    """The median epoch of ``gemm-floor``, if it ran."""
+    for row in rows:
+        if row.entry == FLOOR and row.ok:
+            return row.median_seconds
+    return None
+
+
+def load_average() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None

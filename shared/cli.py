@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from shared.errors import DataError, DivergedError, MlpTiersError, SpecError
-from shared.spec import RunConfig, config_from_dict, load_toml
+from shared.spec import RunConfig, config_from_dict, load_toml, to_dict
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -131,6 +131,13 @@ def add_run_flags(parser: argparse.ArgumentParser, resume: bool = True) -> None:
     )
     parser.add_argument("--no-save", action="store_true", help="write no run folder")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+    parser.add_argument(
+        "--threads",
+        default="auto",
+        metavar="N",
+        help="threads for the math in every framework: a number, or auto (the default: one "
+        "for small models, else one per idle core; see docs/benchmarks.md)",
+    )
     if resume:
         parser.add_argument(
             "--resume", metavar="CHECKPOINT", help="continue a run from its checkpoint.npz"
@@ -146,6 +153,16 @@ def given_flags(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
             convert = _number(parse, flag) if parse in (int, float) else parse
             sections[section][field] = convert(text)
     return sections
+
+
+def use_threads(args: argparse.Namespace, model: Any, train: Any) -> int:
+    """Apply ``--threads`` (resolved for this model and batch when ``auto``); returns the count."""
+    from shared import threads
+
+    count = threads.resolve(threads.parse_threads(args.threads), model.layer_sizes,
+                            train.batch_size)  # fmt: skip
+    threads.limit(count)
+    return count
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
@@ -265,7 +282,8 @@ def _run_training(
             )
     else:
         run = prepare_run(config_from_args(args))
-    console.print(describe_run(tier, run.data, run.model, run.train))
+    count = use_threads(args, run.model, run.train)
+    console.print(describe_run(tier, run.data, run.model, run.train, count))
     if run.resume is not None:
         console.print(f"resuming from {args.resume} after epoch {run.resume.epoch}")
     options = dict(options or {})
@@ -370,7 +388,8 @@ def compare(args: argparse.Namespace, console: Console) -> int:
             raise SpecError(f"unknown tier {name!r}; registered tiers are {', '.join(TIERS)}")
     config = config_from_args(args)
     run = prepare_run(config)
-    console.print(describe_run(", ".join(names), run.data, run.model, run.train))
+    count = use_threads(args, run.model, run.train)  # this process and the ones it starts
+    console.print(describe_run(", ".join(names), run.data, run.model, run.train, count))
     rows, final_params = [], {}
     for name in names:
         with console.status(f"training {name} ..."):
@@ -419,44 +438,94 @@ def compare(args: argparse.Namespace, console: Console) -> int:
 
 
 def bench(args: argparse.Namespace, console: Console) -> int:
-    """Time tiers and their variants side by side on one spec."""
-    from shared.bench import bench as run_bench
-    from shared.console import bench_table, describe_run
-    from shared.report import machine, new_run_dir, versions, write_json
-    from shared.runner import prepare_run
-    from shared.spec import to_dict
+    """Time tiers, their variants and their peers side by side on one spec."""
+    import dataclasses
 
-    entries = [entry.strip() for entry in args.tiers.split(",") if entry.strip()]
-    if not entries:
-        raise SpecError("--tiers names no entry; give one or more, such as --tiers numpy,tf-nn")
+    from shared import threads
+    from shared.bench import bench as run_bench
+    from shared.bench import default_entries, floor_seconds, load_average, parse_entries
+    from shared.console import bench_table, describe_run
+    from shared.report import machine, new_run_dir, plot_bench, versions, write_json
+    from shared.runner import prepare_run
+
+    entries = parse_entries(args.tiers or default_entries())
+    if args.repeats < 1:
+        raise SpecError(f"--repeats must be an integer >= 1; got {args.repeats}")
     config = config_from_args(args)
-    run = prepare_run(config)
-    console.print(describe_run(", ".join(entries), run.data, run.model, run.train))
-    rows = run_bench(
-        entries,
-        config,
-        args.repeats,
-        run=run,
-        on_row=lambda row: console.print(
-            f"{row.entry}: {row.median_seconds:.4f} s per epoch (median)"
-        ),
+    # Every epoch is timed: early stopping would end entries after different numbers of them.
+    config = dataclasses.replace(config, train=dataclasses.replace(config.train, patience=None))
+    run = prepare_run(config)  # checks the spec and the data once, before any entry starts
+    count = threads.resolve(threads.parse_threads(args.threads), run.model.layer_sizes,
+                            run.train.batch_size)  # fmt: skip
+    console.print(describe_run("bench", run.data, run.model, run.train, count))
+    console.print(
+        f"{len(entries)} entries × {args.repeats} round{'s' if args.repeats != 1 else ''}, "
+        "each run in a process of its own, rounds interleaved"
     )
+    load_before = load_average()
+
+    def progress(round_number: int, entry: str, result: dict[str, Any]) -> None:
+        if "error" in result:
+            console.print(f"round {round_number + 1} · {entry}: failed: {result['error']}")
+        else:
+            seconds = result["epoch_seconds"]
+            later = seconds[1:] or seconds
+            console.print(
+                f"round {round_number + 1} · {entry}: first epoch {seconds[0]:.3f} s, "
+                f"then {min(later):.3f}–{max(later):.3f} s"
+            )
+
+    rows = run_bench(entries, config, args.repeats, count, progress)
+    load_after = load_average()
     where = machine()
-    console.print(bench_table(rows, where))
+    floor = floor_seconds(rows)
+    n_train = len(run.data.y_train)
+    blas = next((row.blas for row in rows if row.entry == "numpy" and row.blas), None) or next(
+        (row.blas for row in rows if row.blas), []
+    )
+    # NumPy's own BLAS (other libraries, SciPy's for one, may load their own copy).
+    numpy_blas = [b for b in blas if "numpy" in b["filepath"]] or blas[:1]
+    kernel = " ".join(numpy_blas[0][key] for key in ("internal_api", "version", "architecture")
+                      ) if numpy_blas else "unknown BLAS"  # fmt: skip
+    title = (
+        f"Seconds per epoch · {run.data.name}, {'-'.join(map(str, run.model.layer_sizes))} "
+        f"{run.model.activation}, batch {run.train.batch_size}, {run.train.optimizer}, "
+        f"{run.train.dtype}, {args.repeats} rounds\n{where['processor']}, {where['cpus']} CPUs, "
+        f"{count} thread{'s' if count != 1 else ''}, NumPy's BLAS: {kernel}"
+    )
+    console.print(bench_table(rows, floor, n_train, title))
+    if load_before is not None and load_after is not None:
+        console.print(f"load average (1, 5, 15 min): {load_before} before, {load_after} after")
     if not args.no_save:
         folder = new_run_dir(args.out, "bench", run.data_spec.name)
         report = {
             "machine": where,
             "versions": versions(),
+            "threads": count,
+            "blas": blas,
+            "load_average_before": load_before,
+            "load_average_after": load_after,
+            "environment": {
+                name: os.environ[name] for name in BENCH_ENVIRONMENT if name in os.environ
+            },
             "data": to_dict(run.data_spec),
             "model": to_dict(run.model),
             "train": to_dict(run.train),
             "repeats": args.repeats,
-            "rows": [row.to_dict() for row in rows],
+            "floor_epoch_seconds": floor,
+            "rows": [row.to_dict(floor, n_train) for row in rows],
         }
         write_json(folder / "bench.json", report)
-        console.print(f"report: {folder / 'bench.json'}")
+        plot_bench(rows, floor, folder / "bench.png", title)
+        console.print(f"report: {folder / 'bench.json'}, chart: {folder / 'bench.png'}")
     return 0
+
+
+# Variables that change what a benchmark measures, recorded in its report when set.
+BENCH_ENVIRONMENT = (
+    "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS", "XLA_FLAGS", "KERAS_BACKEND",
+)  # fmt: skip
 
 
 def parity(args: argparse.Namespace, console: Console) -> int:
@@ -485,6 +554,7 @@ def parity(args: argparse.Namespace, console: Console) -> int:
     if args.steps < 1:
         raise SpecError(f"--steps must be an integer >= 1; got {args.steps}")
     run = prepare_run(config_from_args(args))
+    use_threads(args, run.model, run.train)
     spec, data, model = run.train, run.data, run.model
     rows = epoch_batches(len(data.y_train), spec.batch_size, spec.seed, 0)[: args.steps]
     batches = [(data.x_train[r], data.y_train[r]) for r in rows]
@@ -828,11 +898,15 @@ def _main(argv: Sequence[str] | None) -> int:
     add_run_flags(bench_parser, resume=False)
     bench_parser.add_argument(
         "--tiers",
-        default="numpy",
+        default=None,
         metavar="ENTRIES",
-        help="comma-separated tiers, each with an optional variant: tf-nn:eager, keras:jit",
+        help="comma-separated tiers (each with an optional variant: tf-nn:eager, keras:jit) and "
+        "peers (gemm-floor, sklearn, torch, torch:compile, jax-scan); by default every tier "
+        "and peer, with a row saying why for those not installed",
     )
-    bench_parser.add_argument("--repeats", type=int, default=1, help="fresh runs per entry (1)")
+    bench_parser.add_argument(
+        "--repeats", type=int, default=3, help="rounds: fresh runs of every entry, interleaved (3)"
+    )
     parity_parser = commands.add_parser(
         "parity",
         help="step tiers in lockstep with the NumPy tier and report the differences",

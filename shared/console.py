@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 from rich.console import Console
@@ -71,7 +72,9 @@ def duration(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
-def describe_run(tier: str, data: Dataset, model: ModelSpec, train: TrainSpec) -> str:
+def describe_run(
+    tier: str, data: Dataset, model: ModelSpec, train: TrainSpec, threads: int | None = None
+) -> str:
     sizes = data.sizes()
     layers = "-".join(str(s) for s in model.layer_sizes)
     layers += f" {model.activation}" if model.hidden else " (no hidden layer)"
@@ -84,7 +87,8 @@ def describe_run(tier: str, data: Dataset, model: ModelSpec, train: TrainSpec) -
         f"{sizes['test']} test) · {layers}, {head} · {train.optimizer} "
         f"lr {train.lr:g}, batch {train.batch_size}, {train.epochs} epoch"
         f"{'s' if train.epochs != 1 else ''}"
-        f"{', ' + ', '.join(extras) if extras else ''} · {train.dtype} on {train.device} · "
+        f"{', ' + ', '.join(extras) if extras else ''} · {train.dtype} on {train.device}"
+        f"{f', {threads} thread' + ('s' if threads != 1 else '') if threads else ''} · "
         f"seed {train.seed}"
     )
 
@@ -145,32 +149,35 @@ def comparison_table(title: str, rows: list[dict[str, Any]]) -> Table:
     return table
 
 
-def bench_table(rows: list[Any], machine: dict[str, str]) -> Table:
-    """Median epoch times side by side, each as a ratio to the first row."""
-    table = Table(
-        title=f"Seconds per epoch (training steps only) on {machine['processor']}, "
-        f"{machine['cpus']} CPUs",
-        title_justify="left",
-    )
-    for column in (
-        "entry",
-        "first epoch",
-        "median epoch",
-        "vs first row",
-        "final loss",
-        "test acc",
-    ):
+def bench_table(rows: list[Any], floor: float | None, n_train: int, title: str) -> Table:
+    """Every entry's seconds per epoch (median of the timed epochs, and their middle half), its
+    throughput, its ratio to the GEMM floor, its memory and what it learned; or why it did not
+    run."""
+    table = Table(title=title, title_justify="left")
+    columns = ("entry", "first epoch", "s/epoch", "middle half", "samples/s", "× floor",
+               "roofline", "peak RSS", "test acc")  # fmt: skip
+    for column in columns:
         table.add_column(column, justify="left" if column == "entry" else "right")
-    base = rows[0].median_seconds if rows else 1.0
     for row in rows:
+        if not row.ok:  # why, under the table
+            table.add_row(row.entry, *["[dim]–[/dim]"] * (len(columns) - 1))
+            continue
+        median, (low, high) = row.median_seconds, row.spread
         table.add_row(
             row.entry,
-            f"{min(row.first_epoch_seconds):.4f}",
-            f"{row.median_seconds:.4f}",
-            f"{row.median_seconds / base:.2f}x",
-            f"{row.final_loss:.4f}",
-            f"{row.test_accuracy:.4f}",
+            f"{statistics.median(row.first_epoch_seconds):.3f}",
+            f"{median:.3f}",
+            f"{low:.3f}–{high:.3f}",
+            f"{n_train / median:,.0f}",
+            f"{median / floor:.2f}" if floor else "",
+            f"{100 * floor / median:.0f}%" if floor else "",
+            f"{row.peak_rss_bytes / 2**20:,.0f} MiB",
+            "" if row.test_accuracy is None else f"{row.test_accuracy:.4f}",
         )
+    not_run = [f"{row.entry}: {row.status}" for row in rows if not row.ok]
+    if not_run:
+        table.caption = "not run: " + "; ".join(not_run)
+        table.caption_justify = "left"
     return table
 
 

@@ -185,3 +185,37 @@ def plot_learning_curves(history: History, path: str | Path, title: str, l2: boo
     figure.suptitle(title)
     with atomic_write(path) as handle:
         figure.savefig(handle, format="png", dpi=120)
+
+
+def plot_bench(rows: list[Any], floor: float | None, path: str | Path, title: str) -> None:
+    """Seconds per epoch of every entry that ran, as horizontal bars (median, with the middle
+    half of its epochs as the whisker), fastest on top, the GEMM floor as a dashed line."""
+    from matplotlib.figure import Figure
+
+    timed = sorted((row for row in rows if row.ok), key=lambda row: row.median_seconds)
+    figure = Figure(figsize=(9, 0.9 + 0.42 * max(len(timed), 1)), layout="constrained")
+    axes = figure.subplots()
+    labels = [row.entry for row in timed]
+    medians = [row.median_seconds for row in timed]
+    low = [m - row.spread[0] for m, row in zip(medians, timed)]
+    high = [row.spread[1] - m for m, row in zip(medians, timed)]
+    colours = ["0.55" if row.kind == "peer" else "C0" for row in timed]
+    axes.barh(labels, medians, xerr=[low, high], color=colours, capsize=3)
+    axes.invert_yaxis()  # the fastest first
+    for y, (m, row) in enumerate(zip(medians, timed)):
+        text = f" {m:.3g} s" + (
+            f"  ({m / floor:.2f}× floor)" if floor and row.entry != "gemm-floor" else ""
+        )
+        axes.text(m + high[y], y, text, va="center", fontsize=8)
+    axes.set_xlim(0, max(m + h for m, h in zip(medians, high)) * 1.45 if medians else 1)
+    axes.set(xlabel="seconds per epoch (training steps; median, whisker: middle half)")
+    axes.grid(axis="x", alpha=0.3)
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color="C0", label="tier"), Patch(color="0.55", label="peer")]
+    if floor:
+        handles.append(axes.axvline(floor, color="C3", ls="--", lw=1, label="GEMM floor"))
+    axes.legend(handles=handles, loc="lower right", fontsize=8)
+    axes.set_title(title, fontsize=9, loc="left")
+    with atomic_write(path) as handle:
+        figure.savefig(handle, format="png", dpi=120)

@@ -1,0 +1,73 @@
+"""What the tiers are measured against in ``mlp-tiers bench``: the hardware floor and the
+libraries a user would pick instead.
+
+A peer is not a tier: it does not implement the ``Tier`` seam, and some import a framework, so
+they live here, outside ``shared/`` (which stays framework-free). ``bench`` finds them through
+``PEERS`` the way it finds tiers through ``shared.tiers.TIERS``: by module name, imported only
+when the peer runs.
+
+Every peer module has ``train(run, epochs, options) -> PeerResult``: it trains (or, for the
+floor, computes) ``epochs`` epochs of the run's spec on its data, the same shapes, dtype and
+batch size as the tiers, and times each epoch's training steps alone.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.errors import UnknownNameError
+
+
+@dataclass
+class PeerResult:
+    """What a peer measured: seconds of each epoch's training steps, and how well it learned
+    (``None`` for the floor, which computes matrix products and learns nothing)."""
+
+    epoch_seconds: list[float]
+    final_loss: float | None = None
+    test_accuracy: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PeerEntry:
+    name: str
+    module: str
+    requires: tuple[str, ...]
+    summary: str
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def missing(self) -> list[str]:
+        """Required packages that are not installed (found without importing them)."""
+        return [pkg for pkg in self.requires if importlib.util.find_spec(pkg) is None]
+
+    def load(self) -> Callable[..., PeerResult]:
+        return importlib.import_module(self.module).train
+
+
+PEERS: dict[str, PeerEntry] = {
+    entry.name: entry
+    for entry in (
+        PeerEntry("gemm-floor", "peers.floor", ("numpy",),
+                  "the matrix products of every training step alone, in NumPy: the floor"),
+        PeerEntry("sklearn", "peers.sklearn_mlp", ("sklearn",),
+                  "scikit-learn's MLPClassifier, same architecture, optimizer and batches"),
+        PeerEntry("torch", "peers.torch_mlp", ("torch",),
+                  "PyTorch: nn.Sequential and an idiomatic eager training loop"),
+        PeerEntry("torch:compile", "peers.torch_mlp", ("torch",),
+                  "PyTorch: the same loop with the step compiled by torch.compile",
+                  (("compile", True),)),
+        PeerEntry("jax-scan", "peers.jax_scan", ("jax",),
+                  "JAX: a whole epoch jitted as one lax.scan, the floor of a compiled framework"),
+    )
+}  # fmt: skip
+
+
+def get_peer(name: str) -> PeerEntry:
+    if name not in PEERS:
+        raise UnknownNameError(f"unknown peer {name!r}; peers are {', '.join(PEERS)}")
+    return PEERS[name]

@@ -1,0 +1,132 @@
+"""JAX with a whole epoch compiled as one program: the practical floor of a compiled framework.
+
+The batches of an epoch (the shared order) are gathered on the device, then ``lax.scan`` runs the
+training step over them inside one ``jax.jit``: one call into compiled code per epoch, no Python
+between steps. The step is the tiers' own math (Keras's forms of the optimizers, L2 on kernels,
+inverted dropout), so it learns what they learn; a smaller last batch runs as one more compiled
+step. The first epoch includes tracing and compiling.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from peers import PeerResult
+from shared.batching import epoch_batches
+
+
+def train(run: Any, epochs: int, options: dict[str, Any]) -> PeerResult:
+    import jax
+
+    if run.train.dtype == "float64":
+        jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+    from jax import lax
+
+    model, spec, data = run.model, run.train, run.data
+    activation = {
+        "relu": jax.nn.relu,
+        "tanh": jnp.tanh,
+        "sigmoid": jax.nn.sigmoid,
+        "identity": lambda z: z,
+    }[model.activation]
+    dtype = jnp.dtype(spec.dtype)
+
+    def forward(params, x, key=None):
+        a = x
+        for i, (W, b) in enumerate(params[:-1]):
+            a = activation(a @ W + b)
+            if key is not None and spec.dropout:
+                keep = jax.random.bernoulli(jax.random.fold_in(key, i), 1 - spec.dropout, a.shape)
+                a = jnp.where(keep, a / (1 - spec.dropout), 0)
+        W, b = params[-1]
+        return a @ W + b
+
+    def loss(params, x, t, key):
+        z = forward(params, x, key)
+        if model.loss == "cross_entropy":
+            data_loss = -(t * jax.nn.log_softmax(z)).sum(axis=1).mean()
+        else:
+            y = jax.nn.softmax(z) if model.output == "softmax" else z
+            data_loss = ((y - t) ** 2).mean()
+        return data_loss + spec.l2 * sum((W * W).sum() for W, _ in params)
+
+    lr, b1, b2, eps = (dtype.type(v) for v in (spec.lr, spec.beta1, spec.beta2, spec.eps))
+    mom, rho = dtype.type(spec.momentum), dtype.type(spec.rho)
+
+    def update(params, slots, grads, t):
+        leaves = jax.tree_util.tree_leaves
+        flat_p, tree = jax.tree_util.tree_flatten(params)
+        flat_g, flat_s = leaves(grads), slots
+        new_p, new_s = [], []
+        for w, g, s in zip(flat_p, flat_g, flat_s):
+            if spec.optimizer == "sgd":
+                w = w - lr * g
+            elif spec.optimizer in ("momentum", "nesterov"):
+                (v,) = s
+                v = mom * v - lr * g
+                w = w + (mom * v - lr * g if spec.optimizer == "nesterov" else v)
+                s = (v,)
+            elif spec.optimizer == "adam":
+                m, v = s
+                m = m + (g - m) * (1 - b1)
+                v = v + (g * g - v) * (1 - b2)
+                alpha = lr * jnp.sqrt(1 - b2**t) / (1 - b1**t)
+                w = w - (m * alpha) / (jnp.sqrt(v) + eps)
+                s = (m, v)
+            else:  # rmsprop
+                (v,) = s
+                v = rho * v + (1 - rho) * g * g
+                w = w - lr * g / jnp.sqrt(v + eps)
+                s = (v,)
+            new_p.append(w)
+            new_s.append(s)
+        return jax.tree_util.tree_unflatten(tree, new_p), new_s
+
+    def step(carry, batch):
+        params, slots, t = carry
+        x, y = batch
+        key = jax.random.fold_in(jax.random.key(spec.seed), t)
+        t_onehot = jax.nn.one_hot(y, model.n_outputs, dtype=dtype)
+        value, grads = jax.value_and_grad(loss)(params, x, t_onehot, key)
+        params, slots = update(params, slots, grads, (t + 1).astype(dtype))
+        return (params, slots, t + 1), value
+
+    @jax.jit
+    def full_batches(carry, x, y, index):
+        return lax.scan(step, carry, (x[index], y[index]))
+
+    one_step = jax.jit(step)
+
+    params = [(jnp.asarray(W, dtype), jnp.asarray(b, dtype)) for W, b in run.params]
+    n_slots = {"sgd": 0, "momentum": 1, "nesterov": 1, "adam": 2, "rmsprop": 1}[spec.optimizer]
+    slots = [
+        tuple(jnp.zeros_like(p) for _ in range(n_slots)) for p in jax.tree_util.tree_leaves(params)
+    ]
+    carry = (params, slots, jnp.asarray(0, jnp.int32))
+    x, y = jnp.asarray(data.x_train, dtype), jnp.asarray(data.y_train)
+    n, size = len(data.y_train), spec.batch_size
+    seconds, losses = [], []
+    for epoch in range(epochs):
+        batches = epoch_batches(n, size, spec.seed, epoch)
+        full = [rows for rows in batches if len(rows) == size]
+        rest = [rows for rows in batches if len(rows) != size]
+        index = jnp.asarray(np.stack(full)) if full else None
+        start = time.perf_counter()
+        values = []
+        if index is not None:
+            carry, batch_losses = full_batches(carry, x, y, index)
+            values.append(batch_losses)
+        for rows in rest:
+            carry, value = one_step(carry, (x[rows], y[rows]))
+            values.append(value[None])
+        epoch_losses = jax.block_until_ready(jnp.concatenate(values))
+        seconds.append(time.perf_counter() - start)
+        sizes = np.array([len(rows) for rows in full + rest])  # the loss of the epoch: by sample
+        losses.append(float((np.asarray(epoch_losses) * sizes).sum() / n))
+    logits = forward(carry[0], jnp.asarray(data.x_test, dtype))
+    accuracy = float((np.asarray(logits).argmax(axis=1) == data.y_test).mean())
+    return PeerResult(seconds, losses[-1], accuracy)

@@ -1,0 +1,65 @@
+"""scikit-learn's ``MLPClassifier``: what many users reach for first.
+
+Configured like the tiers: the same hidden layers and activation, the same optimizer (``sgd``
+without momentum, ``sgd`` with momentum or Nesterov, or ``adam``), learning rate, batch size,
+L2 factor and epsilon, float32 kept when the run is float32, no early stopping. Each
+``partial_fit`` call is one epoch over the shuffled data. scikit-learn draws its own initial
+weights and batch order (it offers no way to give them), so its accuracy is comparable to the
+tiers' but not equal.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+
+from peers import PeerResult
+
+SOLVERS = {
+    "sgd": {"solver": "sgd", "momentum": 0.0, "nesterovs_momentum": False},
+    "momentum": {"solver": "sgd", "nesterovs_momentum": False},
+    "nesterov": {"solver": "sgd", "nesterovs_momentum": True},
+    "adam": {"solver": "adam"},
+}
+
+
+def train(run: Any, epochs: int, options: dict[str, Any]) -> PeerResult:
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    spec, model, data = run.train, run.model, run.data
+    if spec.optimizer not in SOLVERS:
+        raise ValueError(f"scikit-learn's MLPClassifier has no {spec.optimizer!r} optimizer")
+    activation = "logistic" if model.activation == "sigmoid" else model.activation
+    solver = dict(SOLVERS[spec.optimizer])
+    if spec.optimizer in ("momentum", "nesterov"):
+        solver["momentum"] = spec.momentum
+    if spec.optimizer == "adam":
+        solver.update(beta_1=spec.beta1, beta_2=spec.beta2, epsilon=spec.eps)
+    # The tiers add l2 * ||W||^2 to the batch's mean loss; scikit-learn adds
+    # alpha / (2 n) * ||W||^2 for a batch of n, so the same penalty is alpha = 2 * l2 * n.
+    clf = MLPClassifier(
+        hidden_layer_sizes=model.hidden,
+        activation=activation,
+        alpha=2 * spec.l2 * spec.batch_size,
+        batch_size=spec.batch_size,
+        learning_rate_init=spec.lr,
+        shuffle=True,
+        random_state=spec.seed,
+        early_stopping=False,
+        **solver,
+    )
+    classes = np.arange(model.n_outputs)
+    seconds = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for _ in range(epochs):
+            start = time.perf_counter()
+            clf.partial_fit(data.x_train, data.y_train, classes=classes)
+            seconds.append(time.perf_counter() - start)
+    accuracy = float((clf.predict(data.x_test) == data.y_test).mean())
+    notes = [] if clf.coefs_[0].dtype == data.x_train.dtype else ["computes in float64"]
+    return PeerResult(seconds, float(clf.loss_), accuracy, notes)

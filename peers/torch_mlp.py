@@ -1,0 +1,97 @@
+"""PyTorch, written the way its tutorials write it: ``nn.Sequential``, ``nn.CrossEntropyLoss``, a
+``torch.optim`` optimizer and the eager loop ``zero_grad, forward, loss, backward, step``; and,
+as the ``compile`` variant, the same step compiled by ``torch.compile``.
+
+It starts from the tiers' initial weights and takes their batches in the shared order. Its
+optimizers are PyTorch's, whose momentum and Adam differ slightly from Keras's (see
+``lowlevel_numpy/optimizers.py``), so it learns what the tiers learn without matching them to
+rounding. The L2 term is ``weight_decay = 2 * l2`` on the kernels alone, the gradient of the
+tiers' ``l2 * ||W||^2``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from peers import PeerResult
+from shared.batching import epoch_batches
+
+
+def train(run: Any, epochs: int, options: dict[str, Any]) -> PeerResult:
+    import torch
+    from torch import nn
+
+    model_spec, spec, data = run.model, run.train, run.data
+    dtype = {"float32": torch.float32, "float64": torch.float64}[spec.dtype]
+    activation = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid,
+                  "identity": nn.Identity}[model_spec.activation]  # fmt: skip
+    modules: list[nn.Module] = []
+    for i, (W, b) in enumerate(run.params):
+        linear = nn.Linear(*W.shape, dtype=dtype)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(np.ascontiguousarray(W.T)))  # (out, in)
+            linear.bias.copy_(torch.from_numpy(b))
+        modules.append(linear)
+        if i < len(run.params) - 1:
+            modules.append(activation())
+            if spec.dropout:
+                modules.append(nn.Dropout(spec.dropout))
+    model = nn.Sequential(*modules)
+    torch.manual_seed(spec.seed)
+
+    kernels = [m.weight for m in model if isinstance(m, nn.Linear)]
+    biases = [m.bias for m in model if isinstance(m, nn.Linear)]
+    groups = [{"params": kernels, "weight_decay": 2 * spec.l2},
+              {"params": biases, "weight_decay": 0.0}]  # fmt: skip
+    if spec.optimizer in ("sgd", "momentum", "nesterov"):
+        momentum = 0.0 if spec.optimizer == "sgd" else spec.momentum
+        optimizer = torch.optim.SGD(groups, lr=spec.lr, momentum=momentum,
+                                    nesterov=spec.optimizer == "nesterov")  # fmt: skip
+    elif spec.optimizer == "adam":
+        optimizer = torch.optim.Adam(groups, lr=spec.lr, betas=(spec.beta1, spec.beta2),
+                                     eps=spec.eps)  # fmt: skip
+    else:
+        optimizer = torch.optim.RMSprop(groups, lr=spec.lr, alpha=spec.rho, eps=spec.eps)
+    if model_spec.loss == "cross_entropy":
+        loss_fn = nn.CrossEntropyLoss()
+    else:
+        mse = nn.MSELoss()
+        n_out = model_spec.n_outputs
+
+        def loss_fn(z, y):
+            out = torch.softmax(z, dim=1) if model_spec.output == "softmax" else z
+            return mse(out, nn.functional.one_hot(y, n_out).to(dtype))
+
+    # torch.compile compiles the model's forward pass (and, through AOTAutograd, its backward);
+    # the optimizer's step stays eager, as PyTorch's own tutorials write it.
+    forward = torch.compile(model) if options.get("compile") else model
+
+    def train_step(x, y):
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(forward(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss.detach()
+
+    x = torch.from_numpy(np.ascontiguousarray(data.x_train)).to(dtype)
+    y = torch.from_numpy(data.y_train.astype(np.int64))
+    n = len(y)
+    seconds, loss = [], None
+    model.train()
+    for epoch in range(epochs):
+        batches = [torch.from_numpy(rows) for rows in
+                   epoch_batches(n, spec.batch_size, spec.seed, epoch)]  # fmt: skip
+        start = time.perf_counter()
+        total = torch.zeros((), dtype=dtype)
+        for rows in batches:
+            total += train_step(x[rows], y[rows]) * len(rows)
+        seconds.append(time.perf_counter() - start)
+        loss = float(total) / n
+    model.eval()
+    with torch.no_grad():
+        logits = model(torch.from_numpy(np.ascontiguousarray(data.x_test)).to(dtype))
+    accuracy = float((logits.argmax(dim=1).numpy() == data.y_test).mean())
+    return PeerResult(seconds, loss, accuracy)

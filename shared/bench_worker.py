@@ -1,0 +1,94 @@
+"""One benchmark run of one entry, in a process of its own (started by ``shared.bench``).
+
+Reads ``{"entry", "kind", "config"}`` as JSON on standard input, trains the entry for the spec's
+epochs, and prints one JSON line: the seconds of each epoch's training steps, the final loss, the
+test accuracy, the peak resident memory of this process while it trained (the data already
+loaded), and the BLAS libraries it ran on. A
+failure prints one line on standard error and exits 1.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+from typing import Any
+
+import numpy as np
+
+
+def reset_peak_memory() -> None:
+    """Start the peak resident memory afresh (Linux: ``clear_refs``); elsewhere a no-op, and the
+    peak then covers the whole process."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
+            handle.write("5")
+    except OSError:
+        pass
+
+
+def peak_memory() -> int:
+    """The peak resident memory of this process since ``reset_peak_memory``, in bytes."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    # ru_maxrss is in kibibytes on Linux, bytes on macOS.
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
+
+
+def measure(entry: str, kind: str, raw_config: dict[str, Any]) -> dict[str, Any]:
+    from shared.metrics import evaluate
+    from shared.runner import build_tier, prepare_run
+    from shared.spec import config_from_dict
+    from shared.threads import blas_info
+
+    run = prepare_run(config_from_dict(raw_config))
+    epochs = run.train.epochs
+    reset_peak_memory()  # what making the data took is not the entry's
+    if kind == "peer":
+        from peers import PEERS
+
+        peer = PEERS[entry]
+        result = peer.load()(run, epochs, dict(peer.options))
+        seconds, loss, accuracy, notes = (result.epoch_seconds, result.final_loss,
+                                          result.test_accuracy, result.notes)  # fmt: skip
+    else:
+        from shared.tiers import parse_tier
+
+        name, options = parse_tier(entry)
+        tier = build_tier(name, run, **options)
+        history = tier.fit(run.data)
+        seconds, loss = history.column("seconds"), history.last["loss"]
+        proba = tier.predict_proba(run.data.x_test)
+        accuracy = evaluate(proba, run.data.y_test, run.model.loss).accuracy
+        notes = []
+    peak = peak_memory()
+    return {
+        "epoch_seconds": [float(s) for s in seconds],
+        "final_loss": None if loss is None else float(loss),
+        "test_accuracy": None if accuracy is None else float(accuracy),
+        "peak_rss_bytes": int(peak),
+        "notes": notes,
+        "blas": blas_info(),
+    }
+
+
+def main() -> int:
+    request = json.loads(sys.stdin.read())
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            result = measure(request["entry"], request["kind"], request["config"])
+    except Exception as exc:  # reported as the entry's row, not as a traceback
+        print(f"{type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
+        return 1
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""How many threads the math runs on: ``--threads N`` or ``--threads auto`` (the default).
+
+Every framework here runs its matrix products on a thread pool: NumPy through its BLAS
+(OpenBLAS), TensorFlow through its intra-op pool, XLA (JAX) through Eigen, PyTorch through
+OpenMP. By default each takes every core, which is the right choice for large matrices on an
+idle machine and a bad one for this project's small ones on a shared machine: a BLAS thread that
+waits for a core held by another process stalls every matrix product it takes part in.
+
+Measured on a 2-core AMD EPYC VM (OpenBLAS 0.3.31, SkylakeX kernel), the 8 matrix products of
+one training step, float32, with one and with two BLAS threads (``docs/benchmarks.md`` has the
+table and the command):
+
+- idle machine: no gain at 3 MFLOP per step (64-128-64-10, batch 32), 1.6 to 2.0 times faster
+  from 45 MFLOP (784-256-128-10, batch 32) up;
+- one other CPU-bound process running: two threads 1.2 to 2.5 times *slower* than one.
+
+So ``auto`` gives one thread to a step too small to share (under ``PAYOFF_FLOPS``), and otherwise
+one per core that no other process is using when the run starts. A load that starts later can
+still slow a run with several threads; ``--threads 1`` is the safe choice on a shared machine.
+
+This module sets the pools through environment variables (read by each framework when it starts)
+and threadpoolctl (for a BLAS already loaded); it imports no framework.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from collections.abc import Sequence
+
+from shared.errors import SpecError
+
+# Below this many floating-point operations per training step, a second BLAS thread gains
+# nothing measurable (the products last tens of microseconds; waking a thread costs as much).
+PAYOFF_FLOPS = 10e6
+
+_BLAS_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                   "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")  # fmt: skip
+_XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+
+
+def parse_threads(text: str | int) -> int | None:
+    """``"auto"`` -> None, ``"2"`` -> 2; a clear error for anything else."""
+    if isinstance(text, int) and not isinstance(text, bool) and text >= 1:
+        return text
+    value = str(text).strip()
+    if value == "auto":
+        return None
+    if value.isdigit() and int(value) >= 1:
+        return int(value)
+    raise SpecError(f"--threads must be a whole number >= 1 or 'auto'; got {text!r}")
+
+
+def step_flops(layer_sizes: Sequence[int], batch_size: int) -> float:
+    """Floating-point operations of one step's matrix products, 2 per multiply-add: every layer's
+    forward product and weight gradient, and every layer's input gradient but the first's."""
+    products = [a * b for a, b in itertools.pairwise(layer_sizes)]
+    return 2.0 * batch_size * (3 * sum(products) - products[0])
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, which containers narrow)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def busy_cores(samples: int = 5, interval: float = 0.01) -> int:
+    """How many other threads are running right now: the median over a few readings of the
+    kernel's count of runnable tasks (``/proc/loadavg``), less this process's own reader.
+
+    Unlike the load average, which trails by a minute, this sees a load that just started.
+    Returns 0 where the count cannot be read (not Linux).
+    """
+    counts = []
+    for i in range(samples):
+        try:
+            with open("/proc/loadavg", encoding="ascii") as handle:
+                running = int(handle.read().split()[3].split("/")[0])
+        except (OSError, ValueError, IndexError):
+            return 0
+        counts.append(max(running - 1, 0))
+        if i + 1 < samples:
+            time.sleep(interval)
+    return sorted(counts)[len(counts) // 2]
+
+
+def auto_threads(layer_sizes: Sequence[int], batch_size: int) -> int:
+    """The ``auto`` policy: 1 for a step under ``PAYOFF_FLOPS``, else the idle cores (>= 1)."""
+    if step_flops(layer_sizes, batch_size) < PAYOFF_FLOPS:
+        return 1
+    return max(1, usable_cores() - busy_cores())
+
+
+def resolve(threads: int | None, layer_sizes: Sequence[int], batch_size: int) -> int:
+    """``threads`` itself, or the ``auto`` choice when it is None."""
+    return threads if threads is not None else auto_threads(layer_sizes, batch_size)
+
+
+def environment(threads: int) -> dict[str, str]:
+    """The environment variables that give every framework ``threads`` threads when it starts:
+    the BLAS and OpenMP pools, TensorFlow's intra- and inter-op pools, and XLA's CPU client
+    (which can only be told to use one thread, or all cores)."""
+    env = {name: str(threads) for name in _BLAS_VARIABLES}
+    env["TF_NUM_INTRAOP_THREADS"] = env["TF_NUM_INTEROP_THREADS"] = str(threads)
+    env["MLP_TIERS_THREADS"] = str(threads)
+    flags = os.environ.get("XLA_FLAGS", "")
+    if threads == 1 and "xla_cpu_multi_thread_eigen" not in flags:
+        env["XLA_FLAGS"] = f"{flags} {_XLA_ONE_THREAD}".strip()
+    return env
+
+
+def limit(threads: int) -> None:
+    """Use ``threads`` threads in this process: for every framework not yet started (through
+    ``environment``), and for a BLAS or OpenMP library already loaded (through threadpoolctl)."""
+    os.environ.update(environment(threads))
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=threads)
+
+
+def requested() -> int | None:
+    """The thread count ``limit`` set for this process and its children, if any."""
+    value = os.environ.get("MLP_TIERS_THREADS", "")
+    return int(value) if value.isdigit() and int(value) >= 1 else None
+
+
+def blas_info() -> list[dict[str, str]]:
+    """The BLAS and OpenMP libraries loaded in this process, with their kernel and threads."""
+    from threadpoolctl import threadpool_info
+
+    keys = ("internal_api", "version", "architecture", "num_threads", "filepath")
+    return [{key: str(info.get(key, "")) for key in keys} for info in threadpool_info()]
