@@ -5,8 +5,8 @@ as the ``compile`` variant, the same step compiled by ``torch.compile``.
 It starts from the tiers' initial weights and takes their batches in the shared order. Its
 optimizers are PyTorch's, whose momentum and Adam differ slightly from Keras's (see
 ``lowlevel_numpy/optimizers.py``), so it learns what the tiers learn without matching them to
-rounding. The L2 term is ``weight_decay = 2 * l2`` on the kernels alone, the gradient of the
-tiers' ``l2 * ||W||^2``.
+rounding. The L2 term ``l2 * ||W||^2`` on the kernels is part of the loss, as in the tiers, so
+the loss it reports is theirs.
 """
 
 from __future__ import annotations
@@ -43,9 +43,7 @@ def train(run: Any, epochs: int, options: dict[str, Any]) -> PeerResult:
     torch.manual_seed(spec.seed)
 
     kernels = [m.weight for m in model if isinstance(m, nn.Linear)]
-    biases = [m.bias for m in model if isinstance(m, nn.Linear)]
-    groups = [{"params": kernels, "weight_decay": 2 * spec.l2},
-              {"params": biases, "weight_decay": 0.0}]  # fmt: skip
+    groups = model.parameters()
     if spec.optimizer in ("sgd", "momentum", "nesterov"):
         momentum = 0.0 if spec.optimizer == "sgd" else spec.momentum
         optimizer = torch.optim.SGD(groups, lr=spec.lr, momentum=momentum,
@@ -72,6 +70,8 @@ def train(run: Any, epochs: int, options: dict[str, Any]) -> PeerResult:
     def train_step(x, y):
         optimizer.zero_grad(set_to_none=True)
         loss = loss_fn(forward(x), y)
+        if spec.l2:
+            loss = loss + spec.l2 * sum((W * W).sum() for W in kernels)
         loss.backward()
         optimizer.step()
         return loss.detach()

@@ -166,3 +166,14 @@ def test_compare_runs_another_backend_in_its_own_process(tmp_path, backend):
     assert set(rows) == {"numpy", other}
     assert rows[other]["epochs"] == 2
     assert abs(rows[other]["test_accuracy"] - rows["numpy"]["test_accuracy"]) <= 0.05
+
+
+@pytest.mark.parametrize(
+    ("steps", "expected"), [(39, 13), (399, 7), (469, 7), (64, 16), (1, 1), (17, 1), (12, 12)]
+)
+def test_steps_per_execution_divides_the_epoch(steps, expected):
+    """A call into compiled code never runs past an epoch's end (into the next epoch's batches)."""
+    from highlevel_keras.model import steps_per_execution
+
+    assert steps_per_execution(steps) == expected
+    assert steps % expected == 0

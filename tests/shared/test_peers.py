@@ -1,0 +1,89 @@
+"""The peers bench measures the tiers against. The ones that start from the tiers' weights and
+batches must learn what the NumPy tier learns; scikit-learn must be configured like the tiers."""
+
+import numpy as np
+import pytest
+
+from peers import PEERS, get_peer
+from shared.errors import UnknownNameError
+from shared.runner import build_tier, prepare_run
+from shared.spec import DataSpec, ModelSpec, RunConfig, TrainSpec
+from shared.tiers import installed
+
+
+def small_run(optimizer="sgd", dtype="float64", **train):
+    config = RunConfig(
+        DataSpec(name="digits"),
+        ModelSpec(hidden=(16, 8)),
+        TrainSpec(epochs=2, batch_size=50, optimizer=optimizer, dtype=dtype, **train),
+    )
+    return prepare_run(config)
+
+
+def numpy_tier(run):
+    """The NumPy tier's epoch losses and test accuracy on ``run``."""
+    tier = build_tier("numpy", run)
+    losses = tier.fit(run.data).column("loss")
+    accuracy = (tier.predict_proba(run.data.x_test).argmax(axis=1) == run.data.y_test).mean()
+    return losses, accuracy
+
+
+def test_every_peer_names_what_it_needs():
+    assert set(PEERS) == {"gemm-floor", "sklearn", "torch", "torch:compile", "jax-scan"}
+    assert PEERS["torch:compile"].options == (("compile", True),)
+    with pytest.raises(UnknownNameError, match="unknown peer 'mxnet'; peers are gemm-floor"):
+        get_peer("mxnet")
+
+
+def test_the_floor_times_every_epoch_and_learns_nothing():
+    result = get_peer("gemm-floor").load()(small_run(dtype="float32"), 3, {})
+    assert len(result.epoch_seconds) == 3 and min(result.epoch_seconds) > 0
+    assert result.test_accuracy is None and result.final_loss is None
+
+
+@pytest.mark.skipif(not installed("jax"), reason="jax-scan needs jax, which is not installed")
+@pytest.mark.parametrize("optimizer", ["sgd", "nesterov", "adam", "rmsprop"])
+def test_jax_scan_learns_what_the_numpy_tier_learns(optimizer):
+    """Same weights, batches and math in float64: the epochs' losses agree to rounding."""
+    run = small_run(optimizer)
+    result = get_peer("jax-scan").load()(run, 2, {})
+    losses, accuracy = numpy_tier(run)
+    assert result.final_loss == pytest.approx(losses[-1], rel=1e-10)
+    assert result.test_accuracy == accuracy
+
+
+@pytest.mark.skipif(not installed("torch"), reason="the torch peer needs torch, not installed")
+@pytest.mark.parametrize("options", [{}, {"compile": True}], ids=["eager", "compile"])
+def test_torch_learns_what_the_numpy_tier_learns_with_plain_sgd(options):
+    """PyTorch's plain SGD is the tiers' rule: in float64 the losses agree to rounding."""
+    run = small_run("sgd", l2=1e-3)
+    result = get_peer("torch").load()(run, 2, options)
+    losses, accuracy = numpy_tier(run)
+    assert result.final_loss == pytest.approx(losses[-1], rel=1e-10)
+    assert result.test_accuracy == accuracy
+
+
+def test_sklearn_is_configured_like_the_tiers(monkeypatch):
+    import sklearn.neural_network
+
+    seen = {}
+    original = sklearn.neural_network.MLPClassifier
+
+    def spy(**kwargs):
+        seen.update(kwargs)
+        return original(**kwargs)
+
+    monkeypatch.setattr(sklearn.neural_network, "MLPClassifier", spy)
+    run = small_run("nesterov", dtype="float32", l2=1e-3, momentum=0.8)
+    result = get_peer("sklearn").load()(run, 2, {})
+    assert seen["hidden_layer_sizes"] == (16, 8) and seen["batch_size"] == 50
+    assert seen["solver"] == "sgd" and seen["momentum"] == 0.8 and seen["nesterovs_momentum"]
+    assert seen["learning_rate_init"] == run.train.lr and not seen["early_stopping"]
+    assert seen["alpha"] == pytest.approx(2 * 1e-3 * 50)  # l2 ||W||^2 = alpha / (2 n) ||W||^2
+    assert result.notes == []  # float32 kept
+    assert np.isfinite(result.final_loss) and result.test_accuracy > 0.3
+
+
+def test_sklearn_refuses_an_optimizer_it_does_not_have():
+    with pytest.raises(ValueError, match="MLPClassifier has no 'rmsprop' optimizer"):
+        get_peer("sklearn").load()(small_run("rmsprop"), 1, {})
