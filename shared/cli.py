@@ -521,6 +521,51 @@ def bench(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def threads_command(args: argparse.Namespace, console: Console) -> int:
+    """Where a second BLAS thread starts to pay off for this MLP, idle or next to a load."""
+    from rich.table import Table
+
+    from shared import threads
+    from shared.report import machine
+
+    cores = threads.usable_cores()
+    text = args.counts or ",".join(sorted({"1", str(cores)}, key=int))
+    counts = [threads.parse_threads(part) for part in text.split(",") if part.strip()]
+    if not counts or None in counts:
+        raise SpecError(f"--counts must list whole numbers >= 1, such as 1,2; got {text!r}")
+    if args.busy < 0 or args.rounds < 1:
+        raise SpecError("--busy must be >= 0 and --rounds >= 1")
+    where = machine()
+    blas = [b for b in threads.blas_info() if "numpy" in b["filepath"]] or threads.blas_info()
+    kernel = (
+        " ".join(blas[0][k] for k in ("internal_api", "version", "architecture")) if blas else ""
+    )
+    table = Table(
+        title=f"One training step's matrix products, float32 · {where['processor']}, {cores} "
+        f"usable cores, {kernel} · {args.busy} CPU-bound process{'es' if args.busy != 1 else ''} "
+        "alongside",
+        title_justify="left",
+    )
+    for column in ("batch", "layers", "MFLOP", *[f"{c} thread{'s' * (c > 1)}" for c in counts],
+                   *[f"{c} vs 1" for c in counts if c != 1], "auto now"):  # fmt: skip
+        table.add_column(column, justify="left" if column == "layers" else "right")
+    with threads.LoadGenerator(args.busy):
+        for batch, sizes in threads.SWEEP:
+            seconds = threads.time_step_products(batch, sizes, counts, args.rounds)
+            base = seconds.get(1)
+            table.add_row(
+                str(batch),
+                "-".join(map(str, sizes)),
+                f"{threads.step_flops(sizes, batch) / 1e6:.1f}",
+                *[f"{seconds[c] * 1e6:,.0f} µs" for c in counts],
+                *[f"{base / seconds[c]:.2f}×" if base else "" for c in counts if c != 1],
+                str(threads.auto_threads(sizes, batch)),
+            )
+    console.print(table)
+    console.print("c vs 1: how many times faster than one thread (below 1: slower)")
+    return 0
+
+
 # Variables that change what a benchmark measures, recorded in its report when set.
 BENCH_ENVIRONMENT = (
     "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
@@ -916,6 +961,21 @@ def _main(argv: Sequence[str] | None) -> int:
     add_run_flags(parity_parser, resume=False)
     parity_parser.add_argument("--tiers", required=True, metavar="ENTRIES", help="tiers to check")
     parity_parser.add_argument("--steps", type=int, default=10, help="steps to compare (10)")
+    threads_parser = commands.add_parser(
+        "threads",
+        help="time a training step's matrix products with 1 BLAS thread and with more",
+        description="For MLPs from small to large, the median time of one training step's "
+        "matrix products with each BLAS thread count, interleaved, and what --threads auto "
+        "chooses; --busy N starts N CPU-bound processes for the measurement, as on a shared "
+        "machine.",
+    )
+    threads_parser.add_argument(
+        "--counts", default=None, metavar="N,M", help="thread counts (1 and every core)"
+    )
+    threads_parser.add_argument(
+        "--busy", type=int, default=0, metavar="N", help="CPU-bound processes to run alongside (0)"
+    )
+    threads_parser.add_argument("--rounds", type=int, default=5, help="rounds, interleaved (5)")
     commands.add_parser("datasets", help="list the registered datasets")
     commands.add_parser("tiers", help="list the tiers and whether they are installed")
     predict_parser = commands.add_parser(
@@ -975,6 +1035,7 @@ def _main(argv: Sequence[str] | None) -> int:
         "parity": lambda: parity(args, terminal),
         "train": lambda: train_command(args, terminal),
         "datasets": lambda: list_datasets(args, terminal),
+        "threads": lambda: threads_command(args, terminal),
         "tiers": lambda: list_tiers(args, terminal),
         "concepts": lambda: list_concepts(args, terminal),
         "predict": lambda: predict(args, terminal),

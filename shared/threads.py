@@ -6,13 +6,11 @@ OpenMP. By default each takes every core, which is the right choice for large ma
 idle machine and a bad one for this project's small ones on a shared machine: a BLAS thread that
 waits for a core held by another process stalls every matrix product it takes part in.
 
-Measured on a 2-core AMD EPYC VM (OpenBLAS 0.3.31, SkylakeX kernel), the 8 matrix products of
-one training step, float32, with one and with two BLAS threads (``docs/benchmarks.md`` has the
-table and the command):
-
-- idle machine: no gain at 3 MFLOP per step (64-128-64-10, batch 32), 1.6 to 2.0 times faster
-  from 45 MFLOP (784-256-128-10, batch 32) up;
-- one other CPU-bound process running: two threads 1.2 to 2.5 times *slower* than one.
+``mlp-tiers threads`` measures where a second thread starts to pay off, by the size of the step
+(``docs/benchmarks.md`` has its tables). On a 2-core AMD EPYC VM with OpenBLAS: on an idle
+machine, no gain at 3 MFLOP per step (64-128-64-10, batch 32), 1.4 to 1.9 times faster from
+6 MFLOP up; next to one CPU-bound process, two threads were up to 1.2 to 2.5 times *slower* than
+one, from run to run.
 
 So ``auto`` gives one thread to a step too small to share (under ``PAYOFF_FLOPS``), and otherwise
 one per core that no other process is using when the run starts. A load that starts later can
@@ -33,7 +31,7 @@ from shared.errors import SpecError
 
 # Below this many floating-point operations per training step, a second BLAS thread gains
 # nothing measurable (the products last tens of microseconds; waking a thread costs as much).
-PAYOFF_FLOPS = 10e6
+PAYOFF_FLOPS = 5e6
 
 _BLAS_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                    "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")  # fmt: skip
@@ -68,11 +66,12 @@ def usable_cores() -> int:
 
 
 def busy_cores(samples: int = 5, interval: float = 0.01) -> int:
-    """How many other threads are running right now: the median over a few readings of the
-    kernel's count of runnable tasks (``/proc/loadavg``), less this process's own reader.
+    """How many threads of other processes are running right now: the kernel's count of
+    runnable tasks (``/proc/loadavg``) less this process's own (its BLAS threads may still be
+    spinning after its last product), the median over a few readings.
 
     Unlike the load average, which trails by a minute, this sees a load that just started.
-    Returns 0 where the count cannot be read (not Linux).
+    Returns 0 where the counts cannot be read (not Linux).
     """
     counts = []
     for i in range(samples):
@@ -81,10 +80,27 @@ def busy_cores(samples: int = 5, interval: float = 0.01) -> int:
                 running = int(handle.read().split()[3].split("/")[0])
         except (OSError, ValueError, IndexError):
             return 0
-        counts.append(max(running - 1, 0))
+        counts.append(max(running - _own_running_threads(), 0))
         if i + 1 < samples:
             time.sleep(interval)
     return sorted(counts)[len(counts) // 2]
+
+
+def _own_running_threads() -> int:
+    """This process's threads in the running state (the reading thread among them)."""
+    running = 0
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return 1
+    for task in tasks:
+        try:
+            with open(f"/proc/self/task/{task}/stat", encoding="ascii") as handle:
+                state = handle.read().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        running += state == "R"
+    return max(running, 1)
 
 
 def auto_threads(layer_sizes: Sequence[int], batch_size: int) -> int:
@@ -133,3 +149,66 @@ def blas_info() -> list[dict[str, str]]:
 
     keys = ("internal_api", "version", "architecture", "num_threads", "filepath")
     return [{key: str(info.get(key, "")) for key in keys} for info in threadpool_info()]
+
+
+# The shapes ``mlp-tiers threads`` measures by default: (batch, layer sizes), small to large.
+SWEEP = ((32, (64, 128, 64, 10)), (32, (784, 64, 10)), (128, (40, 256, 256, 10)),
+         (32, (784, 256, 128, 10)), (128, (784, 256, 128, 10)), (512, (784, 256, 128, 10)),
+         (128, (784, 1024, 1024, 10)))  # fmt: skip
+
+
+def time_step_products(
+    batch: int, sizes: Sequence[int], counts: Sequence[int], rounds: int = 5, dtype: str = "float32"
+) -> dict[int, float]:
+    """Median seconds of one training step's matrix products (as ``peers.floor`` runs them) with
+    each BLAS thread count in ``counts``, the counts interleaved round by round."""
+    import statistics
+
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(0)
+    weights = [rng.standard_normal(shape).astype(dtype) for shape in itertools.pairwise(sizes)]
+    arrays = [rng.standard_normal((batch, width)).astype(dtype) for width in sizes]
+
+    def step() -> None:
+        for i, W in enumerate(weights):
+            arrays[i] @ W
+            arrays[i].T @ arrays[i + 1]
+            if i > 0:
+                arrays[i + 1] @ W.T
+
+    repeats = max(3, int(2e8 / step_flops(sizes, batch)))  # about 0.1 s per measurement
+    seconds: dict[int, list[float]] = {count: [] for count in counts}
+    for _ in range(rounds):
+        for count in counts:
+            with threadpool_limits(limits=count):
+                step()  # wakes the pool
+                start = time.perf_counter()
+                for _ in range(repeats):
+                    step()
+                seconds[count].append((time.perf_counter() - start) / repeats)
+    return {count: statistics.median(values) for count, values in seconds.items()}
+
+
+class LoadGenerator:
+    """``n`` processes that spin on a core each until ``stop`` (or the end of a ``with``)."""
+
+    def __init__(self, n: int) -> None:
+        import subprocess
+        import sys
+
+        self.processes = [
+            subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)
+        ]
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.kill()
+            process.wait()
+
+    def __enter__(self) -> LoadGenerator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
