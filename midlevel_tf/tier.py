@@ -56,6 +56,24 @@ if TYPE_CHECKING:
 
 MODES = ("function", "eager", "jit")
 
+# Steps per call of the compiled loop (``_train_steps``). Measured with ``mlp-tiers bench`` (see
+# docs/benchmarks.md), calling TensorFlow once per step cost a third of the epoch on MNIST's
+# shapes; sixteen steps per call make that cost small, and the loop still sees every step's loss.
+STEPS_PER_CALL = 16
+
+
+def steps_per_call(batches: list[np.ndarray], k: int) -> Iterator[tuple[int, list[np.ndarray]]]:
+    """``(index of the first batch, up to k consecutive batches of one size)``: one call each.
+    The last batch of an epoch may be smaller; it gets a call of its own."""
+    first = 0
+    while first < len(batches):
+        size = len(batches[first])
+        last = first + 1
+        while last < len(batches) and last - first < k and len(batches[last]) == size:
+            last += 1
+        yield first, batches[first:last]
+        first = last
+
 
 class TFTier:
     """What both flavours share; each says how to build its model and optimizer, how to apply an
@@ -85,11 +103,12 @@ class TFTier:
         dtype = tf.as_dtype(self.dtype)
         x_spec = tf.TensorSpec([None, model.n_inputs], dtype)
         t_spec = tf.TensorSpec([None, model.n_outputs], dtype)
-        rows_spec = tf.TensorSpec([None], tf.int64)
         # The signatures let the partial last batch reuse the traced graph instead of retracing.
         self._compiled_step = self._compile(self._train_step, [x_spec, t_spec])
-        self._compiled_rows = self._compile(self._train_rows, [x_spec, t_spec, rows_spec])
         self._compiled_predict = self._compile(self.model.predict_proba, [x_spec])
+        # Traced once per shape of its row chunks: (STEPS_PER_CALL, batch), the epoch's rest,
+        # and the last, smaller batch. XLA needs those shapes known.
+        self._compiled_steps = self._compile(self._train_steps, None)
 
     # -- what a flavour supplies ----------------------------------------------------------------
 
@@ -107,7 +126,7 @@ class TFTier:
         """Where (and, for Keras objects, with which float type) every TensorFlow call runs."""
         return tf.device(self.device)
 
-    def _compile(self, fn: Callable, signature: list[tf.TensorSpec]) -> Callable:
+    def _compile(self, fn: Callable, signature: list[tf.TensorSpec] | None) -> Callable:
         if self.mode == "eager":
             return fn
         return tf.function(fn, input_signature=signature, jit_compile=self.mode == "jit")
@@ -132,10 +151,18 @@ class TFTier:
         self.apply_update(self.model.parameters, grads)
         return loss
 
-    def _train_rows(self, x: tf.Tensor, t: tf.Tensor, rows: tf.Tensor) -> tf.Tensor:
-        """``_train_step`` on the rows ``rows`` of the training arrays, gathered inside the
-        graph (one compiled call per step, with no eager op before it)."""
-        return self._train_step(tf.gather(x, rows), tf.gather(t, rows))
+    def _train_steps(self, x: tf.Tensor, t: tf.Tensor, rows: tf.Tensor) -> tf.Tensor:
+        """``_train_step`` on each batch of ``rows (k, batch)`` in turn, its rows of the training
+        arrays gathered inside the graph; the ``k`` losses.
+
+        One call runs ``k`` steps: ``tf.range`` makes the loop part of the graph (AutoGraph), so
+        TensorFlow goes from one step to the next without coming back to Python.
+        """
+        losses = tf.TensorArray(x.dtype, size=tf.shape(rows)[0])
+        for i in tf.range(tf.shape(rows)[0]):
+            loss = self._train_step(tf.gather(x, rows[i]), tf.gather(t, rows[i]))
+            losses = losses.write(i, loss)
+        return losses.stack()
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
         """One optimizer step on host arrays ``x (n, n_inputs)`` and labels ``y (n,)``."""
@@ -163,8 +190,6 @@ class TFTier:
 
     # -- the training loop ----------------------------------------------------------------------
     # The NumPy tier's loop, written again on purpose: each tier's folder shows its whole loop.
-    # Here a step's loss stays a TensorFlow scalar until the epoch's mean is taken, so the loop
-    # does not wait for each step to finish before starting the next.
 
     def fit(self, data: Dataset, callbacks: Sequence[Callback] = ()) -> History:
         """Train from the current epoch up to ``train.epochs``; early stopping may end it sooner."""
@@ -180,14 +205,18 @@ class TFTier:
         while self.epoch < spec.epochs and not stopped(self.early_stopping):
             start = time.perf_counter()
             losses, sizes = [], []
-            for batch, rows in enumerate(epoch_batches(n, spec.batch_size, spec.seed, self.epoch)):
+            batches = epoch_batches(n, spec.batch_size, spec.seed, self.epoch)
+            # Several steps per call into TensorFlow (STEPS_PER_CALL): each call costs Python
+            # time that, on small batches, rivals the step itself. The steps are the same.
+            for first, chunk in steps_per_call(batches, STEPS_PER_CALL):
                 with self._context():
-                    loss = self._compiled_rows(x, t, tf.constant(rows, tf.int64))
-                check_finite(self, loss, batch + 1, steps)  # stop at once if training diverged
-                losses.append(loss)
-                sizes.append(len(rows))
-                callbacks.batch_end(batch, loss)
-            train_loss = epoch_loss(losses, sizes)  # waits for the last step
+                    chunk_losses = self._compiled_steps(x, t, tf.constant(np.stack(chunk)))
+                for batch, loss in enumerate(chunk_losses.numpy().tolist(), start=first):
+                    check_finite(self, loss, batch + 1, steps)  # the first step that diverged
+                    losses.append(loss)
+                    sizes.append(len(batches[batch]))
+                    callbacks.batch_end(batch, loss)
+            train_loss = epoch_loss(losses, sizes)
             seconds = time.perf_counter() - start
             self.epoch += 1
             record = end_of_epoch(self, data, train_loss, seconds)  # validation, early stopping

@@ -442,10 +442,7 @@ def bench(args: argparse.Namespace, console: Console) -> int:
     import dataclasses
 
     from shared import threads
-    from shared.bench import bench as run_bench
-    from shared.bench import default_entries, floor_seconds, load_average, parse_entries
-    from shared.console import bench_table, describe_run
-    from shared.report import machine, new_run_dir, plot_bench, versions, write_json
+    from shared.bench import default_entries, parse_entries
     from shared.runner import prepare_run
 
     entries = parse_entries(args.tiers or default_entries())
@@ -454,13 +451,41 @@ def bench(args: argparse.Namespace, console: Console) -> int:
     config = config_from_args(args)
     # Every epoch is timed: early stopping would end entries after different numbers of them.
     config = dataclasses.replace(config, train=dataclasses.replace(config.train, patience=None))
+    if args.busy < 0:
+        raise SpecError(f"--busy must be a whole number >= 0; got {args.busy}")
     run = prepare_run(config)  # checks the spec and the data once, before any entry starts
+    load = threads.LoadGenerator(args.busy)  # a shared machine, made on purpose
+    try:
+        return _bench_rounds(args, console, entries, config, run, load)
+    finally:
+        load.stop()
+
+
+def _bench_rounds(
+    args: argparse.Namespace, console: Console, entries: Any, config: RunConfig, run: Any,
+    load: Any,
+) -> int:  # fmt: skip
+    from shared import threads
+    from shared.bench import bench as run_bench
+    from shared.bench import floor_seconds, load_average
+    from shared.console import bench_table, describe_run
+    from shared.report import machine, new_run_dir, plot_bench, versions, write_json
+
+    if load.processes:
+        import time
+
+        time.sleep(0.5)  # let the load start before auto looks at the machine
     count = threads.resolve(threads.parse_threads(args.threads), run.model.layer_sizes,
                             run.train.batch_size)  # fmt: skip
     console.print(describe_run("bench", run.data, run.model, run.train, count))
     console.print(
         f"{len(entries)} entries × {args.repeats} round{'s' if args.repeats != 1 else ''}, "
         "each run in a process of its own, rounds interleaved"
+        + (
+            f", {args.busy} CPU-bound process{'es' * (args.busy != 1)} alongside"
+            if args.busy
+            else ""
+        )
     )
     load_before = load_average()
 
@@ -502,6 +527,8 @@ def bench(args: argparse.Namespace, console: Console) -> int:
             "machine": where,
             "versions": versions(),
             "threads": count,
+            "threads_flag": args.threads,
+            "busy_processes": args.busy,
             "blas": blas,
             "load_average_before": load_before,
             "load_average_after": load_after,
@@ -951,6 +978,13 @@ def _main(argv: Sequence[str] | None) -> int:
     )
     bench_parser.add_argument(
         "--repeats", type=int, default=3, help="rounds: fresh runs of every entry, interleaved (3)"
+    )
+    bench_parser.add_argument(
+        "--busy",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run N CPU-bound processes alongside, as on a shared machine (0)",
     )
     parity_parser = commands.add_parser(
         "parity",
