@@ -101,20 +101,28 @@ def train(run: Any, epochs: int, options: dict[str, Any]) -> PeerResult:
 
     one_step = jax.jit(step)
 
-    params = [(jnp.asarray(W, dtype), jnp.asarray(b, dtype)) for W, b in run.params]
+    # On the device the run names: the CPU, or JAX's default (a GPU when there is one).
+    device = jax.devices("cpu")[0] if spec.device == "cpu" else jax.devices()[0]
+    if spec.device == "gpu" and device.platform != "gpu":
+        raise ValueError("--device gpu: JAX sees no GPU here")
+
+    def on_device(array: Any) -> Any:
+        return jax.device_put(jnp.asarray(array, dtype), device)
+
+    params = [(on_device(W), on_device(b)) for W, b in run.params]
     n_slots = {"sgd": 0, "momentum": 1, "nesterov": 1, "adam": 2, "rmsprop": 1}[spec.optimizer]
     slots = [
         tuple(jnp.zeros_like(p) for _ in range(n_slots)) for p in jax.tree_util.tree_leaves(params)
     ]
     carry = (params, slots, jnp.asarray(0, jnp.int32))
-    x, y = jnp.asarray(data.x_train, dtype), jnp.asarray(data.y_train)
+    x, y = on_device(data.x_train), jax.device_put(jnp.asarray(data.y_train), device)
     n, size = len(data.y_train), spec.batch_size
     seconds, losses = [], []
     for epoch in range(epochs):
         batches = epoch_batches(n, size, spec.seed, epoch)
         full = [rows for rows in batches if len(rows) == size]
         rest = [rows for rows in batches if len(rows) != size]
-        index = jnp.asarray(np.stack(full)) if full else None
+        index = jax.device_put(np.stack(full), device) if full else None
         start = time.perf_counter()
         values = []
         if index is not None:
@@ -127,6 +135,6 @@ def train(run: Any, epochs: int, options: dict[str, Any]) -> PeerResult:
         seconds.append(time.perf_counter() - start)
         sizes = np.array([len(rows) for rows in full + rest])  # the loss of the epoch: by sample
         losses.append(float((np.asarray(epoch_losses) * sizes).sum() / n))
-    logits = forward(carry[0], jnp.asarray(data.x_test, dtype))
+    logits = forward(carry[0], on_device(data.x_test))
     accuracy = float((np.asarray(logits).argmax(axis=1) == data.y_test).mean())
     return PeerResult(seconds, losses[-1], accuracy)

@@ -26,6 +26,10 @@ def train(run: Any, epochs: int, options: dict[str, Any]) -> PeerResult:
 
     model_spec, spec, data = run.model, run.train, run.data
     dtype = {"float32": torch.float32, "float64": torch.float64}[spec.dtype]
+    gpu = spec.device in ("gpu", "auto") and torch.cuda.is_available()
+    if spec.device == "gpu" and not gpu:
+        raise ValueError("--device gpu: PyTorch sees no CUDA GPU here")
+    device = torch.device("cuda" if gpu else "cpu")
     activation = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid,
                   "identity": nn.Identity}[model_spec.activation]  # fmt: skip
     modules: list[nn.Module] = []
@@ -39,7 +43,7 @@ def train(run: Any, epochs: int, options: dict[str, Any]) -> PeerResult:
             modules.append(activation())
             if spec.dropout:
                 modules.append(nn.Dropout(spec.dropout))
-    model = nn.Sequential(*modules)
+    model = nn.Sequential(*modules).to(device)
     torch.manual_seed(spec.seed)
 
     kernels = [m.weight for m in model if isinstance(m, nn.Linear)]
@@ -76,22 +80,22 @@ def train(run: Any, epochs: int, options: dict[str, Any]) -> PeerResult:
         optimizer.step()
         return loss.detach()
 
-    x = torch.from_numpy(np.ascontiguousarray(data.x_train)).to(dtype)
-    y = torch.from_numpy(data.y_train.astype(np.int64))
+    x = torch.from_numpy(np.ascontiguousarray(data.x_train)).to(device, dtype)
+    y = torch.from_numpy(data.y_train.astype(np.int64)).to(device)
     n = len(y)
     seconds, loss = [], None
     model.train()
     for epoch in range(epochs):
-        batches = [torch.from_numpy(rows) for rows in
+        batches = [torch.from_numpy(rows).to(device) for rows in
                    epoch_batches(n, spec.batch_size, spec.seed, epoch)]  # fmt: skip
         start = time.perf_counter()
-        total = torch.zeros((), dtype=dtype)
+        total = torch.zeros((), dtype=dtype, device=device)
         for rows in batches:
             total += train_step(x[rows], y[rows]) * len(rows)
+        loss = float(total) / n  # waits for the last step (on a GPU, steps run asynchronously)
         seconds.append(time.perf_counter() - start)
-        loss = float(total) / n
     model.eval()
     with torch.no_grad():
-        logits = model(torch.from_numpy(np.ascontiguousarray(data.x_test)).to(dtype))
-    accuracy = float((logits.argmax(dim=1).numpy() == data.y_test).mean())
+        logits = model(torch.from_numpy(np.ascontiguousarray(data.x_test)).to(device, dtype))
+    accuracy = float((logits.argmax(dim=1).cpu().numpy() == data.y_test).mean())
     return PeerResult(seconds, loss, accuracy)

@@ -1,6 +1,7 @@
-"""A corpus of hostile input through the train script and the mlp-tiers commands: each gives one
-line naming what is wrong, a non-zero exit, no traceback, and leaves no file behind."""
+"""A corpus of hostile input through every tier's train script and the mlp-tiers commands: each
+gives one line naming what is wrong, a non-zero exit, no traceback, and leaves no file behind."""
 
+import importlib
 import json
 
 import numpy as np
@@ -8,8 +9,24 @@ import pytest
 
 from lowlevel_numpy.train import main as train
 from shared.cli import main as mlp_tiers
+from shared.tiers import installed
 
 pytestmark = pytest.mark.slow  # end to end: each case runs the command line
+
+SCRIPTS = [
+    pytest.param("lowlevel_numpy.train", id="numpy"),
+    pytest.param("midlevel_tf.train", id="tf", marks=pytest.mark.skipif(
+        not installed("tensorflow"), reason="the TensorFlow script needs tensorflow")),
+    pytest.param("highlevel_keras.train", id="keras", marks=pytest.mark.skipif(
+        not (installed("keras") and installed("tensorflow")),
+        reason="the Keras script (on TensorFlow) needs keras and tensorflow")),
+]  # fmt: skip
+
+
+@pytest.fixture(params=SCRIPTS)
+def script(request):
+    """The ``main`` of each tier's train script: the same flags, the same checks."""
+    return importlib.import_module(request.param).main
 
 
 def run(command, argv):
@@ -47,9 +64,9 @@ def write(path, content):
         (["--hidden", "8,x"], "--hidden takes comma-separated layer sizes"),
     ],
 )
-def test_bad_flags(argv, fragment, tmp_path, capsys):
+def test_bad_flags(script, argv, fragment, tmp_path, capsys):
     out = tmp_path / "runs"
-    code = run(train, [*argv, "--epochs", "1", "--out", str(out)] if "--epochs" not in argv
+    code = run(script, [*argv, "--epochs", "1", "--out", str(out)] if "--epochs" not in argv
                else [*argv, "--out", str(out)])  # fmt: skip
     assert_one_clean_line(code, capsys, fragment, out)
 
@@ -63,7 +80,7 @@ def test_bad_flags(argv, fragment, tmp_path, capsys):
         ("label.toml", "[data]\nlabel_column = 2\nname = 'digits'\n", "option label_column"),
     ],
 )
-def test_bad_files(name, content, fragment, tmp_path, capsys):
+def test_bad_files(script, name, content, fragment, tmp_path, capsys):
     path = tmp_path / name
     if content is None:
         np.savez(path, x=np.ones((30, 3)) * (1 + 2j), y=np.arange(30) % 3)
@@ -71,22 +88,22 @@ def test_bad_files(name, content, fragment, tmp_path, capsys):
         write(path, content)
     flag = "--config" if name.endswith(".toml") else "--dataset"
     out = tmp_path / "runs"
-    code = run(train, [flag, str(path), "--epochs", "1", "--out", str(out)])
+    code = run(script, [flag, str(path), "--epochs", "1", "--out", str(out)])
     assert_one_clean_line(code, capsys, fragment, out)
 
 
-def test_a_pipe_as_config_is_refused_without_waiting(tmp_path, capsys):
+def test_a_pipe_as_config_is_refused_without_waiting(script, tmp_path, capsys):
     import os
 
     fifo = tmp_path / "config.toml"
     os.mkfifo(fifo)
-    code = run(train, ["--config", str(fifo), "--no-save"])
+    code = run(script, ["--config", str(fifo), "--no-save"])
     assert_one_clean_line(code, capsys, "is not a regular file (a pipe or a device)")
 
 
-def test_a_mirror_without_a_scheme_names_the_variable(tmp_path, capsys, monkeypatch):
+def test_a_mirror_without_a_scheme_names_the_variable(script, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("MLP_TIERS_MIRROR", "mirror.example/files")
-    code = run(train, ["--dataset", "mnist", "--no-save"])
+    code = run(script, ["--dataset", "mnist", "--no-save"])
     assert_one_clean_line(code, capsys, "MLP_TIERS_MIRROR must be an address starting with http")
 
 
@@ -137,20 +154,22 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_a_checkpoint_whose_metadata_lies_is_refused(case, good_checkpoint, tmp_path, capsys):
+def test_a_checkpoint_whose_metadata_lies_is_refused(
+    script, case, good_checkpoint, tmp_path, capsys
+):
     change, fragment = CASES[case]
     path = tampered(good_checkpoint, tmp_path / "lying.npz", change)
     out = tmp_path / "runs"
-    code = run(train, ["--resume", str(path), "--epochs", "5", "--out", str(out)])
+    code = run(script, ["--resume", str(path), "--epochs", "5", "--out", str(out)])
     assert_one_clean_line(code, capsys, fragment, out)
 
 
-def test_metadata_nested_too_deep_is_refused(good_checkpoint, tmp_path, capsys):
+def test_metadata_nested_too_deep_is_refused(script, good_checkpoint, tmp_path, capsys):
     with np.load(good_checkpoint, allow_pickle=False) as npz:
         arrays = {key: npz[key] for key in npz.files}
     arrays["meta"] = np.array("[" * 200000 + "]" * 200000)
     np.savez(tmp_path / "deep.npz", **arrays)
-    code = run(train, ["--resume", str(tmp_path / "deep.npz"), "--epochs", "5", "--no-save"])
+    code = run(script, ["--resume", str(tmp_path / "deep.npz"), "--epochs", "5", "--no-save"])
     assert_one_clean_line(code, capsys, "nested too deep")
 
 
@@ -163,9 +182,11 @@ def test_metadata_nested_too_deep_is_refused(good_checkpoint, tmp_path, capsys):
         (["--dataset", "mnist_shaped", "--samples", "10000000000"], "mnist_shaped with"),
     ],
 )  # fmt: skip
-def test_what_cannot_fit_in_memory_is_refused_with_the_estimate(argv, fragment, tmp_path, capsys):
+def test_what_cannot_fit_in_memory_is_refused_with_the_estimate(
+    script, argv, fragment, tmp_path, capsys
+):
     out = tmp_path / "runs"
-    code = run(train, [*argv, "--epochs", "1", "--out", str(out)])
+    code = run(script, [*argv, "--epochs", "1", "--out", str(out)])
     err = assert_one_clean_line(code, capsys, fragment, out)
     assert "of memory, and this machine has" in err and "free; use a smaller size" in err
 
@@ -187,21 +208,21 @@ def npz_claiming_terabytes(path, member, labels=False):
     return str(path)
 
 
-def test_an_npz_whose_headers_claim_terabytes_is_refused_unread(tmp_path, capsys):
+def test_an_npz_whose_headers_claim_terabytes_is_refused_unread(script, tmp_path, capsys):
     path = npz_claiming_terabytes(tmp_path / "huge.npz", "x.npy", labels=True)
-    code = run(train, ["--dataset", path, "--no-save"])
+    code = run(script, ["--dataset", path, "--no-save"])
     assert_one_clean_line(code, capsys, "as its array headers describe it, needs about 7.3 TiB")
 
 
-def test_a_label_far_beyond_the_samples_is_refused(tmp_path, capsys):
+def test_a_label_far_beyond_the_samples_is_refused(script, tmp_path, capsys):
     np.savez(tmp_path / "labels.npz", x=np.ones((30, 3)), y=np.r_[np.arange(29) % 3, 10**9])
-    code = run(train, ["--dataset", str(tmp_path / "labels.npz"), "--no-save"])
+    code = run(script, ["--dataset", str(tmp_path / "labels.npz"), "--no-save"])
     assert_one_clean_line(code, capsys, "labels go up to 1000000000 for 30 samples")
 
 
-def test_a_checkpoint_whose_headers_claim_terabytes_is_refused_unread(tmp_path, capsys):
+def test_a_checkpoint_whose_headers_claim_terabytes_is_refused_unread(script, tmp_path, capsys):
     path = npz_claiming_terabytes(tmp_path / "huge.npz", "params/0/W.npy")
-    code = run(train, ["--resume", path, "--epochs", "5", "--no-save"])
+    code = run(script, ["--resume", path, "--epochs", "5", "--no-save"])
     assert_one_clean_line(
         code, capsys, "describes arrays of 7.3 TiB in all, more than this machine"
     )
