@@ -78,15 +78,17 @@ def make_optimizer(keras: Any, train: TrainSpec) -> Any:
     return keras.optimizers.RMSprop(learning_rate=train.lr, rho=train.rho, epsilon=train.eps)
 
 
-def steps_per_execution(steps: int, most: int = 16) -> int:
+def steps_per_execution(steps: int, backend: str, most: int = 16) -> int:
     """How many training steps ``fit`` runs per call into compiled code: the largest divisor of
-    an epoch's ``steps`` up to ``most``.
+    an epoch's ``steps`` up to ``most`` (1 on PyTorch, whose Keras backend runs one at a time).
 
     Between calls Keras returns to Python (callbacks, logs, the progress bar), which on small
     batches costs more than the step itself. The steps, and so the weights, stay the same, and
     callbacks see every k-th batch. A divisor, because a call that ran past the end of an epoch
     would train on the next epoch's first batches before Keras notices the epoch ended.
     """
+    if backend == "torch":
+        return 1
     return max(k for k in range(1, min(most, steps) + 1) if steps % k == 0)
 
 

@@ -109,9 +109,10 @@ class KerasTier:
         stopped = self.early_stopping is not None and self.early_stopping.stopped_epoch > 0
         if self.epoch < spec.epochs and not stopped:
             with self._scope():
-                if self.model.steps_per_execution != steps_per_execution(steps):
+                per_call = steps_per_execution(steps, self.backend)
+                if self.model.steps_per_execution != per_call:
                     # compile()'s steps_per_execution, chosen now that the epoch's length is known
-                    self.model.steps_per_execution = steps_per_execution(steps)
+                    self.model.steps_per_execution = per_call
                     self.model.make_train_function(force=True)
                 self.model.fit(
                     batches,

@@ -123,8 +123,9 @@ def environment(threads: int) -> dict[str, str]:
     env["TF_NUM_INTRAOP_THREADS"] = env["TF_NUM_INTEROP_THREADS"] = str(threads)
     env["MLP_TIERS_THREADS"] = str(threads)
     flags = os.environ.get("XLA_FLAGS", "")
-    if threads == 1 and "xla_cpu_multi_thread_eigen" not in flags:
-        env["XLA_FLAGS"] = f"{flags} {_XLA_ONE_THREAD}".strip()
+    if threads == 1:
+        env["XLA_FLAGS"] = flags if _XLA_ONE_THREAD in flags else f"{flags} {_XLA_ONE_THREAD}"
+        env["XLA_FLAGS"] = env["XLA_FLAGS"].strip()
     return env
 
 

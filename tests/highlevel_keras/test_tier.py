@@ -175,5 +175,7 @@ def test_steps_per_execution_divides_the_epoch(steps, expected):
     """A call into compiled code never runs past an epoch's end (into the next epoch's batches)."""
     from highlevel_keras.model import steps_per_execution
 
-    assert steps_per_execution(steps) == expected
+    assert steps_per_execution(steps, "jax") == steps_per_execution(steps, "tensorflow")
+    assert steps_per_execution(steps, "tensorflow") == expected
     assert steps % expected == 0
+    assert steps_per_execution(steps, "torch") == 1  # Keras on PyTorch: one step per call
