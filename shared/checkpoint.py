@@ -172,11 +172,13 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     problem = npz_problem(path)
     if problem == "not found":
         raise CheckpointError(f"checkpoint not found: {path}")
-    if problem:
+    if problem and problem.startswith("it is not a valid .npz"):
         raise CheckpointError(
             f"cannot read checkpoint {path}: the file is corrupted or not an .npz archive "
             f"({problem})"
         )
+    if problem:  # a folder, a pipe or device, a file this user may not read
+        raise CheckpointError(f"cannot read checkpoint {path}: {problem}")
     try:
         claimed = npz_bytes(path)
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:

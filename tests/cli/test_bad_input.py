@@ -226,3 +226,75 @@ def test_a_checkpoint_whose_headers_claim_terabytes_is_refused_unread(script, tm
     assert_one_clean_line(
         code, capsys, "describes arrays of 7.3 TiB in all, more than this machine"
     )
+
+
+# -- files that cannot be read ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def unreadable(monkeypatch):
+    """Make opening the given paths fail as a file without read permission does (root reads
+    every file, so the refusal is simulated where the test runs as root)."""
+    import builtins
+    import errno
+    import os
+    import pathlib
+
+    paths = set()
+    real_open, real_path_open = builtins.open, pathlib.Path.open
+
+    def refuse(file):
+        if isinstance(file, (str, os.PathLike)) and os.path.abspath(file) in paths:
+            raise PermissionError(errno.EACCES, "Permission denied", str(file))
+
+    def guarded_open(file, *args, **kwargs):
+        refuse(file)
+        return real_open(file, *args, **kwargs)
+
+    def guarded_path_open(self, *args, **kwargs):
+        refuse(self)
+        return real_path_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", guarded_open)
+    monkeypatch.setattr(pathlib.Path, "open", guarded_path_open)
+
+    def add(path):
+        paths.add(os.path.abspath(path))
+        if os.geteuid() != 0:
+            os.chmod(path, 0)  # and really unreadable, where the test is not root
+        return str(path)
+
+    return add
+
+
+@pytest.mark.parametrize(
+    ("name", "flag", "fragment"),
+    [
+        ("data.npz", "--dataset", "permission denied"),
+        ("data.csv", "--dataset", "Permission denied"),
+        ("config.toml", "--config", "cannot read config file"),
+    ],
+)
+def test_a_file_that_cannot_be_read_says_so_not_that_it_is_corrupted(
+    name, flag, fragment, unreadable, tmp_path, capsys
+):
+    path = tmp_path / name
+    if name.endswith(".npz"):
+        np.savez(path, x=np.ones((30, 3)), y=np.arange(30) % 3)
+    elif name.endswith(".csv"):
+        path.write_text("a,b,label\n" + "1,2,0\n3,4,1\n" * 15)
+    else:
+        path.write_text("[train]\nepochs = 1\n")
+    out = tmp_path / "runs"
+    code = run(train, [flag, unreadable(path), "--epochs", "1", "--out", str(out)])
+    err = assert_one_clean_line(code, capsys, fragment, out)
+    assert "corrupt" not in err and "not a valid" not in err
+
+
+def test_a_checkpoint_that_cannot_be_read_says_so(good_checkpoint, unreadable, tmp_path, capsys):
+    import shutil
+
+    path = shutil.copy(good_checkpoint, tmp_path / "checkpoint.npz")
+    code = run(train, ["--resume", unreadable(path), "--epochs", "5", "--no-save"])
+    err = assert_one_clean_line(code, capsys, "permission denied")
+    assert "corrupt" not in err

@@ -3,7 +3,8 @@ no temporary file, and a resume from the checkpoint ends with the weights of a r
 stopped, bit for bit (every tier here: its CPU runs are deterministic).
 
 Keras on JAX is among them on purpose: its log conversion swallows a KeyboardInterrupt with a
-bare except, and the tier's callback raises the signal again at the next step.
+bare except, and the tier's callback raises the signal again at the next step. Keras on PyTorch
+runs where PyTorch is installed.
 """
 
 import os
@@ -16,6 +17,7 @@ import time
 import numpy as np
 import pytest
 
+from shared.tiers import TIERS as REGISTRY
 from shared.tiers import available_tiers
 
 pytestmark = pytest.mark.slow  # real processes, interrupted and resumed
@@ -41,7 +43,12 @@ def only_folder(root):
 ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
 
 
-TIERS = [tier for tier in ("numpy", "tf-nn", "keras", "keras-jax") if tier in available_tiers()]
+TIERS = [
+    pytest.param(tier, marks=pytest.mark.skipif(
+        tier not in available_tiers(),
+        reason=f"{tier} needs {', '.join(REGISTRY[tier].requires)}, not all installed"))
+    for tier in ("numpy", "tf-nn", "keras", "keras-jax", "keras-torch")
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("tier", TIERS)
