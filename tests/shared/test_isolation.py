@@ -25,6 +25,8 @@ def test_imports_leave_frameworks_out_of_sys_modules():
         import lowlevel_numpy.train, lowlevel_numpy.gradcheck
         import shared.cli, shared.runner, shared.console, shared.data, shared.checkpoint
         import shared.training, shared.parity, shared.bench, shared.concepts
+        import shared.bench_worker, shared.threads
+        import peers, peers.floor, peers.sklearn_mlp, peers.torch_mlp, peers.jax_scan
         loaded = [name for name in {FRAMEWORKS!r} if name in sys.modules]
         print("loaded:", loaded)
         """
