@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,7 +35,7 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO]:
     try:
         # Held: a Ctrl-C between creating the file and knowing its name would leave it behind.
         with held():
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_prefix(path.name), suffix=".tmp")
         os.chmod(tmp, _FILE_MODE)
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
             yield handle
@@ -44,6 +45,42 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO]:
     except BaseException:
         _remove(tmp)
         raise
+
+
+def _prefix(name: str) -> str:
+    """``.NAME.PID.``: the process that writes a temporary file is in its name, so that one left
+    behind by a process that was killed outright (SIGKILL, a power cut) can be told from one
+    being written now (``remove_stale_temporaries``)."""
+    return f".{name}.{os.getpid()}."
+
+
+# ``mkstemp`` adds 8 characters between the prefix and the suffix (.tmp, or .keras for a model).
+_TEMPORARY = re.compile(r"^\..+\.(\d+)\.[a-z0-9_]{8}\.(?:tmp|keras)$")
+
+
+def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Remove the temporary files in ``folder`` whose writing process no longer exists; the
+    removed paths. A signal that can be caught removes its own (``atomic_write``); SIGKILL
+    cannot be caught, and leaves one for this to clear on the next resume."""
+    removed = []
+    for entry in Path(folder).glob(".*"):
+        match = _TEMPORARY.match(entry.name)
+        if match is None or not entry.is_file() or _alive(int(match.group(1))):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            entry.unlink()
+            removed.append(entry)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # another user's process, or not a process id at all: leave it alone
+    return True
 
 
 def _remove(tmp: str | None) -> None:
@@ -61,7 +98,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp = None
     try:
         with held():
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+            fd, tmp = tempfile.mkstemp(
+                dir=path.parent, prefix=_prefix(path.stem), suffix=path.suffix
+            )
             os.close(fd)
         yield Path(tmp)
         os.chmod(tmp, _FILE_MODE)

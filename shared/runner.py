@@ -17,6 +17,7 @@ from shared.callbacks import Callback, CheckpointEveryEpoch
 from shared.checkpoint import Checkpoint, load_checkpoint
 from shared.data import Dataset, load_dataset
 from shared.errors import CheckpointError, DivergedError, Interrupted
+from shared.fileio import remove_stale_temporaries
 from shared.init import Params, init_params
 from shared.metrics import Evaluation, evaluate, l2_penalty
 from shared.report import (
@@ -71,6 +72,7 @@ def prepare_run(
         checkpoint = None
     else:
         checkpoint = load_checkpoint(resume)
+        remove_stale_temporaries(Path(resume).parent)  # left by a run killed while saving
         if checkpoint.data is None:
             raise CheckpointError(
                 f"checkpoint {resume} does not record its dataset, so it cannot resume"

@@ -91,3 +91,55 @@ def test_a_signal_is_forgotten_once_the_run_that_received_it_ends():
         signal_self(signal.SIGINT)
     assert requested() is None
     raise_if_requested()  # the next run in this process must not be stopped by the old signal
+
+
+def dead_pid():
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_temporary_files_of_killed_processes_are_recognised_and_removed(tmp_path):
+    from shared.fileio import remove_stale_temporaries
+
+    stale = tmp_path / f".checkpoint.npz.{dead_pid()}.ab_9xyzq.tmp"
+    stale_model = tmp_path / f".model.{dead_pid()}.k2j4h5g6.keras"
+    ours = tmp_path / f".checkpoint.npz.{os.getpid()}.qwertyui.tmp"  # being written right now
+    kept = [tmp_path / "checkpoint.npz", tmp_path / ".notes.123.txt", tmp_path / "a.1.tmp"]
+    for path in [stale, stale_model, ours, *kept]:
+        path.write_bytes(b"x")
+    assert sorted(remove_stale_temporaries(tmp_path)) == sorted([stale, stale_model])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in [ours, *kept])
+
+
+def test_the_temporary_file_names_its_writer(tmp_path, monkeypatch):
+    seen = []
+    create = tempfile.mkstemp
+
+    def spy(*args, **kwargs):
+        made = create(*args, **kwargs)
+        seen.append(os.path.basename(made[1]))
+        return made
+
+    monkeypatch.setattr(tempfile, "mkstemp", spy)
+    with atomic_write(tmp_path / "checkpoint.npz") as handle:
+        handle.write(b"data")
+    (name,) = seen
+    assert name.startswith(f".checkpoint.npz.{os.getpid()}.") and name.endswith(".tmp")
+
+
+def test_a_resume_clears_what_a_run_killed_while_saving_left_beside_its_checkpoint(tmp_path):
+    from lowlevel_numpy.train import main as train
+
+    assert train(["--epochs", "1", "--hidden", "8", "--quiet", "--out", str(tmp_path)]) == 0
+    (folder,) = tmp_path.iterdir()
+    stale = folder / f".checkpoint.npz.{dead_pid()}.zz_9yyq1.tmp"  # as SIGKILL leaves it
+    stale.write_bytes(b"half a checkpoint")
+    resumed = tmp_path / "resumed"
+    assert train(["--resume", str(folder / "checkpoint.npz"), "--epochs", "2", "--quiet",
+                  "--out", str(resumed)]) == 0  # fmt: skip
+    assert not stale.exists()
+    assert (folder / "checkpoint.npz").is_file()
