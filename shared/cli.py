@@ -557,11 +557,14 @@ def threads_command(args: argparse.Namespace, console: Console) -> int:
 
     cores = threads.usable_cores()
     text = args.counts or ",".join(sorted({"1", str(cores)}, key=int))
-    counts = [threads.parse_threads(part) for part in text.split(",") if part.strip()]
-    if not counts or None in counts:
+    parts = [part.strip() for part in text.split(",")]
+    if not all(part.isdigit() and int(part) >= 1 for part in parts):
         raise SpecError(f"--counts must list whole numbers >= 1, such as 1,2; got {text!r}")
-    if args.busy < 0 or args.rounds < 1:
-        raise SpecError("--busy must be >= 0 and --rounds >= 1")
+    counts = sorted({int(part) for part in parts})
+    if args.busy < 0:
+        raise SpecError(f"--busy must be a whole number >= 0; got {args.busy}")
+    if args.rounds < 1:
+        raise SpecError(f"--rounds must be a whole number >= 1; got {args.rounds}")
     where = machine()
     blas = [b for b in threads.blas_info() if "numpy" in b["filepath"]] or threads.blas_info()
     kernel = (

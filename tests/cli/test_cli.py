@@ -331,3 +331,24 @@ def test_train_refuses_tier_flags_that_disagree(argv, message, capsys):
     assert code == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--counts", "x"], "--counts must list whole numbers >= 1, such as 1,2; got 'x'"),
+        (["--counts", "1,0"], "--counts must list whole numbers >= 1, such as 1,2; got '1,0'"),
+        (["--rounds", "0"], "--rounds must be a whole number >= 1; got 0"),
+        (["--busy", "-1"], "--busy must be a whole number >= 0; got -1"),
+    ],
+)
+def test_threads_refuses_bad_flags_in_one_line(argv, message, capsys):
+    assert mlp_tiers(["threads", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_threads_times_every_size_with_each_count(capsys):
+    assert mlp_tiers(["threads", "--counts", "1", "--rounds", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "784-256-128-10" in out and "1 thread" in out and "auto now" in out
