@@ -13,6 +13,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from shared.errors import DataError, DivergedError, MlpTiersError, SpecError
@@ -548,6 +549,55 @@ def _bench_rounds(
     return 0
 
 
+def study_command(args: argparse.Namespace, console: Console) -> int:
+    """The study page, or one concept of it in the terminal."""
+    import time
+
+    from shared import study
+    from shared.concepts import CONCEPTS
+    from shared.report import machine
+    from shared.tiers import runnable_tiers
+
+    if args.concept is not None and args.concept not in {c.key for c in CONCEPTS}:
+        raise SpecError(
+            f"--concept must be one of {', '.join(c.key for c in CONCEPTS)}; got {args.concept!r}"
+        )
+    start = time.perf_counter()
+    if args.parity is not None:
+        parity, source = study.parity_from_report(args.parity), f"read from {args.parity}"
+    else:
+        others = [tier for tier in ("tf-nn", "tf-layers", "keras") if tier in runnable_tiers()]
+        with console.status("measuring parity on a small problem ..."):
+            parity = study.measure_parity(others) if others else {}
+        source = (
+            "measured when this page was made, on digits (64-16-10, SGD, L2 2^-10, float64, "
+            "5 steps)"
+        )
+    if args.concept is not None:
+        import shutil
+
+        from rich.console import Console as RichConsole
+
+        # Columns need a width: the terminal's, or $COLUMNS, or 160 in a log.
+        width = shutil.get_terminal_size((160, 40)).columns
+        RichConsole(width=width, file=console.file, color_system=console.color_system).print(
+            study.terminal_section(args.concept, parity)
+        )
+        return 0
+    where = machine()
+    made = (f"made on {where['processor']} ({where['cpus']} CPUs), parity figures {source}; "
+            "regenerate it with mlp-tiers study.")  # fmt: skip
+    path = study.write_page(Path(args.out) / "index.html", parity, made)
+    size = path.stat().st_size
+    seconds = time.perf_counter() - start
+    console.print(f"study page: {path} ({size / 1024:.0f} KiB, made in {seconds:.1f} s)")
+    if args.open:
+        import webbrowser
+
+        webbrowser.open(path.resolve().as_uri())
+    return 0
+
+
 def threads_command(args: argparse.Namespace, console: Console) -> int:
     """Where a second BLAS thread starts to pay off for this MLP, idle or next to a load."""
     from rich.table import Table
@@ -998,6 +1048,24 @@ def _main(argv: Sequence[str] | None) -> int:
     add_run_flags(parity_parser, resume=False)
     parity_parser.add_argument("--tiers", required=True, metavar="ENTRIES", help="tiers to check")
     parity_parser.add_argument("--steps", type=int, default=10, help="steps to compare (10)")
+    study_parser = commands.add_parser(
+        "study",
+        help="a page that lines the three tiers up concept by concept",
+        description="Write one self-contained HTML page: for each concept of the concept table, "
+        "the formula, the NumPy, TensorFlow and Keras code quoted from the source, the lines "
+        "each spends, and the measured parity figure. --concept NAME prints one section here.",
+    )
+    study_parser.add_argument("--out", default="study", metavar="DIR", help="folder (study)")
+    study_parser.add_argument("--open", action="store_true", help="open the page in a browser")
+    study_parser.add_argument(
+        "--concept", metavar="NAME", help="print this concept's section in the terminal instead"
+    )
+    study_parser.add_argument(
+        "--parity",
+        metavar="PARITY_JSON",
+        help="take the parity figures from this report of mlp-tiers parity instead of "
+        "measuring them now",
+    )
     threads_parser = commands.add_parser(
         "threads",
         help="time a training step's matrix products with 1 BLAS thread and with more",
@@ -1073,6 +1141,7 @@ def _main(argv: Sequence[str] | None) -> int:
         "train": lambda: train_command(args, terminal),
         "datasets": lambda: list_datasets(args, terminal),
         "threads": lambda: threads_command(args, terminal),
+        "study": lambda: study_command(args, terminal),
         "tiers": lambda: list_tiers(args, terminal),
         "concepts": lambda: list_concepts(args, terminal),
         "predict": lambda: predict(args, terminal),

@@ -1,0 +1,433 @@
+"""The study page: the three tiers side by side, concept by concept (``mlp-tiers study``).
+
+For every row of the concept table (``shared.concepts``), in its order: the formula (LaTeX turned
+into MathML, so the page needs no network and no script to show it), the code each tier writes
+for it, extracted from the real source through the table's references at generation time (so
+the page cannot drift from the code; a renamed function is a ``MissingDefinition`` here and a
+failing test), highlighted by Pygments, the lines each tier spends on it, a note on what the
+framework took off the learner's hands, and the measured parity figure of the level it belongs
+to. One self-contained HTML file: CSS inline, a few lines of plain JavaScript for the toggles.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shared.concepts import COLUMNS, CONCEPTS, Concept, locate
+
+# The formula of each concept, in LaTeX. The optimizer update has one per optimizer, shown one at
+# a time.
+FORMULAS: dict[str, dict[str, str]] = {
+    "parameters": {
+        "": r"W_l \in \mathbb{R}^{n_{l-1} \times n_l},\quad b_l \in \mathbb{R}^{n_l},\quad "
+        r"W_l \sim \mathcal{U}\left(-\sqrt{\frac{6}{n_{l-1} + n_l}},\ "
+        r"\sqrt{\frac{6}{n_{l-1} + n_l}}\right),\quad b_l = 0",
+    },
+    "forward": {
+        "": r"a_0 = x,\quad z_l = a_{l-1} W_l + b_l,\quad a_l = f(z_l)\ \ (l < L),\quad "
+        r"z = a_{L-1} W_L + b_L",
+    },
+    "loss": {
+        "": r"\mathcal{L} = -\frac{1}{n} \sum_{i=1}^{n} \sum_{j} t_{ij} \log "
+        r"\frac{e^{z_{ij}}}{\sum_k e^{z_{ik}}} + \lambda \sum_l \lVert W_l \rVert^2",
+    },
+    "gradients": {
+        "": r"\delta_L = \frac{\partial \mathcal{L}}{\partial z} = \frac{1}{n}"
+        r"\left(\mathrm{softmax}(z) - t\right),\quad "
+        r"\frac{\partial \mathcal{L}}{\partial W_l} = a_{l-1}^{\top} \delta_l + 2 \lambda W_l,"
+        r"\quad \frac{\partial \mathcal{L}}{\partial b_l} = \sum_i \delta_{l,i},\quad "
+        r"\delta_{l-1} = \left(\delta_l W_l^{\top}\right) \odot f'(z_{l-1})",
+    },
+    "apply_update": {
+        "sgd": r"w \leftarrow w - \eta\, g",
+        "momentum": r"v \leftarrow \mu v - \eta\, g,\quad w \leftarrow w + v",
+        "nesterov": r"v \leftarrow \mu v - \eta\, g,\quad w \leftarrow w + \mu v - \eta\, g",
+        "adam": r"m \leftarrow m + (g - m)(1 - \beta_1),\quad "
+        r"v \leftarrow v + (g^2 - v)(1 - \beta_2),\quad "
+        r"w \leftarrow w - \frac{\eta \sqrt{1 - \beta_2^t}}{1 - \beta_1^t} "
+        r"\cdot \frac{m}{\sqrt{v} + \epsilon}",
+        "rmsprop": r"s \leftarrow \rho s + (1 - \rho) g^2,\quad "
+        r"w \leftarrow w - \frac{\eta\, g}{\sqrt{s + \epsilon}}",
+    },
+    "train_step": {
+        "": r"\theta \leftarrow \mathrm{update}\left(\theta,\ \nabla_{\theta}\, "
+        r"\mathcal{L}(f_{\theta}(x_B),\ t_B)\right)",
+    },
+    "fit": {
+        "": r"\text{for } e = 1, \dots, E:\quad \text{for } B \in \mathrm{batches}(e):\quad "
+        r"\theta \leftarrow \mathrm{step}(\theta, B)",
+    },
+    "predict_proba": {
+        "": r"p = \mathrm{softmax}(f_{\theta}(x)),\quad \hat{y} = \arg\max_j p_j",
+    },
+    "get_params": {"": r"\theta = \left[(W_1, b_1), \dots, (W_L, b_L)\right]"},
+    "checkpoint": {
+        "": r"\text{checkpoint} = (\theta,\ \text{optimizer state},\ \text{step},\ "
+        r"\text{epoch},\ \text{history})",
+    },
+    "restore": {
+        "": r"\text{resume}(\text{checkpoint}) \Rightarrow \text{the run continues as if it had "
+        r"never stopped}",
+    },
+}
+
+# The parity level (``shared.parity.LEVELS``) that measures each concept, and what it compares.
+PARITY_LEVEL = {
+    "parameters": None,  # the shared initial weights: the same numbers by construction
+    "forward": "forward",
+    "loss": "loss",
+    "gradients": "gradients",
+    "apply_update": "update",
+    "train_step": "update",
+    "fit": "steps",
+    "predict_proba": "forward",
+    "get_params": "steps",
+    "checkpoint": None,  # resume is tested bit for bit instead
+    "restore": None,
+}
+
+COLUMN_TITLES = {"numpy": "NumPy", "tf-nn": "TensorFlow", "tf-layers": "TensorFlow (layers)",
+                 "keras": "Keras"}  # fmt: skip
+OPTIMIZER_CLASSES = {"sgd": "SGD", "momentum": "Momentum", "nesterov": "Nesterov", "adam": "Adam",
+                     "rmsprop": "RMSprop"}  # fmt: skip
+
+
+@dataclass
+class Snippet:
+    """The code of one reference: where it is, and its text."""
+
+    ref: str
+    path: str
+    start: int
+    code: str
+
+    @property
+    def lines(self) -> int:
+        """Lines of code: blank lines, comments and docstrings left out."""
+        return count_code_lines(self.code)
+
+
+@dataclass
+class Section:
+    concept: Concept
+    formulas: dict[str, str]
+    code: dict[str, list[Snippet]] = field(default_factory=dict)  # column -> snippets
+    parity: dict[str, float] | None = None  # tier -> normwise difference at the concept's level
+
+
+def count_code_lines(code: str) -> int:
+    import ast
+    import io
+    import tokenize
+
+    docstrings: set[int] = set()
+    try:
+        tree = ast.parse(_dedent(code))
+    except SyntaxError:
+        tree = None
+    if tree is not None:
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+                value = body[0].value
+                if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                    docstrings.update(range(body[0].lineno, body[0].end_lineno + 1))
+    counted = set()
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(_dedent(code)).readline):
+            if token.type in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT,
+                              tokenize.DEDENT, tokenize.ENDMARKER):  # fmt: skip
+                continue
+            for line in range(token.start[0], token.end[0] + 1):
+                if line not in docstrings:
+                    counted.add(line)
+    except (tokenize.TokenError, IndentationError):
+        return sum(1 for line in code.splitlines() if line.strip())
+    return len(counted)
+
+
+def _dedent(code: str) -> str:
+    import textwrap
+
+    return textwrap.dedent(code)
+
+
+def snippet(ref: str) -> Snippet:
+    """The source of ``ref`` (``module:Qualified.name``), read from its file, not imported."""
+    where = locate(ref)
+    root = Path(__file__).resolve().parent.parent
+    try:
+        shown = str(where.path.resolve().relative_to(root))
+    except ValueError:
+        shown = where.path.name
+    return Snippet(ref, shown, where.start, _dedent(where.source()))
+
+
+def sections(parity: dict[str, dict[str, float]] | None = None) -> list[Section]:
+    """Every concept of the table, in order, with its formulas, code and parity figures."""
+    found = []
+    for concept in CONCEPTS:
+        section = Section(concept, FORMULAS[concept.key])
+        for column in COLUMNS:
+            refs = list(concept.where[column].refs)
+            if concept.key == "apply_update" and column in ("numpy", "tf-nn"):
+                module = refs[0].split(":")[0]
+                # The base class's loop, then each rule (the table's own Adam.update among them).
+                refs = [refs[0], *(f"{module}:{name}" for name in OPTIMIZER_CLASSES.values())]
+            section.code[column] = [snippet(ref) for ref in refs]
+        level = PARITY_LEVEL[concept.key]
+        if parity is not None and level is not None:
+            section.parity = {tier: levels[level] for tier, levels in parity.items()
+                              if level in levels}  # fmt: skip
+        found.append(section)
+    return found
+
+
+# -- parity figures ------------------------------------------------------------------------------
+
+
+def parity_from_report(path: str | Path) -> dict[str, dict[str, float]]:
+    """``{tier: {level: error}}`` from a ``parity.json`` that ``mlp-tiers parity`` wrote."""
+    from shared.errors import SpecError
+
+    try:
+        report = json.loads(Path(path).read_text(encoding="utf-8"))
+        return {
+            tier: {level: float(cell["error"]) for level, cell in result["levels"].items()}
+            for tier, result in report["tiers"].items()
+        }
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise SpecError(
+            f"--parity {path} is not a parity.json written by mlp-tiers parity ({exc})"
+        ) from None
+
+
+def measure_parity(tiers: list[str], steps: int = 5) -> dict[str, dict[str, float]]:
+    """The per-level normwise differences from the NumPy tier, measured now on a small problem
+    in float64 (``digits``, 64-16-10, SGD, L2 2^-10), for the tiers that can run here.
+
+    The L2 factor is a power of two because Keras rounds it through float32 even in a float64
+    model (``docs/parity.md``); 2^-10 survives that rounding exactly, so what the page shows is
+    the tiers' arithmetic, not that known cast."""
+    from shared.batching import epoch_batches
+    from shared.parity import compare_levels, trace, trace_in_new_process
+    from shared.runner import prepare_run
+    from shared.spec import DataSpec, ModelSpec, RunConfig, TrainSpec
+    from shared.tiers import TIERS
+
+    train = TrainSpec(optimizer="sgd", dtype="float64", l2=2.0**-10, batch_size=32)
+    config = RunConfig(DataSpec(name="digits"), ModelSpec(hidden=(16,)), train)
+    run = prepare_run(config)
+    data, model, spec = run.data, run.model, run.train
+    rows = epoch_batches(len(data.y_train), spec.batch_size, spec.seed, 0)[:steps]
+    batches = [(data.x_train[r], data.y_train[r]) for r in rows]
+    reference = trace("numpy", model, spec, run.params, batches, {})
+    found = {}
+    for tier in tiers:
+        tracer = trace_in_new_process if TIERS[tier].conflicts() else trace
+        traced = tracer(tier, model, spec, run.params, batches, {})
+        levels = compare_levels(traced, reference, model, spec)
+        found[tier] = {level: result.error for level, result in levels.items()}
+    return found
+
+
+# -- the page ------------------------------------------------------------------------------------
+
+
+def mathml(latex: str) -> str:
+    from latex2mathml.converter import convert
+
+    return convert(latex, display="block")
+
+
+def highlighted(code: str) -> str:
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import PythonLexer
+
+    return highlight(code, PythonLexer(), HtmlFormatter(nowrap=True))
+
+
+def _snippets_html(snippets: list[Snippet], column: str, concept: Concept) -> str:
+    if not snippets:
+        note = concept.where[column].note or "done by the framework"
+        return f'<p class="nothing">No code of its own: {html.escape(note)}.</p>'
+    parts = []
+    for item in snippets:
+        optimizer = next((key for key, name in OPTIMIZER_CLASSES.items()
+                          if item.ref.endswith(f":{name}")), "")  # fmt: skip
+        attribute = f' data-optimizer="{optimizer}"' if optimizer else ""
+        parts.append(
+            f'<figure class="snippet"{attribute}><figcaption><code>{html.escape(item.ref)}'
+            f"</code> · {html.escape(item.path)}:{item.start} · {item.lines} lines</figcaption>"
+            f'<pre class="highlight"><code>{highlighted(item.code)}</code></pre></figure>'
+        )
+    return "".join(parts)
+
+
+def _parity_html(section: Section) -> str:
+    level = PARITY_LEVEL[section.concept.key]
+    if level is None:
+        why = {
+            "parameters": "every tier loads the same initial weights from shared.init: the same "
+            "numbers by construction",
+        }.get(section.concept.key, "a checkpoint written by one tier resumes in any other; "
+              "resume is tested bit for bit")  # fmt: skip
+        return f'<p class="parity">Parity: {html.escape(why)}.</p>'
+    if not section.parity:
+        return (f'<p class="parity">Parity at the {level} level: not measured here (give '
+                "--parity with a parity.json, or install the other tiers).</p>")  # fmt: skip
+    cells = ", ".join(f"{html.escape(tier)} {error:.1e}" for tier, error in section.parity.items())
+    return (
+        f'<p class="parity">Parity at the <b>{level}</b> level, the largest normwise difference '
+        f"from the NumPy tier (float64): {cells}.</p>"
+    )
+
+
+def _section_html(section: Section) -> str:
+    concept = section.concept
+    formulas = section.formulas
+    if len(formulas) > 1:
+        buttons = "".join(
+            f'<button type="button" data-optimizer="{key}"{" class=on" if i == 0 else ""}>'
+            f"{key}</button>"
+            for i, key in enumerate(formulas)
+        )
+        formula_html = f'<div class="choices" role="group">{buttons}</div>' + "".join(
+            f'<div class="formula" data-optimizer="{key}">{mathml(latex)}</div>'
+            for key, latex in formulas.items()
+        )
+    else:
+        formula_html = f'<div class="formula">{mathml(next(iter(formulas.values())))}</div>'
+    columns = []
+    for column in ("numpy", "tf", "keras"):
+        if column == "tf":
+            inner = (
+                '<div class="choices" role="group"><button type="button" data-flavour="tf-nn" '
+                'class="on">tf-nn</button><button type="button" data-flavour="tf-layers">'
+                "tf-layers</button></div>"
+                + "".join(
+                    f'<div class="flavour" data-flavour="{flavour}">'
+                    f"{_snippets_html(section.code[flavour], flavour, concept)}"
+                    f'<p class="note">{html.escape(concept.where[flavour].note)}</p></div>'
+                    for flavour in ("tf-nn", "tf-layers")
+                )
+            )
+            lines = sum(s.lines for s in section.code["tf-nn"])
+            title = COLUMN_TITLES["tf-nn"]
+        else:
+            note = f'<p class="note">{html.escape(concept.where[column].note)}</p>'
+            inner = _snippets_html(section.code[column], column, concept) + note
+            lines = sum(s.lines for s in section.code[column])
+            title = COLUMN_TITLES[column]
+        columns.append(
+            f'<div class="column" data-column="{column}"><h3>{title} '
+            f'<span class="lines">{lines} lines</span></h3>{inner}</div>'
+        )
+    return (
+        f'<section id="{concept.key}" class="concept"><h2>{html.escape(concept.title)}</h2>'
+        f'<p class="summary">{html.escape(concept.summary)}</p>{formula_html}'
+        f'<div class="columns">{"".join(columns)}</div>{_parity_html(section)}</section>'
+    )
+
+
+CSS = """
+body{font:15px/1.5 system-ui,sans-serif;margin:0;color:#1d1d1f;background:#fafafa}
+header,main{max-width:1500px;margin:0 auto;padding:0 20px}
+header{padding-top:16px}h1{margin:.3em 0}nav a{margin-right:.8em;white-space:nowrap}
+section.concept{background:#fff;border:1px solid #ddd;border-radius:8px;margin:18px 0;
+padding:4px 18px 12px}
+.columns{display:grid;grid-template-columns:repeat(3,minmax(0,1fr));gap:14px}
+.column h3{margin:.4em 0;font-size:1em}.lines{color:#777;font-weight:normal;font-size:.85em}
+pre.highlight{background:#f6f8fa;border:1px solid #e5e5e5;border-radius:6px;padding:8px;
+overflow-x:auto;font-size:12.5px;line-height:1.4;margin:0}
+figure.snippet{margin:0 0 10px}figcaption{font-size:.8em;color:#555;margin-bottom:3px;
+overflow-wrap:anywhere}
+.formula{overflow-x:auto;padding:4px 0}.note,.nothing{color:#444;font-size:.9em}
+.parity{background:#eef6ee;border-radius:6px;padding:6px 10px;font-size:.9em}
+.choices button{border:1px solid #bbb;background:#fff;border-radius:4px;margin:0 4px 6px 0;
+padding:2px 8px;cursor:pointer}.choices button.on{background:#1d1d1f;color:#fff}
+[hidden]{display:none!important}
+@media (max-width:900px){.columns{grid-template-columns:1fr}}
+"""
+
+SCRIPT = """
+for (const section of document.querySelectorAll("section.concept")) {
+  const show = (attr, value) => {
+    for (const el of section.querySelectorAll("[data-" + attr + "]")) {
+      if (el.tagName === "BUTTON") el.classList.toggle("on", el.dataset[attr] === value);
+      else el.hidden = el.dataset[attr] !== value;
+    }
+  };
+  for (const attr of ["optimizer", "flavour"])
+    for (const button of section.querySelectorAll("button[data-" + attr + "]"))
+      button.addEventListener("click", () => show(attr, button.dataset[attr]));
+  if (section.querySelector("button[data-optimizer]")) show("optimizer", "sgd");
+  show("flavour", "tf-nn");
+}
+"""
+
+
+def render(found: list[Section], where: str) -> str:
+    """The whole page, one HTML file."""
+    from pygments.formatters import HtmlFormatter
+
+    style = HtmlFormatter().get_style_defs(".highlight")
+    nav = "".join(f'<a href="#{s.concept.key}">{html.escape(s.concept.title)}</a>' for s in found)
+    body = "".join(_section_html(section) for section in found)
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        "<title>mlp-tiers: one MLP, three levels of abstraction</title>"
+        f"<style>{CSS}{style}</style></head><body><header>"
+        "<h1>One MLP, three levels of abstraction</h1><p>Each concept of training a "
+        "multilayer perceptron: the math, the NumPy code that writes it out, the TensorFlow "
+        "code that lets <code>GradientTape</code> derive the gradients, and the Keras code that "
+        "hides the loop inside <code>fit</code>. The code is the project's own source, quoted "
+        f"when this page was made; {html.escape(where)}</p><nav>{nav}</nav></header>"
+        f"<main>{body}</main><script>{SCRIPT}</script></body></html>"
+    )
+
+
+def write_page(path: str | Path, parity: dict[str, dict[str, float]] | None, where: str) -> Path:
+    from shared.fileio import atomic_write
+
+    path = Path(path)
+    with atomic_write(path, "w") as handle:
+        handle.write(render(sections(parity), where))
+    return path
+
+
+def terminal_section(key: str, parity: dict[str, dict[str, float]] | None = None) -> Any:
+    """The section of concept ``key`` for the terminal: rich columns of highlighted code."""
+    from rich.console import Group
+    from rich.panel import Panel
+    from rich.syntax import Syntax
+    from rich.text import Text
+
+    from shared.concepts import concept as find
+
+    wanted = find(key)  # a KeyError naming the concepts for an unknown key
+    (section,) = [s for s in sections(parity) if s.concept.key == wanted.key]
+    panels = []
+    for column in ("numpy", "tf-nn", "keras"):
+        snippets = section.code[column]
+        code = "\n\n".join(s.code for s in snippets) or f"# {wanted.where[column].note}"
+        lines = sum(s.lines for s in snippets)
+        panels.append(Panel(Syntax(code, "python", word_wrap=True),
+                            title=f"{COLUMN_TITLES[column]} · {lines} lines",
+                            subtitle=wanted.where[column].note or None))  # fmt: skip
+    formulas = "\n".join(f"{name + ': ' if name else ''}{latex}"
+                         for name, latex in section.formulas.items())  # fmt: skip
+    from rich.table import Table
+
+    grid = Table.grid(expand=True, padding=(0, 1))
+    for _ in panels:
+        grid.add_column(ratio=1)
+    grid.add_row(*panels)
+    return Group(Text(wanted.title, style="bold"), Text(wanted.summary),
+                 Text(formulas, style="dim"), grid)  # fmt: skip

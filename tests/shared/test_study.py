@@ -1,0 +1,172 @@
+"""The study page: every concept with its formula and three code columns quoted from the real
+source, parity figures, the terminal view, and the page in a real browser."""
+
+import html
+import json
+import re
+import shutil
+
+import pytest
+
+from shared import concepts, study
+from shared.cli import main as mlp_tiers
+from shared.concepts import CONCEPTS, MissingDefinition
+
+PARITY = {"tf-nn": {"forward": 1e-16, "loss": 0.0, "gradients": 2e-16, "update": 3e-16,
+                    "steps": 4e-16}}  # fmt: skip
+
+
+def text_of(page):
+    """The page's visible text, tags removed."""
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
+
+
+@pytest.fixture(scope="module")
+def page():
+    return study.render(study.sections(PARITY), "made by the test")
+
+
+def test_every_concept_has_a_section_with_a_formula_and_three_code_columns(page):
+    found = re.findall(r'<section id="([a-z_]+)" class="concept">', page)
+    assert found == [c.key for c in CONCEPTS]
+    for chunk in page.split('<section id="')[1:]:
+        assert "<math" in chunk, chunk[:40]
+        columns = re.findall(r'<div class="column" data-column="(\w+)">', chunk)
+        assert columns == ["numpy", "tf", "keras"], chunk[:40]
+        assert 'class="parity"' in chunk
+
+
+def test_the_code_shown_is_the_source_itself(page):
+    import inspect
+
+    from lowlevel_numpy.tier import NumpyTier
+
+    source = inspect.getsource(NumpyTier._train_step)
+    for line in source.splitlines():
+        if line.strip():
+            assert line.strip() in text_of(page), line
+    assert "grads = tape.gradient(loss, self.model.parameters)" in text_of(page)  # TensorFlow
+
+
+def test_the_optimizer_section_offers_every_optimizer(page):
+    chunk = page.split('<section id="apply_update"')[1].split("</section>")[0]
+    assert re.findall(r'<button type="button" data-optimizer="(\w+)"', chunk) == ["sgd", "momentum", "nesterov", "adam",
+                                                         "rmsprop"]  # fmt: skip
+    for name in ("SGD", "Momentum", "Nesterov", "Adam", "RMSprop"):
+        assert f"lowlevel_numpy.optimizers:{name}</code>" in chunk
+        assert f"midlevel_tf.optimizers:{name}</code>" in chunk
+
+
+def test_parity_figures_are_shown_at_each_concept_s_level(page):
+    forward = page.split('<section id="forward"')[1].split("</section>")[0]
+    assert "Parity at the <b>forward</b> level" in forward and "tf-nn 1.0e-16" in forward
+    update = page.split('<section id="apply_update"')[1].split("</section>")[0]
+    assert "<b>update</b>" in update and "tf-nn 3.0e-16" in update
+
+
+def test_renaming_a_quoted_function_fails_and_names_it(tmp_path, monkeypatch):
+    original = concepts.module_path("lowlevel_numpy.model")
+    renamed = tmp_path / "model.py"
+    renamed.write_text(original.read_text().replace("def forward(", "def forward_pass("))
+    real = concepts.module_path
+    monkeypatch.setattr(
+        concepts, "module_path",
+        lambda module: renamed if module == "lowlevel_numpy.model" else real(module),
+    )  # fmt: skip
+    with pytest.raises(MissingDefinition, match=r"model.py defines no 'MLP.forward'"):
+        study.sections()
+
+
+def test_lines_count_code_not_docstrings_comments_or_blank_lines():
+    code = '''def f(x):
+    """A docstring
+    of two lines."""
+    # a comment
+    y = x + 1  # counted
+
+    return (y,
+            y)
+'''
+    assert study.count_code_lines(code) == 4  # def, y =, and the two lines of the return
+
+
+def test_study_writes_one_self_contained_page_from_a_parity_report(tmp_path, capsys):
+    report = tmp_path / "parity.json"
+    report.write_text(json.dumps({"tiers": {"keras": {"levels": {
+        level: {"error": 5e-16} for level in ("forward", "loss", "gradients", "update", "steps")
+    }}}}))  # fmt: skip
+    assert mlp_tiers(["study", "--out", str(tmp_path / "page"), "--parity", str(report)]) == 0
+    page = (tmp_path / "page" / "index.html").read_text()
+    assert "keras 5.0e-16" in page and f"read from {report}" in page
+    assert not re.search(r'(src|href)="(https?:)?//', page)  # nothing from the network
+    assert "study page:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--concept", "backprop"], "--concept must be one of parameters, forward, loss"),
+        (["--parity", "missing.json"], "--parity missing.json is not a parity.json"),
+    ],
+)
+def test_study_refuses_bad_flags_in_one_line(argv, message, capsys, tmp_path):
+    assert mlp_tiers(["study", "--out", str(tmp_path), *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_one_concept_in_the_terminal(tmp_path, capsys):
+    report = tmp_path / "parity.json"
+    report.write_text(json.dumps({"tiers": {}}))
+    assert mlp_tiers(["study", "--concept", "forward", "--parity", str(report)]) == 0
+    out = capsys.readouterr().out
+    assert "Forward pass" in out and "NumPy" in out and "TensorFlow" in out and "Keras" in out
+    assert "def forward(self, x" in out
+
+
+def chromium_path():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(chromium_path() is None, reason="needs Chromium (apt-get install chromium)")
+def test_the_page_in_a_real_browser(tmp_path):
+    playwright = pytest.importorskip("playwright.sync_api", reason="needs playwright (dev extra)")
+    path = study.write_page(tmp_path / "index.html", PARITY, "made by the browser test")
+    errors, requests = [], []
+    with playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(path.as_uri())
+        page.wait_for_load_state("load")
+        for concept in CONCEPTS:
+            section = page.locator(f"section#{concept.key}")
+            assert section.locator("math").first.is_visible(), concept.key
+            assert section.locator(".column").count() == 3, concept.key
+            assert section.locator(".parity").is_visible(), concept.key
+        # The toggles: one optimizer at a time, tf-layers one click away.
+        update = page.locator("section#apply_update")
+        assert update.locator('.formula[data-optimizer="sgd"]').is_visible()
+        assert not update.locator('.formula[data-optimizer="adam"]').is_visible()
+        update.locator('button[data-optimizer="adam"]').click()
+        assert update.locator('.formula[data-optimizer="adam"]').is_visible()
+        assert update.locator('button[data-optimizer="adam"]').get_attribute("class") == "on"
+        assert update.locator('button[data-optimizer="sgd"]').get_attribute("class") == ""
+        assert update.locator('figure[data-optimizer="adam"]').first.is_visible()
+        assert not update.locator('.formula[data-optimizer="sgd"]').is_visible()
+        forward = page.locator("section#forward")
+        assert not forward.locator('.flavour[data-flavour="tf-layers"]').is_visible()
+        forward.locator('button[data-flavour="tf-layers"]').click()
+        assert forward.locator('.flavour[data-flavour="tf-layers"]').is_visible()
+        page.screenshot(path=str(tmp_path / "study.png"), full_page=False)
+        browser.close()
+    assert errors == []
+    assert all(url.startswith("file://") for url in requests), requests
+    assert (tmp_path / "study.png").stat().st_size > 10_000
