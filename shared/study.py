@@ -344,7 +344,8 @@ padding:4px 18px 12px}
 .columns{display:grid;grid-template-columns:repeat(3,minmax(0,1fr));gap:14px}
 .column h3{margin:.4em 0;font-size:1em}.lines{color:#777;font-weight:normal;font-size:.85em}
 pre.highlight{background:#f6f8fa;border:1px solid #e5e5e5;border-radius:6px;padding:8px;
-overflow-x:auto;font-size:12.5px;line-height:1.4;margin:0}
+overflow-x:auto;font-size:12.5px;line-height:1.4;margin:0;white-space:pre-wrap;
+overflow-wrap:anywhere}
 figure.snippet{margin:0 0 10px}figcaption{font-size:.8em;color:#555;margin-bottom:3px;
 overflow-wrap:anywhere}
 .formula{overflow-x:auto;padding:4px 0}.note,.nothing{color:#444;font-size:.9em}
