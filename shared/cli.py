@@ -374,8 +374,16 @@ def compare(args: argparse.Namespace, console: Console) -> int:
     """Train every installed tier on one spec and print one side-by-side table."""
     from shared.console import comparison_table, describe_run
     from shared.parity import param_errors
+    from shared.pictures import plot_compared_curves
     from shared.report import new_run_dir, write_json
-    from shared.runner import prepare_run, run_metadata, train_and_evaluate, train_in_new_process
+    from shared.runner import (
+        prepare_run,
+        run_metadata,
+        run_title,
+        train_and_evaluate,
+        train_in_new_process,
+        write_pictures,
+    )
     from shared.tiers import TIERS, available_tiers
 
     if args.tiers is None:
@@ -391,7 +399,7 @@ def compare(args: argparse.Namespace, console: Console) -> int:
     run = prepare_run(config)
     count = use_threads(args, run.model, run.train)  # this process and the ones it starts
     console.print(describe_run(", ".join(names), run.data, run.model, run.train, count))
-    rows, final_params = [], {}
+    rows, final_params, outcomes = [], {}, {}
     for name in names:
         with console.status(f"training {name} ..."):
             if TIERS[name].conflicts():  # another Keras backend: Keras needs a process of its own
@@ -409,6 +417,7 @@ def compare(args: argparse.Namespace, console: Console) -> int:
             "history": history.records,
         })  # fmt: skip
         final_params[name] = outcome.params
+        outcomes[name] = outcome
         console.print(f"{name}: done ({len(history)} epochs)")
     if "numpy" in final_params:  # how far each tier's final weights are from the NumPy tier's
         for row in rows:
@@ -434,7 +443,11 @@ def compare(args: argparse.Namespace, console: Console) -> int:
     if not args.no_save:
         folder = new_run_dir(args.out, "compare", run.data_spec.name)
         write_json(folder / "compare.json", {**run_metadata(run), "tiers": rows})
-        console.print(f"report: {folder / 'compare.json'}")
+        plot_compared_curves({name: o.history for name, o in outcomes.items()},
+                             folder / "learning_curves.png", run_title(", ".join(names), run),
+                             bool(run.train.l2))  # fmt: skip
+        pictures = ["learning_curves.png", *write_pictures(folder, outcomes, run)]
+        console.print(f"report: {folder / 'compare.json'}; pictures: {', '.join(pictures)}")
     return 0
 
 

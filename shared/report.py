@@ -161,8 +161,15 @@ def save_params(path: str | Path, params: Params) -> None:
         np.savez(handle, **arrays)
 
 
-def plot_learning_curves(history: History, path: str | Path, title: str, l2: bool = False) -> None:
-    """Loss (training and validation) and validation accuracy against the epoch, as a PNG."""
+def plot_learning_curves(
+    history: History,
+    path: str | Path,
+    title: str,
+    l2: bool = False,
+    resumed_after: int | None = None,
+) -> None:
+    """Loss (training and validation, log scale) and validation accuracy against the epoch, as
+    a PNG; the best epoch of early stopping and the epoch a resumed run continued after marked."""
     # The object-oriented API renders without pyplot's global state or a display.
     from matplotlib.figure import Figure
 
@@ -172,6 +179,8 @@ def plot_learning_curves(history: History, path: str | Path, title: str, l2: boo
     loss_axes.plot(epochs, history.column("loss"), marker="o", ms=3, label="training")
     loss_axes.plot(epochs, history.column("val_loss"), marker="o", ms=3, label="validation")
     loss_axes.set(xlabel="epoch", ylabel="loss (incl. L2)" if l2 else "loss", title="Loss")
+    if min(history.column("loss") + history.column("val_loss")) > 0:
+        loss_axes.set_yscale("log")
     accuracy_axes.plot(epochs, history.column("val_accuracy"), marker="o", ms=3, color="C1")
     accuracy_axes.set(xlabel="epoch", ylabel="accuracy", title="Validation accuracy")
     from matplotlib.ticker import MaxNLocator
@@ -181,6 +190,8 @@ def plot_learning_curves(history: History, path: str | Path, title: str, l2: boo
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         if history.best_epoch is not None:
             axes.axvline(history.best_epoch, color="grey", ls=":", label="best epoch")
+        if resumed_after:
+            axes.axvline(resumed_after + 0.5, color="C3", ls="--", lw=1, label="resumed here")
     loss_axes.legend()
     figure.suptitle(title)
     with atomic_write(path) as handle:

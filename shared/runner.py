@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from shared.callbacks import Callback, CheckpointEveryEpoch
 from shared.checkpoint import Checkpoint, load_checkpoint
 from shared.data import Dataset, load_dataset
@@ -20,6 +22,13 @@ from shared.errors import CheckpointError, DivergedError, Interrupted
 from shared.fileio import remove_stale_temporaries
 from shared.init import Params, init_params
 from shared.metrics import Evaluation, evaluate, l2_penalty
+from shared.pictures import (
+    boundary_grid,
+    image_side,
+    plot_boundaries,
+    plot_confusions,
+    plot_misclassified,
+)
 from shared.report import (
     History,
     machine,
@@ -111,6 +120,10 @@ class Outcome:
     folder: Path | None = None
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
     params: Params | None = None  # the final weights
+    test_predicted: np.ndarray | None = None  # the predicted class of every test sample
+    # On 2-D data, the predicted probabilities over shared.pictures.boundary_grid of the
+    # training inputs: what a decision-boundary picture shows.
+    grid_proba: np.ndarray | None = None
 
 
 def train_and_evaluate(
@@ -156,15 +169,20 @@ def train_and_evaluate(
         shutil.rmtree(folder, ignore_errors=True)  # nothing finite was written there
         raise
     data = run.data
-    evaluations = {
-        split: evaluate(tier.predict_proba(x), y, run.model.loss)
+    outputs = {
+        split: (tier.predict_proba(x), y)
         for split, x, y in (
             ("train", data.x_train, data.y_train),
             ("val", data.x_val, data.y_val),
             ("test", data.x_test, data.y_test),
         )
     }
-    outcome = Outcome(name, history, evaluations, folder, options, tier.get_params())
+    evaluations = {split: evaluate(p, y, run.model.loss) for split, (p, y) in outputs.items()}
+    outcome = Outcome(name, history, evaluations, folder, options, tier.get_params(),
+                      test_predicted=outputs["test"][0].argmax(axis=1))  # fmt: skip
+    if data.n_features == 2:
+        grid, _ = boundary_grid(data.x_train)
+        outcome.grid_proba = tier.predict_proba(grid.astype(data.x_train.dtype))
     if folder is not None:
         write_run_folder(outcome, run, outcome.params)
         native = getattr(tier, "native_file", None)  # the tier's own format (model.keras)
@@ -225,6 +243,47 @@ def write_run_folder(outcome: Outcome, run: Run, params: Params) -> None:
     )
     save_params(folder / "params.npz", params)
     if len(history):
-        plot_learning_curves(
-            history, folder / "learning_curves.png", f"{outcome.tier} on {run.data.name}", bool(l2)
-        )
+        title = run_title(outcome.tier, run)
+        path = folder / "learning_curves.png"
+        plot_learning_curves(history, path, title, bool(l2), resumed_after(run))
+    write_pictures(folder, {outcome.tier: outcome}, run)
+
+
+def run_title(tiers: str, run: Run) -> str:
+    """``"numpy on digits: 64-128-64-10 relu, adam lr 0.001, batch 32"``."""
+    model, train = run.model, run.train
+    layers = "-".join(map(str, model.layer_sizes))
+    return (
+        f"{tiers} on {run.data.name}: {layers} {model.activation}, {train.optimizer} "
+        f"lr {train.lr:g}, batch {train.batch_size}"
+    )
+
+
+def resumed_after(run: Run) -> int | None:
+    """The epoch a resumed run continued after, for the pictures to mark."""
+    return run.resume.epoch if run.resume is not None else None
+
+
+def write_pictures(folder: Path, outcomes: dict[str, Outcome], run: Run) -> list[str]:
+    """The confusion matrices, and the decision boundaries (2-D data) or the misclassified test
+    samples (image data), of the tiers in ``outcomes``; the names of the files written."""
+    data = run.data
+    title = run_title(", ".join(outcomes), run)
+    written = ["confusion.png"]
+    plot_confusions({t: o.evaluations["test"].confusion for t, o in outcomes.items()},
+                    tuple(data.class_names), folder / "confusion.png",
+                    f"Test confusion matrix\n{title}")  # fmt: skip
+    grids = {t: o.grid_proba for t, o in outcomes.items() if o.grid_proba is not None}
+    if grids:
+        _, extent = boundary_grid(data.x_train)
+        plot_boundaries(grids, extent, data.x_test, data.y_test, folder / "boundaries.png",
+                        f"Decision boundaries and test samples\n{title}")  # fmt: skip
+        written.append("boundaries.png")
+    side = image_side(data.name, data.n_features)
+    predicted = {t: o.test_predicted for t, o in outcomes.items() if o.test_predicted is not None}
+    if side is not None and predicted:
+        pixels = data.x_test * data.feature_scale + data.feature_mean  # the images as loaded
+        plot_misclassified(pixels, data.y_test, predicted, side, tuple(data.class_names),
+                           folder / "misclassified.png", title)  # fmt: skip
+        written.append("misclassified.png")
+    return written

@@ -1,0 +1,168 @@
+"""Pictures of trained runs, written into run folders: the tiers' learning curves on one plot,
+their confusion matrices, their decision boundaries on 2-D data, and the test samples they got
+wrong on image data. Matplotlib's object-oriented API: no display, no global state."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shared.fileio import atomic_write
+
+# Datasets whose samples are square grayscale images, flattened row by row.
+IMAGE_DATASETS = ("digits", "mnist", "fashion_mnist", "mnist_shaped")
+GRID = 160  # points per side of the grid a decision boundary is drawn on
+
+
+def _save(figure: Any, path: str | Path) -> None:
+    with atomic_write(path) as handle:
+        figure.savefig(handle, format="png", dpi=110)
+
+
+def image_side(dataset: str, n_features: int) -> int | None:
+    """The side of the square images of ``dataset``, or None if its samples are not images."""
+    side = math.isqrt(n_features)
+    return side if dataset in IMAGE_DATASETS and side * side == n_features else None
+
+
+def plot_compared_curves(
+    histories: dict[str, Any], path: str | Path, title: str, l2: bool = False
+) -> None:
+    """Training and validation loss (log scale) and validation accuracy of every tier against
+    the epoch, one colour per tier: where the tiers agree, their curves lie on one another."""
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator
+
+    figure = Figure(figsize=(11, 4), layout="constrained")
+    loss_axes, accuracy_axes = figure.subplots(1, 2)
+    for i, (tier, history) in enumerate(histories.items()):
+        colour = f"C{i}"
+        epochs = history.column("epoch")
+        # Later tiers drawn thinner, so that coinciding curves stay visible underneath.
+        width = max(2.8 - 0.45 * i, 0.8)
+        loss_axes.plot(epochs, history.column("loss"), color=colour, lw=width)
+        loss_axes.plot(epochs, history.column("val_loss"), color=colour, lw=width, ls="--")
+        accuracy_axes.plot(epochs, history.column("val_accuracy"), color=colour, lw=width,
+                           label=tier)  # fmt: skip
+    loss_axes.set_yscale("log")
+    loss_axes.set(xlabel="epoch", ylabel="loss (incl. L2)" if l2 else "loss", title="Loss")
+    kinds = [Line2D([], [], color="0.3", label="training"),
+             Line2D([], [], color="0.3", ls="--", label="validation")]  # fmt: skip
+    loss_axes.legend(handles=kinds)
+    accuracy_axes.set(xlabel="epoch", ylabel="accuracy", title="Validation accuracy")
+    accuracy_axes.legend(title="tier")
+    for axes in (loss_axes, accuracy_axes):
+        axes.grid(alpha=0.3)
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    figure.suptitle(title)
+    _save(figure, path)
+
+
+def plot_confusions(
+    matrices: dict[str, np.ndarray], class_names: tuple[str, ...], path: str | Path, title: str
+) -> bool:
+    """Each tier's test confusion matrix; one matrix for all when they are equal (returned)."""
+    from matplotlib.figure import Figure
+
+    first = next(iter(matrices.values()))
+    shared = all(np.array_equal(m, first) for m in matrices.values())
+    shown = {", ".join(matrices): first} if shared else matrices
+    k = len(class_names)
+    size = min(max(3.2, 0.42 * k + 1.6), 7.5)
+    figure = Figure(figsize=(size * len(shown), size + 0.6), layout="constrained")
+    axes_list = np.atleast_1d(figure.subplots(1, len(shown)))
+    for axes, (label, matrix) in zip(axes_list, shown.items()):
+        axes.imshow(matrix, cmap="Blues")
+        if k <= 20:
+            for (row, column), count in np.ndenumerate(matrix):
+                dark = count > matrix.max() / 2
+                axes.text(column, row, str(count), ha="center", va="center", fontsize=8,
+                          color="white" if dark else "black")  # fmt: skip
+            axes.set_xticks(range(k), class_names, rotation=90 if k > 10 else 0, fontsize=8)
+            axes.set_yticks(range(k), class_names, fontsize=8)
+        axes.set(xlabel="predicted", ylabel="true", title=label)
+    same = " (identical for every tier)" if shared and len(matrices) > 1 else ""
+    figure.suptitle(f"{title}{same}", fontsize=9)
+    _save(figure, path)
+    return shared
+
+
+def boundary_grid(x: np.ndarray) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """The points of a ``GRID`` x ``GRID`` grid over 2-D data (with a margin), and its extent."""
+    low, high = x.min(axis=0), x.max(axis=0)
+    margin = 0.08 * (high - low + 1e-12)
+    xs = np.linspace(low[0] - margin[0], high[0] + margin[0], GRID)
+    ys = np.linspace(low[1] - margin[1], high[1] + margin[1], GRID)
+    grid = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
+    return grid, (xs[0], xs[-1], ys[0], ys[-1])
+
+
+def plot_boundaries(
+    grids: dict[str, np.ndarray],
+    extent: tuple[float, float, float, float],
+    x: np.ndarray,
+    y: np.ndarray,
+    path: str | Path,
+    title: str,
+) -> None:
+    """Each tier's predicted class over the plane, side by side, with the test samples."""
+    from matplotlib.colors import ListedColormap
+    from matplotlib.figure import Figure
+
+    k = int(max(y.max(), *(g.shape[1] - 1 for g in grids.values()))) + 1
+    colours = [f"C{i}" for i in range(k)]
+    figure = Figure(figsize=(4 * len(grids), 4.3), layout="constrained")
+    axes_list = np.atleast_1d(figure.subplots(1, len(grids), sharey=True))
+    for axes, (tier, proba) in zip(axes_list, grids.items()):
+        classes = proba.argmax(axis=1).reshape(GRID, GRID)
+        axes.imshow(classes, origin="lower", extent=extent, aspect="auto", alpha=0.35,
+                    cmap=ListedColormap(colours), vmin=-0.5, vmax=k - 0.5,
+                    interpolation="nearest")  # fmt: skip
+        axes.scatter(x[:, 0], x[:, 1], c=[colours[int(c)] for c in y], s=7, edgecolors="k",
+                     linewidths=0.2)  # fmt: skip
+        axes.set_title(tier)
+        axes.set_xlabel("feature 0")
+    axes_list[0].set_ylabel("feature 1")
+    figure.suptitle(title, fontsize=10)
+    _save(figure, path)
+
+
+def plot_misclassified(
+    x: np.ndarray,
+    y: np.ndarray,
+    predicted: dict[str, np.ndarray],
+    side: int,
+    class_names: tuple[str, ...],
+    path: str | Path,
+    title: str,
+    limit: int = 32,
+) -> int:
+    """Test samples the first tier got wrong, as images with their true and predicted labels
+    (and the other tiers' predictions where they differ); returns how many it got wrong."""
+    from matplotlib.figure import Figure
+
+    first_tier, first = next(iter(predicted.items()))
+    wrong = np.flatnonzero(first != y)
+    shown = wrong[:limit]
+    columns = 8
+    rows = max(1, math.ceil(len(shown) / columns))
+    figure = Figure(figsize=(columns * 1.35, rows * 1.6 + 0.6), layout="constrained")
+    axes_grid = np.atleast_1d(figure.subplots(rows, columns)).reshape(-1)
+    for axes in axes_grid:
+        axes.set_axis_off()
+    for axes, index in zip(axes_grid, shown):
+        axes.imshow(x[index].reshape(side, side), cmap="gray_r", interpolation="nearest")
+        label = f"true {class_names[y[index]]}\n{first_tier}: {class_names[first[index]]}"
+        others = [f"{t}: {class_names[p[index]]}" for t, p in predicted.items()
+                  if t != first_tier and p[index] != first[index]]  # fmt: skip
+        axes.set_title("\n".join([label, *others]), fontsize=7)
+    agree = all(np.array_equal(p, first) for p in predicted.values())
+    note = " (every tier predicted the same)" if agree and len(predicted) > 1 else ""
+    figure.suptitle(f"Misclassified: {len(wrong)} of {len(y)} test samples wrong, the first "
+                    f"{len(shown)} shown{note}\n{title}", fontsize=10)  # fmt: skip
+    _save(figure, path)
+    return len(wrong)

@@ -1,0 +1,77 @@
+"""Pictures in run folders: the compared learning curves, the confusion matrices (one when the
+tiers agree), decision boundaries on 2-D data, misclassified samples on image data."""
+
+import numpy as np
+import pytest
+
+from shared import pictures
+from shared.report import History
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def history(losses):
+    h = History()
+    for epoch, loss in enumerate(losses, start=1):
+        h.append({"epoch": epoch, "loss": loss, "val_loss": loss * 1.1, "val_accuracy": 0.5,
+                  "seconds": 0.1})  # fmt: skip
+    return h
+
+
+def test_compared_curves_are_written(tmp_path):
+    path = tmp_path / "curves.png"
+    pictures.plot_compared_curves({"numpy": history([1.0, 0.5]), "tf-nn": history([1.0, 0.5])},
+                                  path, "title")  # fmt: skip
+    assert path.read_bytes()[:8] == PNG
+
+
+def test_one_confusion_matrix_when_every_tier_agrees(tmp_path):
+    same = np.array([[5, 1], [0, 4]])
+    assert pictures.plot_confusions({"numpy": same, "keras": same.copy()}, ("a", "b"),
+                                    tmp_path / "c.png", "t")  # fmt: skip
+    other = np.array([[4, 2], [0, 4]])
+    assert not pictures.plot_confusions({"numpy": same, "keras": other}, ("a", "b"),
+                                        tmp_path / "d.png", "t")  # fmt: skip
+    assert (tmp_path / "c.png").read_bytes()[:8] == PNG
+
+
+@pytest.mark.parametrize(("dataset", "n", "side"),
+                         [("digits", 64, 8), ("mnist", 784, 28), ("spirals", 2, None),
+                          ("my.csv", 64, None), ("digits", 63, None)])  # fmt: skip
+def test_image_side(dataset, n, side):
+    assert pictures.image_side(dataset, n) == side
+
+
+def test_the_boundary_grid_covers_the_data():
+    x = np.array([[-1.0, 2.0], [3.0, -4.0]])
+    grid, (x0, x1, y0, y1) = pictures.boundary_grid(x)
+    assert grid.shape == (pictures.GRID**2, 2)
+    assert x0 < -1 < 3 < x1 and y0 < -4 < 2 < y1
+
+
+def test_misclassified_counts_the_first_tier_s_errors(tmp_path):
+    y = np.array([0, 1, 2, 1])
+    predicted = {"numpy": np.array([0, 2, 2, 0]), "tf-nn": np.array([0, 2, 1, 0])}
+    x = np.random.default_rng(0).random((4, 4))
+    wrong = pictures.plot_misclassified(x, y, predicted, 2, ("0", "1", "2"), tmp_path / "m.png",
+                                        "t")  # fmt: skip
+    assert wrong == 2
+    assert (tmp_path / "m.png").read_bytes()[:8] == PNG
+
+
+@pytest.mark.slow
+def test_compare_and_a_train_run_write_their_pictures(tmp_path):
+    from lowlevel_numpy.train import main as train
+    from shared.cli import main as mlp_tiers
+
+    assert mlp_tiers(["compare", "--tiers", "numpy,numpy", "--dataset", "spirals", "--epochs", "2",
+                      "--hidden", "8", "--quiet", "--out", str(tmp_path / "c")]) == 0  # fmt: skip
+    (folder,) = (tmp_path / "c").iterdir()
+    for name in ("learning_curves.png", "confusion.png", "boundaries.png"):
+        assert (folder / name).read_bytes()[:8] == PNG, name
+    assert train(["--dataset", "digits", "--epochs", "2", "--hidden", "8", "--quiet",
+                  "--out", str(tmp_path / "t")]) == 0  # fmt: skip
+    (folder,) = (tmp_path / "t").iterdir()
+    for name in ("learning_curves.png", "confusion.png", "misclassified.png"):
+        assert (folder / name).read_bytes()[:8] == PNG, name
+    assert not (folder / "boundaries.png").exists()  # 64 features: no plane to draw on
