@@ -3,11 +3,20 @@ small models and data built in memory."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import settings
 
 from shared.data import Dataset, make_dataset
 from shared.spec import DataSpec, ModelSpec, TrainSpec
 from tests.helpers import blobs
+
+# In CI the property tests draw the same examples on every run, so that a submission's result does
+# not depend on the luck of the draw; locally they keep drawing new ones (and remember failures).
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 # A closed port on the loopback interface: any download a test forgets to redirect fails fast
 # instead of reaching the internet.

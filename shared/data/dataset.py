@@ -65,6 +65,10 @@ class Dataset:
         return {"train": len(self.y_train), "val": len(self.y_val), "test": len(self.y_test)}
 
 
+# Larger magnitudes overflow float64 when standardizing (the variance squares them).
+MAX_FEATURE = 1e150
+
+
 def validate_features(x: object, source: str) -> np.ndarray:
     """Features as a float64 ``(n, n_features)`` array; images are flattened row by row."""
     if np.iscomplexobj(x):
@@ -86,6 +90,14 @@ def validate_features(x: object, source: str) -> np.ndarray:
         raise DataError(
             f"{source}: features contain {what} at row {row}, column {col} "
             f"({int(bad.sum())} non-finite values in all); remove or impute them"
+        )
+    huge = np.abs(x) > MAX_FEATURE
+    if huge.any():
+        row, col = (int(i) for i in np.argwhere(huge)[0])
+        raise DataError(
+            f"{source}: features must lie within ±{MAX_FEATURE:.0e}, so that their mean and "
+            f"standard deviation can be computed; row {row}, column {col} holds "
+            f"{x[row, col]:.3g} (rescale that column)"
         )
     return x
 

@@ -298,3 +298,13 @@ def test_a_checkpoint_that_cannot_be_read_says_so(good_checkpoint, unreadable, t
     code = run(train, ["--resume", unreadable(path), "--epochs", "5", "--no-save"])
     err = assert_one_clean_line(code, capsys, "permission denied")
     assert "corrupt" not in err
+
+
+def test_features_too_large_to_standardize_are_refused(script, tmp_path, capsys):
+    """Found by the property tests: 1e308 overflowed the standardization into warnings and
+    infinities; now it is one line naming the value and where it is."""
+    x = np.zeros((30, 3))
+    x[2, 0] = 1e308
+    np.savez(tmp_path / "huge.npz", x=x, y=np.arange(30) % 3)
+    code = run(script, ["--dataset", str(tmp_path / "huge.npz"), "--no-save"])
+    assert_one_clean_line(code, capsys, "features must lie within ±1e+150")

@@ -103,7 +103,7 @@ def small_datasets(draw):
 
 @pytest.mark.slow
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(data=small_datasets(), hidden=st.sampled_from(["none", "4", "3,2"]),
        batch=st.integers(1, 64))  # fmt: skip
