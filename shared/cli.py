@@ -577,15 +577,12 @@ def study_command(args: argparse.Namespace, console: Console) -> int:
         )
     start = time.perf_counter()
     if args.parity is not None:
-        parity, source = study.parity_from_report(args.parity), f"read from {args.parity}"
+        parity = study.parity_from_report(args.parity)
     else:
         others = [tier for tier in ("tf-nn", "tf-layers", "keras") if tier in runnable_tiers()]
         with console.status("measuring parity on a small problem ..."):
-            parity = study.measure_parity(others) if others else {}
-        source = (
-            "measured when this page was made, on digits (64-16-10, SGD, L2 2^-10, float64, "
-            "5 steps)"
-        )
+            parity = study.measure_parity(others) if others else None
+    source = parity.source if parity is not None else "not measured (only the NumPy tier here)"
     if args.concept is not None:
         import shutil
 

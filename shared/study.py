@@ -167,7 +167,7 @@ def snippet(ref: str) -> Snippet:
     return Snippet(ref, shown, where.start, _dedent(where.source()))
 
 
-def sections(parity: dict[str, dict[str, float]] | None = None) -> list[Section]:
+def sections(parity: Parity | None = None) -> list[Section]:
     """Every concept of the table, in order, with its formulas, code and parity figures."""
     found = []
     for concept in CONCEPTS:
@@ -181,7 +181,7 @@ def sections(parity: dict[str, dict[str, float]] | None = None) -> list[Section]
             section.code[column] = [snippet(ref) for ref in refs]
         level = PARITY_LEVEL[concept.key]
         if parity is not None and level is not None:
-            section.parity = {tier: levels[level] for tier, levels in parity.items()
+            section.parity = {tier: levels[level] for tier, levels in parity.levels.items()
                               if level in levels}  # fmt: skip
         found.append(section)
     return found
@@ -190,23 +190,41 @@ def sections(parity: dict[str, dict[str, float]] | None = None) -> list[Section]
 # -- parity figures ------------------------------------------------------------------------------
 
 
-def parity_from_report(path: str | Path) -> dict[str, dict[str, float]]:
-    """``{tier: {level: error}}`` from a ``parity.json`` that ``mlp-tiers parity`` wrote."""
+@dataclass
+class Parity:
+    """What the page shows of parity: per tier, the normwise difference from the NumPy tier at
+    each level; and per step, every tier's loss and its difference from the NumPy tier."""
+
+    levels: dict[str, dict[str, float]] = field(default_factory=dict)
+    reference_losses: list[float] = field(default_factory=list)  # the NumPy tier's
+    losses: dict[str, list[float]] = field(default_factory=dict)
+    errors: dict[str, list[float]] = field(default_factory=dict)
+    source: str = ""
+
+
+def parity_from_report(path: str | Path) -> Parity:
+    """The figures of a ``parity.json`` that ``mlp-tiers parity`` wrote."""
     from shared.errors import SpecError
 
     try:
         report = json.loads(Path(path).read_text(encoding="utf-8"))
-        return {
-            tier: {level: float(cell["error"]) for level, cell in result["levels"].items()}
-            for tier, result in report["tiers"].items()
-        }
+        found = Parity(source=f"read from {path}")
+        for tier, result in report["tiers"].items():
+            found.levels[tier] = {level: float(cell["error"])
+                                  for level, cell in result["levels"].items()}  # fmt: skip
+            steps = result.get("steps", [])
+            found.losses[tier] = [float(step["loss"]) for step in steps]
+            found.errors[tier] = [float(step["error"]) for step in steps]
+            if steps:
+                found.reference_losses = [float(step["reference_loss"]) for step in steps]
+        return found
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise SpecError(
             f"--parity {path} is not a parity.json written by mlp-tiers parity ({exc})"
         ) from None
 
 
-def measure_parity(tiers: list[str], steps: int = 5) -> dict[str, dict[str, float]]:
+def measure_parity(tiers: list[str], steps: int = 20) -> Parity:
     """The per-level normwise differences from the NumPy tier, measured now on a small problem
     in float64 (``digits``, 64-16-10, SGD, L2 2^-10), for the tiers that can run here.
 
@@ -214,7 +232,7 @@ def measure_parity(tiers: list[str], steps: int = 5) -> dict[str, dict[str, floa
     model (``docs/parity.md``); 2^-10 survives that rounding exactly, so what the page shows is
     the tiers' arithmetic, not that known cast."""
     from shared.batching import epoch_batches
-    from shared.parity import compare_levels, trace, trace_in_new_process
+    from shared.parity import compare_levels, param_errors, trace, trace_in_new_process
     from shared.runner import prepare_run
     from shared.spec import DataSpec, ModelSpec, RunConfig, TrainSpec
     from shared.tiers import TIERS
@@ -226,13 +244,55 @@ def measure_parity(tiers: list[str], steps: int = 5) -> dict[str, dict[str, floa
     rows = epoch_batches(len(data.y_train), spec.batch_size, spec.seed, 0)[:steps]
     batches = [(data.x_train[r], data.y_train[r]) for r in rows]
     reference = trace("numpy", model, spec, run.params, batches, {})
-    found = {}
+    found = Parity(reference_losses=list(reference.losses), source=(
+        f"measured when this page was made, on digits (64-16-10, SGD, L2 2^-10, float64, "
+        f"{steps} steps)"))  # fmt: skip
     for tier in tiers:
         tracer = trace_in_new_process if TIERS[tier].conflicts() else trace
         traced = tracer(tier, model, spec, run.params, batches, {})
         levels = compare_levels(traced, reference, model, spec)
-        found[tier] = {level: result.error for level, result in levels.items()}
+        found.levels[tier] = {level: result.error for level, result in levels.items()}
+        found.losses[tier] = list(traced.losses)
+        found.errors[tier] = [max(param_errors(mine, ref).values())
+                              for mine, ref in zip(traced.params, reference.params)]  # fmt: skip
     return found
+
+
+def parity_chart(parity: Parity) -> str:
+    """Inline SVG: every tier's loss per step on one chart (they coincide), and each tier's
+    normwise difference from the NumPy tier per step on a log scale."""
+    import io
+
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(10, 3.4), layout="constrained")
+    loss_axes, error_axes = figure.subplots(1, 2)
+    steps = range(1, len(parity.reference_losses) + 1)
+    loss_axes.plot(steps, parity.reference_losses, color="black", lw=3.5, alpha=0.35,
+                   label="numpy")  # fmt: skip
+    floor = 1e-18  # an exact zero, drawn here on the log scale
+    markers = "os^vD"
+    for i, tier in enumerate(parity.losses):
+        marker = markers[i % len(markers)]
+        loss_axes.plot(steps[: len(parity.losses[tier])], parity.losses[tier], lw=1,
+                       marker=marker, ms=3.5, label=tier)  # fmt: skip
+        errors = [max(e, floor) for e in parity.errors.get(tier, [])]
+        error_axes.plot(range(1, len(errors) + 1), errors, marker=marker, ms=3.5, label=tier)
+    loss_axes.set(xlabel="step", ylabel="training loss", title="Loss of each step")
+    error_axes.set_yscale("log")
+    error_axes.set_ylim(floor / 3, 1e-3)
+    error_axes.set(xlabel="step", ylabel="max |a - b| / max |b|",
+                   title="Parameters' difference from the NumPy tier")  # fmt: skip
+    from matplotlib.ticker import MaxNLocator
+
+    for axes in (loss_axes, error_axes):
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize=8)
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole numbers
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg")
+    svg = buffer.getvalue()
+    return svg[svg.index("<svg") :]  # without the XML prolog, to sit inside the HTML
 
 
 # -- the page ------------------------------------------------------------------------------------
@@ -339,7 +399,8 @@ CSS = """
 body{font:15px/1.5 system-ui,sans-serif;margin:0;color:#1d1d1f;background:#fafafa}
 header,main{max-width:1500px;margin:0 auto;padding:0 20px}
 header{padding-top:16px}h1{margin:.3em 0}nav a{margin-right:.8em;white-space:nowrap}
-section.concept{background:#fff;border:1px solid #ddd;border-radius:8px;margin:18px 0;
+section.concept,section.figures{background:#fff;border:1px solid #ddd;border-radius:8px;
+margin:18px 0;
 padding:4px 18px 12px}
 .columns{display:grid;grid-template-columns:repeat(3,minmax(0,1fr));gap:14px}
 .column h3{margin:.4em 0;font-size:1em}.lines{color:#777;font-weight:normal;font-size:.85em}
@@ -349,6 +410,7 @@ overflow-wrap:anywhere}
 figure.snippet{margin:0 0 10px}figcaption{font-size:.8em;color:#555;margin-bottom:3px;
 overflow-wrap:anywhere}
 .formula{overflow-x:auto;padding:4px 0}.note,.nothing{color:#444;font-size:.9em}
+.chart svg{max-width:100%;height:auto}
 .parity{background:#eef6ee;border-radius:6px;padding:6px 10px;font-size:.9em}
 .choices button{border:1px solid #bbb;background:#fff;border-radius:4px;margin:0 4px 6px 0;
 padding:2px 8px;cursor:pointer}.choices button.on{background:#1d1d1f;color:#fff}
@@ -373,13 +435,22 @@ for (const section of document.querySelectorAll("section.concept")) {
 """
 
 
-def render(found: list[Section], where: str) -> str:
+def render(found: list[Section], where: str, parity: Parity | None = None) -> str:
     """The whole page, one HTML file."""
     from pygments.formatters import HtmlFormatter
 
     style = HtmlFormatter().get_style_defs(".highlight")
     nav = "".join(f'<a href="#{s.concept.key}">{html.escape(s.concept.title)}</a>' for s in found)
     body = "".join(_section_html(section) for section in found)
+    if parity is not None and parity.reference_losses and parity.losses:
+        body += (
+            '<section id="parity" class="figures"><h2>The three compute the same numbers</h2>'
+            "<p class=summary>Every tier trained step by step on the same batches from the same "
+            f"weights, {html.escape(parity.source)}. On the left the losses lie on one another; "
+            "on the right, how far each tier's parameters are from the NumPy tier's after each "
+            "step (an exact zero is drawn at the bottom).</p>"
+            f'<div class="chart">{parity_chart(parity)}</div></section>'
+        )
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -394,16 +465,16 @@ def render(found: list[Section], where: str) -> str:
     )
 
 
-def write_page(path: str | Path, parity: dict[str, dict[str, float]] | None, where: str) -> Path:
+def write_page(path: str | Path, parity: Parity | None, where: str) -> Path:
     from shared.fileio import atomic_write
 
     path = Path(path)
     with atomic_write(path, "w") as handle:
-        handle.write(render(sections(parity), where))
+        handle.write(render(sections(parity), where, parity))
     return path
 
 
-def terminal_section(key: str, parity: dict[str, dict[str, float]] | None = None) -> Any:
+def terminal_section(key: str, parity: Parity | None = None) -> Any:
     """The section of concept ``key`` for the terminal: rich columns of highlighted code."""
     from rich.console import Group
     from rich.panel import Panel

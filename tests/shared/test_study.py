@@ -12,8 +12,14 @@ from shared import concepts, study
 from shared.cli import main as mlp_tiers
 from shared.concepts import CONCEPTS, MissingDefinition
 
-PARITY = {"tf-nn": {"forward": 1e-16, "loss": 0.0, "gradients": 2e-16, "update": 3e-16,
-                    "steps": 4e-16}}  # fmt: skip
+PARITY = study.Parity(
+    levels={"tf-nn": {"forward": 1e-16, "loss": 0.0, "gradients": 2e-16, "update": 3e-16,
+                      "steps": 4e-16}},
+    reference_losses=[2.3, 2.1, 1.9],
+    losses={"tf-nn": [2.3, 2.1, 1.9]},
+    errors={"tf-nn": [0.0, 2e-16, 4e-16]},
+    source="given by the test",
+)  # fmt: skip
 
 
 def text_of(page):
@@ -23,13 +29,13 @@ def text_of(page):
 
 @pytest.fixture(scope="module")
 def page():
-    return study.render(study.sections(PARITY), "made by the test")
+    return study.render(study.sections(PARITY), "made by the test", PARITY)
 
 
 def test_every_concept_has_a_section_with_a_formula_and_three_code_columns(page):
     found = re.findall(r'<section id="([a-z_]+)" class="concept">', page)
     assert found == [c.key for c in CONCEPTS]
-    for chunk in page.split('<section id="')[1:]:
+    for chunk in page.split('<section id="')[1 : 1 + len(CONCEPTS)]:
         assert "<math" in chunk, chunk[:40]
         columns = re.findall(r'<div class="column" data-column="(\w+)">', chunk)
         assert columns == ["numpy", "tf", "keras"], chunk[:40]
@@ -64,6 +70,12 @@ def test_parity_figures_are_shown_at_each_concept_s_level(page):
     assert "<b>update</b>" in update and "tf-nn 3.0e-16" in update
 
 
+def test_the_page_draws_the_losses_and_differences_per_step(page):
+    chart = page.split('<section id="parity"')[1].split("</section>")[0]
+    assert "<svg" in chart and "given by the test" in chart
+    assert "Loss of each step" in chart and "difference from the NumPy tier" in chart
+
+
 def test_renaming_a_quoted_function_fails_and_names_it(tmp_path, monkeypatch):
     original = concepts.module_path("lowlevel_numpy.model")
     renamed = tmp_path / "model.py"
@@ -92,12 +104,17 @@ def test_lines_count_code_not_docstrings_comments_or_blank_lines():
 
 def test_study_writes_one_self_contained_page_from_a_parity_report(tmp_path, capsys):
     report = tmp_path / "parity.json"
-    report.write_text(json.dumps({"tiers": {"keras": {"levels": {
+    steps = [
+        {"step": 1, "loss": 2.0, "reference_loss": 2.0, "error": 1e-16},
+        {"step": 2, "loss": 1.5, "reference_loss": 1.5, "error": 3e-16},
+    ]
+    report.write_text(json.dumps({"tiers": {"keras": {"steps": steps, "levels": {
         level: {"error": 5e-16} for level in ("forward", "loss", "gradients", "update", "steps")
     }}}}))  # fmt: skip
     assert mlp_tiers(["study", "--out", str(tmp_path / "page"), "--parity", str(report)]) == 0
     page = (tmp_path / "page" / "index.html").read_text()
     assert "keras 5.0e-16" in page and f"read from {report}" in page
+    assert '<section id="parity"' in page and "<svg" in page
     assert not re.search(r'(src|href)="(https?:)?//', page)  # nothing from the network
     assert "study page:" in capsys.readouterr().out
 
