@@ -39,6 +39,8 @@ def test_train_writes_a_complete_run_folder(tmp_path, capsys):
         "params.npz",
         "checkpoint.npz",
         "learning_curves.png",
+        "confusion.png",
+        "misclassified.png",  # digits are images
     }
     assert len((folder / "history.csv").read_text().splitlines()) == 4
     assert load_checkpoint(folder / "checkpoint.npz").epoch == 3
