@@ -41,6 +41,7 @@ from shared.report import (
 )
 from shared.resources import require, training_bytes
 from shared.spec import DataSpec, ModelSpec, RunConfig, TrainSpec, to_dict
+from shared.threads import requested as requested_threads
 from shared.tiers import get_tier, run_in_new_process
 
 
@@ -212,6 +213,7 @@ def run_metadata(run: Run) -> dict[str, Any]:
         "train": to_dict(run.train),
         "versions": versions(),
         "machine": machine(),
+        "threads": requested_threads(),  # --threads as applied (None: the libraries' own)
     }  # fmt: skip
 
 
