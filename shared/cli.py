@@ -575,6 +575,9 @@ def study_command(args: argparse.Namespace, console: Console) -> int:
         raise SpecError(
             f"--concept must be one of {', '.join(c.key for c in CONCEPTS)}; got {args.concept!r}"
         )
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise SpecError(f"--out {out} is a file; give a folder for the study page")
     start = time.perf_counter()
     if args.parity is not None:
         parity = study.parity_from_report(args.parity)
@@ -597,7 +600,7 @@ def study_command(args: argparse.Namespace, console: Console) -> int:
     where = machine()
     made = (f"made on {where['processor']} ({where['cpus']} CPUs), parity figures {source}; "
             "regenerate it with mlp-tiers study.")  # fmt: skip
-    path = study.write_page(Path(args.out) / "index.html", parity, made)
+    path = study.write_page(out / "index.html", parity, made)
     size = path.stat().st_size
     seconds = time.perf_counter() - start
     console.print(f"study page: {path} ({size / 1024:.0f} KiB, made in {seconds:.1f} s)")

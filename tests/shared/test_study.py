@@ -124,9 +124,12 @@ def test_study_writes_one_self_contained_page_from_a_parity_report(tmp_path, cap
     [
         (["--concept", "backprop"], "--concept must be one of parameters, forward, loss"),
         (["--parity", "missing.json"], "--parity missing.json is not a parity.json"),
+        (["--out", "a-file"], "is a file; give a folder for the study page"),
     ],
 )
-def test_study_refuses_bad_flags_in_one_line(argv, message, capsys, tmp_path):
+def test_study_refuses_bad_flags_in_one_line(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a-file").write_text("")
     assert mlp_tiers(["study", "--out", str(tmp_path), *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
