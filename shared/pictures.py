@@ -70,7 +70,8 @@ def plot_confusions(
 
     first = next(iter(matrices.values()))
     shared = all(np.array_equal(m, first) for m in matrices.values())
-    shown = {", ".join(matrices): first} if shared else matrices
+    label = f"all {len(matrices)} tiers" if len(matrices) > 1 else next(iter(matrices))
+    shown = {label: first} if shared else matrices
     k = len(class_names)
     size = min(max(3.2, 0.42 * k + 1.6), 7.5)
     figure = Figure(figsize=(size * len(shown), size + 0.6), layout="constrained")
@@ -86,7 +87,11 @@ def plot_confusions(
             axes.set_yticks(range(k), class_names, fontsize=8)
         axes.set(xlabel="predicted", ylabel="true", title=label)
     same = " (identical for every tier)" if shared and len(matrices) > 1 else ""
-    figure.suptitle(f"{title}{same}", fontsize=9)
+    import textwrap
+
+    width = int(size * len(shown) * 11)  # characters that fit across the figure at this size
+    lines = f"{title}{same}".splitlines()
+    figure.suptitle("\n".join(textwrap.fill(line, width) for line in lines), fontsize=9)
     _save(figure, path)
     return shared
 
