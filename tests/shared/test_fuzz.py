@@ -36,7 +36,7 @@ def section(fields):
     return st.dictionaries(st.sampled_from(fields) | st.text(max_size=8), ANY_VALUE, max_size=5)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(section(TRAIN_FIELDS))
 def test_a_training_spec_is_valid_or_refused_with_a_spec_error(values):
     try:
@@ -50,7 +50,7 @@ def test_a_training_spec_is_valid_or_refused_with_a_spec_error(values):
     assert spec.lr > 0 and math.isfinite(spec.lr) and spec.epochs >= 1 and spec.batch_size >= 1
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(section(MODEL_FIELDS))
 def test_a_model_spec_is_valid_or_refused_with_a_spec_error(values):
     try:
@@ -64,7 +64,7 @@ def test_a_model_spec_is_valid_or_refused_with_a_spec_error(values):
     assert all(isinstance(width, int) and width >= 1 for width in spec.hidden)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.dictionaries(st.sampled_from(["data", "model", "train", "extra"]),
                        section(TRAIN_FIELDS + MODEL_FIELDS + DATA_FIELDS) | ANY_VALUE,
                        max_size=3))  # fmt: skip

@@ -41,6 +41,7 @@ def test_the_floor_times_every_epoch_and_learns_nothing():
     assert result.test_accuracy is None and result.final_loss is None
 
 
+@pytest.mark.slow  # compiles an epoch per optimizer
 @pytest.mark.skipif(not installed("jax"), reason="jax-scan needs jax, which is not installed")
 @pytest.mark.parametrize("optimizer", ["sgd", "nesterov", "adam", "rmsprop"])
 def test_jax_scan_learns_what_the_numpy_tier_learns(optimizer):
@@ -52,6 +53,7 @@ def test_jax_scan_learns_what_the_numpy_tier_learns(optimizer):
     assert result.test_accuracy == accuracy
 
 
+@pytest.mark.slow  # torch.compile takes seconds
 @pytest.mark.skipif(not installed("torch"), reason="the torch peer needs torch, not installed")
 @pytest.mark.parametrize("options", [{}, {"compile": True}], ids=["eager", "compile"])
 def test_torch_learns_what_the_numpy_tier_learns_with_plain_sgd(options):
