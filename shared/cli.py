@@ -529,7 +529,10 @@ def _bench_rounds(
     title = (
         f"Seconds per epoch · {run.data.name}, {'-'.join(map(str, run.model.layer_sizes))} "
         f"{run.model.activation}, batch {run.train.batch_size}, {run.train.optimizer}, "
-        f"{run.train.dtype}, {args.repeats} rounds\n{where['processor']}, {where['cpus']} CPUs, "
+        f"{run.train.dtype} on {run.train.device}, {args.repeats} "
+        f"round{'s' if args.repeats != 1 else ''}"
+        f"{' (gemm-floor: NumPy on the host CPU)' if run.train.device != 'cpu' else ''}"
+        f"\n{where['processor']}, {where['cpus']} CPUs, "
         f"{count} thread{'s' if count != 1 else ''}, NumPy's BLAS: {kernel}"
     )
     console.print(bench_table(rows, floor, n_train, title))
