@@ -14,12 +14,12 @@ batch size as the tiers, and times each epoch's training steps alone.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from shared.errors import UnknownNameError
+from shared.tiers import installed
 
 
 @dataclass
@@ -43,7 +43,7 @@ class PeerEntry:
 
     def missing(self) -> list[str]:
         """Required packages that are not installed (found without importing them)."""
-        return [pkg for pkg in self.requires if importlib.util.find_spec(pkg) is None]
+        return [pkg for pkg in self.requires if not installed(pkg)]
 
     def load(self) -> Callable[..., PeerResult]:
         return importlib.import_module(self.module).train

@@ -39,11 +39,16 @@ def train(run: Any, epochs: int, options: dict[str, Any]) -> PeerResult:
         }
         start = time.perf_counter()
         for m in batch_sizes:
-            a = arrays[m]
-            for i, W in enumerate(weights):
-                a[i] @ W  # forward: z = a @ W
-                a[i].T @ a[i + 1]  # weight gradient: dW = a.T @ dz
-                if i > 0:
-                    a[i + 1] @ W.T  # gradient passed down: da = dz @ W.T
+            step_products(weights, arrays[m])
         seconds.append(time.perf_counter() - start)
     return PeerResult(seconds)
+
+
+def step_products(weights: list[np.ndarray], a: list[np.ndarray]) -> None:
+    """The matrix products of one step: ``a[i]`` stands for layer ``i``'s input (and, one index
+    up, for its output's gradient), with the shapes of a real step."""
+    for i, W in enumerate(weights):
+        a[i] @ W  # forward: z = a @ W
+        a[i].T @ a[i + 1]  # weight gradient: dW = a.T @ dz
+        if i > 0:
+            a[i + 1] @ W.T  # gradient passed down: da = dz @ W.T

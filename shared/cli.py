@@ -582,13 +582,13 @@ def study_command(args: argparse.Namespace, console: Console) -> int:
     if out.exists() and not out.is_dir():
         raise SpecError(f"--out {out} is a file; give a folder for the study page")
     start = time.perf_counter()
+    parity = None
     if args.parity is not None:
         parity = study.parity_from_report(args.parity)
-    else:
+    elif args.concept is None:  # the terminal view shows code and formulas, not parity
         others = [tier for tier in ("tf-nn", "tf-layers", "keras") if tier in runnable_tiers()]
         with console.status("measuring parity on a small problem ..."):
             parity = study.measure_parity(others) if others else None
-    source = parity.source if parity is not None else "not measured (only the NumPy tier here)"
     if args.concept is not None:
         import shutil
 
@@ -597,9 +597,10 @@ def study_command(args: argparse.Namespace, console: Console) -> int:
         # Columns need a width: the terminal's, or $COLUMNS, or 160 in a log.
         width = shutil.get_terminal_size((160, 40)).columns
         RichConsole(width=width, file=console.file, color_system=console.color_system).print(
-            study.terminal_section(args.concept, parity)
+            study.terminal_section(args.concept)
         )
         return 0
+    source = parity.source if parity is not None else "not measured (only the NumPy tier here)"
     where = machine()
     made = (f"made on {where['processor']} ({where['cpus']} CPUs), parity figures {source}; "
             "regenerate it with mlp-tiers study.")  # fmt: skip

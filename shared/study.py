@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import json
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,13 +121,14 @@ class Section:
 
 
 def count_code_lines(code: str) -> int:
+    """Lines of ``code`` (dedented Python) that hold code: not blank, comment or docstring."""
     import ast
     import io
     import tokenize
 
     docstrings: set[int] = set()
     try:
-        tree = ast.parse(_dedent(code))
+        tree = ast.parse(code)
     except SyntaxError:
         tree = None
     if tree is not None:
@@ -138,7 +140,7 @@ def count_code_lines(code: str) -> int:
                     docstrings.update(range(body[0].lineno, body[0].end_lineno + 1))
     counted = set()
     try:
-        for token in tokenize.generate_tokens(io.StringIO(_dedent(code)).readline):
+        for token in tokenize.generate_tokens(io.StringIO(code).readline):
             if token.type in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT,
                               tokenize.DEDENT, tokenize.ENDMARKER):  # fmt: skip
                 continue
@@ -150,12 +152,6 @@ def count_code_lines(code: str) -> int:
     return len(counted)
 
 
-def _dedent(code: str) -> str:
-    import textwrap
-
-    return textwrap.dedent(code)
-
-
 def snippet(ref: str) -> Snippet:
     """The source of ``ref`` (``module:Qualified.name``), read from its file, not imported."""
     where = locate(ref)
@@ -164,27 +160,29 @@ def snippet(ref: str) -> Snippet:
         shown = str(where.path.resolve().relative_to(root))
     except ValueError:
         shown = where.path.name
-    return Snippet(ref, shown, where.start, _dedent(where.source()))
+    return Snippet(ref, shown, where.start, textwrap.dedent(where.source()))
+
+
+def section(concept: Concept, parity: Parity | None = None) -> Section:
+    """One concept with its formulas, the code of every column and its parity figures."""
+    found = Section(concept, FORMULAS[concept.key])
+    for column in COLUMNS:
+        refs = list(concept.where[column].refs)
+        if concept.key == "apply_update" and column in ("numpy", "tf-nn"):
+            module = refs[0].split(":")[0]
+            # The base class's loop, then each rule (the table's own Adam.update among them).
+            refs = [refs[0], *(f"{module}:{name}" for name in OPTIMIZER_CLASSES.values())]
+        found.code[column] = [snippet(ref) for ref in refs]
+    level = PARITY_LEVEL[concept.key]
+    if parity is not None and level is not None:
+        found.parity = {tier: levels[level] for tier, levels in parity.levels.items()
+                        if level in levels}  # fmt: skip
+    return found
 
 
 def sections(parity: Parity | None = None) -> list[Section]:
-    """Every concept of the table, in order, with its formulas, code and parity figures."""
-    found = []
-    for concept in CONCEPTS:
-        section = Section(concept, FORMULAS[concept.key])
-        for column in COLUMNS:
-            refs = list(concept.where[column].refs)
-            if concept.key == "apply_update" and column in ("numpy", "tf-nn"):
-                module = refs[0].split(":")[0]
-                # The base class's loop, then each rule (the table's own Adam.update among them).
-                refs = [refs[0], *(f"{module}:{name}" for name in OPTIMIZER_CLASSES.values())]
-            section.code[column] = [snippet(ref) for ref in refs]
-        level = PARITY_LEVEL[concept.key]
-        if parity is not None and level is not None:
-            section.parity = {tier: levels[level] for tier, levels in parity.levels.items()
-                              if level in levels}  # fmt: skip
-        found.append(section)
-    return found
+    """Every concept of the table, in order."""
+    return [section(concept, parity) for concept in CONCEPTS]
 
 
 # -- parity figures ------------------------------------------------------------------------------
@@ -474,7 +472,7 @@ def write_page(path: str | Path, parity: Parity | None, where: str) -> Path:
     return path
 
 
-def terminal_section(key: str, parity: Parity | None = None) -> Any:
+def terminal_section(key: str) -> Any:
     """The section of concept ``key`` for the terminal: rich columns of highlighted code."""
     from rich.console import Group
     from rich.panel import Panel
@@ -484,17 +482,17 @@ def terminal_section(key: str, parity: Parity | None = None) -> Any:
     from shared.concepts import concept as find
 
     wanted = find(key)  # a KeyError naming the concepts for an unknown key
-    (section,) = [s for s in sections(parity) if s.concept.key == wanted.key]
+    shown = section(wanted)
     panels = []
     for column in ("numpy", "tf-nn", "keras"):
-        snippets = section.code[column]
+        snippets = shown.code[column]
         code = "\n\n".join(s.code for s in snippets) or f"# {wanted.where[column].note}"
         lines = sum(s.lines for s in snippets)
         panels.append(Panel(Syntax(code, "python", word_wrap=True),
                             title=f"{COLUMN_TITLES[column]} · {lines} lines",
                             subtitle=wanted.where[column].note or None))  # fmt: skip
     formulas = "\n".join(f"{name + ': ' if name else ''}{latex}"
-                         for name, latex in section.formulas.items())  # fmt: skip
+                         for name, latex in shown.formulas.items())  # fmt: skip
     from rich.table import Table
 
     grid = Table.grid(expand=True, padding=(0, 1))

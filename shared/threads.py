@@ -168,16 +168,14 @@ def time_step_products(
     import numpy as np
     from threadpoolctl import threadpool_limits
 
+    from peers.floor import step_products
+
     rng = np.random.default_rng(0)
     weights = [rng.standard_normal(shape).astype(dtype) for shape in itertools.pairwise(sizes)]
     arrays = [rng.standard_normal((batch, width)).astype(dtype) for width in sizes]
 
     def step() -> None:
-        for i, W in enumerate(weights):
-            arrays[i] @ W
-            arrays[i].T @ arrays[i + 1]
-            if i > 0:
-                arrays[i + 1] @ W.T
+        step_products(weights, arrays)
 
     repeats = max(3, int(2e8 / step_flops(sizes, batch)))  # about 0.1 s per measurement
     seconds: dict[int, list[float]] = {count: [] for count in counts}
