@@ -15,7 +15,9 @@ A training step, in both flavours (``TFTier._train_step``):
 - ``eager``: op by op, as written; the slowest, and the easiest to step through in a debugger;
 - ``jit``: ``tf.function(jit_compile=True)``: XLA compiles the graph and fuses its ops.
 
-``fit`` is the NumPy tier's loop written again around this step; the validation loss, early
+``fit`` is the NumPy tier's loop written again around this step, which it calls through
+``_train_steps``: a loop of up to ``STEPS_PER_CALL`` steps inside the graph, so that TensorFlow
+goes from one step to the next without coming back to Python. The validation loss, early
 stopping and checkpoint counters come from the plain helpers of ``shared.training``.
 """
 
