@@ -75,6 +75,7 @@ def history_recorder(keras: Any, tier: Any, callbacks: Sequence[Callback], steps
             record = {
                 "epoch": epoch + 1,
                 "loss": float(logs["loss"]),
+                "accuracy": float(logs["accuracy"]),  # the compiled metric's epoch mean
                 "val_loss": float(logs["val_loss"]),
                 "val_accuracy": float(logs["val_accuracy"]),
                 "seconds": self.seconds,

@@ -75,24 +75,27 @@ class NumpyTier:
 
     # -- one step ---------------------------------------------------------------------------
 
-    def _train_step(self, x, t) -> float:
+    def _train_step(self, x, t) -> tuple[float, int]:
         """One optimizer step on a batch already on the device: ``x (n, n_inputs)``, one-hot
-        ``t (n, n_outputs)``; returns the batch's training loss."""
+        ``t (n, n_outputs)``. Returns the batch's loss and how many samples the forward pass
+        got right (the training accuracy, counted as Keras counts it: before the update)."""
         mlp, spec = self.mlp, self.train_spec
         # Dropout masks come from a stream keyed by the step: a resumed run draws the same ones.
         rng = stream(spec.seed, "dropout", self.step) if spec.dropout else None
         z = mlp.forward(x, rng)  # logits
         loss, dz = mlp.loss(z, t)  # data loss + L2, and dL/dz
+        correct = (z.argmax(axis=1) == t.argmax(axis=1)).sum()
         grads = mlp.backward(dz)  # dL/dW, dL/db of every layer
         self.optimizer.apply_update(mlp.parameters, grads)
-        return float(loss)
+        return float(loss), int(correct)
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
         """One optimizer step on host arrays ``x (n, n_inputs)`` and labels ``y (n,)``."""
         x, y = np.asarray(x), np.asarray(y)
         check_batch(x, y, self.model_spec, self.dtype)
         t = one_hot(y, self.model_spec.n_outputs, self.dtype)
-        return self._train_step(self.xp.asarray(x), self.xp.asarray(t))
+        loss, _ = self._train_step(self.xp.asarray(x), self.xp.asarray(t))
+        return loss
 
     def probe(self, x: np.ndarray, y: np.ndarray) -> dict:
         """The logits, loss and gradients of one batch at the current weights, dropout off,
@@ -121,18 +124,20 @@ class NumpyTier:
 
         while self.epoch < spec.epochs and not stopped(self.early_stopping):
             start = time.perf_counter()
-            losses, sizes = [], []
+            losses, sizes, correct = [], [], 0
             for batch, rows in enumerate(epoch_batches(n, spec.batch_size, spec.seed, self.epoch)):
                 rows = self.xp.asarray(rows)
-                loss = self._train_step(x[rows], t[rows])
+                loss, batch_correct = self._train_step(x[rows], t[rows])
                 check_finite(self, loss, batch + 1, steps)  # stop at once if training diverged
                 losses.append(loss)
                 sizes.append(len(rows))
+                correct += batch_correct
                 callbacks.batch_end(batch, loss)
-            train_loss = epoch_loss(losses, sizes)
+            train_loss, train_accuracy = epoch_loss(losses, sizes), correct / n
             seconds = time.perf_counter() - start
             self.epoch += 1
-            record = end_of_epoch(self, data, train_loss, seconds)  # validation, early stopping
+            # validation, early stopping
+            record = end_of_epoch(self, data, train_loss, train_accuracy, seconds)
             callbacks.epoch_end(record)
 
         restore_best_weights(self)

@@ -140,8 +140,10 @@ class TFTier:
 
     # -- one step -------------------------------------------------------------------------------
 
-    def _train_step(self, x: tf.Tensor, t: tf.Tensor) -> tf.Tensor:
-        """One optimizer step on ``x (n, n_inputs)`` and one-hot ``t (n, n_outputs)``; the loss."""
+    def _train_step(self, x: tf.Tensor, t: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """One optimizer step on ``x (n, n_inputs)`` and one-hot ``t (n, n_outputs)``. Returns
+        the loss and how many samples the forward pass got right (the training accuracy,
+        counted as Keras counts it: before the update)."""
         seed = None
         if self.train_spec.dropout:
             # A pure function of (seed, step): resuming draws the same dropout masks.
@@ -151,20 +153,25 @@ class TFTier:
             loss = self.model.loss(z, t)
         grads = tape.gradient(loss, self.model.parameters)
         self.apply_update(self.model.parameters, grads)
-        return loss
+        right = tf.equal(tf.argmax(z, axis=1), tf.argmax(t, axis=1))
+        return loss, tf.reduce_sum(tf.cast(right, tf.int32))
 
-    def _train_steps(self, x: tf.Tensor, t: tf.Tensor, rows: tf.Tensor) -> tf.Tensor:
+    def _train_steps(
+        self, x: tf.Tensor, t: tf.Tensor, rows: tf.Tensor
+    ) -> tuple[tf.Tensor, tf.Tensor]:
         """``_train_step`` on each batch of ``rows (k, batch)`` in turn, its rows of the training
-        arrays gathered inside the graph; the ``k`` losses.
+        arrays gathered inside the graph; the ``k`` losses, and the ``k`` counts of samples
+        classified right.
 
         One call runs ``k`` steps: ``tf.range`` makes the loop part of the graph (AutoGraph), so
         TensorFlow goes from one step to the next without coming back to Python.
         """
-        losses = tf.TensorArray(x.dtype, size=tf.shape(rows)[0])
-        for i in tf.range(tf.shape(rows)[0]):
-            loss = self._train_step(tf.gather(x, rows[i]), tf.gather(t, rows[i]))
-            losses = losses.write(i, loss)
-        return losses.stack()
+        k = tf.shape(rows)[0]
+        losses, corrects = tf.TensorArray(x.dtype, size=k), tf.TensorArray(tf.int32, size=k)
+        for i in tf.range(k):
+            loss, correct = self._train_step(tf.gather(x, rows[i]), tf.gather(t, rows[i]))
+            losses, corrects = losses.write(i, loss), corrects.write(i, correct)
+        return losses.stack(), corrects.stack()
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
         """One optimizer step on host arrays ``x (n, n_inputs)`` and labels ``y (n,)``."""
@@ -172,7 +179,8 @@ class TFTier:
         check_batch(x, y, self.model_spec, self.dtype)
         t = one_hot(y, self.model_spec.n_outputs, self.dtype)
         with self._context():
-            return float(self._compiled_step(tf.constant(x), tf.constant(t)))
+            loss, _ = self._compiled_step(tf.constant(x), tf.constant(t))
+        return float(loss)
 
     def probe(self, x: np.ndarray, y: np.ndarray) -> dict:
         """The logits, loss and gradients of one batch at the current weights, dropout off,
@@ -206,22 +214,26 @@ class TFTier:
 
         while self.epoch < spec.epochs and not stopped(self.early_stopping):
             start = time.perf_counter()
-            losses, sizes = [], []
+            losses, sizes, correct = [], [], 0
             batches = epoch_batches(n, spec.batch_size, spec.seed, self.epoch)
             # Several steps per call into TensorFlow (STEPS_PER_CALL): each call costs Python
             # time that, on small batches, rivals the step itself. The steps are the same.
             for first, chunk in steps_per_call(batches, STEPS_PER_CALL):
                 with self._context():
-                    chunk_losses = self._compiled_steps(x, t, tf.constant(np.stack(chunk)))
+                    chunk_losses, chunk_correct = self._compiled_steps(
+                        x, t, tf.constant(np.stack(chunk))
+                    )
                 for batch, loss in enumerate(chunk_losses.numpy().tolist(), start=first):
                     check_finite(self, loss, batch + 1, steps)  # the first step that diverged
                     losses.append(loss)
                     sizes.append(len(batches[batch]))
                     callbacks.batch_end(batch, loss)
-            train_loss = epoch_loss(losses, sizes)
+                correct += int(chunk_correct.numpy().sum())
+            train_loss, train_accuracy = epoch_loss(losses, sizes), correct / n
             seconds = time.perf_counter() - start
             self.epoch += 1
-            record = end_of_epoch(self, data, train_loss, seconds)  # validation, early stopping
+            # validation, early stopping
+            record = end_of_epoch(self, data, train_loss, train_accuracy, seconds)
             callbacks.epoch_end(record)
 
         restore_best_weights(self)

@@ -255,6 +255,8 @@ def _is_number(value: Any) -> bool:
 
 
 HISTORY_KEYS = ("epoch", "loss", "val_loss", "val_accuracy", "seconds")
+# Written since the training accuracy joined the history; checkpoints from before lack it.
+OPTIONAL_HISTORY_KEYS = ("accuracy",)
 
 
 def _check_meta(meta: dict[str, Any], path: Path) -> None:
@@ -279,7 +281,8 @@ def _check_meta(meta: dict[str, Any], path: Path) -> None:
     for i, record in enumerate(history):
         if not isinstance(record, dict) or set(HISTORY_KEYS) - set(record):
             fail(f"history record {i + 1}", f"must hold {', '.join(HISTORY_KEYS)}")
-        if record["epoch"] != i + 1 or not all(_is_number(record[k]) for k in HISTORY_KEYS):
+        present = [*HISTORY_KEYS, *(k for k in OPTIONAL_HISTORY_KEYS if k in record)]
+        if record["epoch"] != i + 1 or not all(_is_number(record[k]) for k in present):
             fail(f"history record {i + 1}", "must be numbers, for epochs 1, 2, ... in order")
     stopping = meta.get("early_stopping")
     if stopping is None:

@@ -373,17 +373,8 @@ def train_main(
 def compare(args: argparse.Namespace, console: Console) -> int:
     """Train every installed tier on one spec and print one side-by-side table."""
     from shared.console import comparison_table, describe_run
-    from shared.parity import param_errors
-    from shared.pictures import plot_compared_curves
-    from shared.report import new_run_dir, write_json
-    from shared.runner import (
-        prepare_run,
-        run_metadata,
-        run_title,
-        train_and_evaluate,
-        train_in_new_process,
-        write_pictures,
-    )
+    from shared.report import new_run_dir
+    from shared.runner import comparison_rows, prepare_run, train_for_comparison, write_comparison
     from shared.tiers import TIERS, available_tiers
 
     if args.tiers is None:
@@ -399,37 +390,18 @@ def compare(args: argparse.Namespace, console: Console) -> int:
     run = prepare_run(config)
     count = use_threads(args, run.model, run.train)  # this process and the ones it starts
     console.print(describe_run(", ".join(names), run.data, run.model, run.train, count))
-    rows, final_params, outcomes = [], {}, {}
+    outcomes = {}
     for name in names:
         with console.status(f"training {name} ..."):
-            if TIERS[name].conflicts():  # another Keras backend: Keras needs a process of its own
-                outcome = train_in_new_process(name, config)
-            else:
-                outcome = train_and_evaluate(name, run, out=None)
-        history = outcome.history
-        rows.append({
-            "tier": name,
-            "epochs": len(history),
-            "final_loss": history.last["loss"],
-            "val_accuracy": outcome.evaluations["val"].accuracy,
-            "test_accuracy": outcome.evaluations["test"].accuracy,
-            "median_epoch_seconds": history.median_seconds,
-            "history": history.records,
-        })  # fmt: skip
-        final_params[name] = outcome.params
-        outcomes[name] = outcome
-        console.print(f"{name}: done ({len(history)} epochs)")
-    if "numpy" in final_params:  # how far each tier's final weights are from the NumPy tier's
-        for row in rows:
-            errors = param_errors(final_params[row["tier"]], final_params["numpy"])
-            row["params_vs_numpy"] = max(errors.values())
+            outcomes[name] = train_for_comparison(name, run, config)
+        console.print(f"{name}: done ({len(outcomes[name].history)} epochs)")
     missing = [name for name in TIERS if name not in names]
     masks = "; each framework draws its own dropout masks" if run.train.dropout else ""
     title = (
         f"Same spec, initial weights and batches{masks} ({run.data.name}, "
         f"{len(run.data.y_test)} test samples)"
     )
-    console.print(comparison_table(title, rows))
+    console.print(comparison_table(title, comparison_rows(outcomes)))
     if run.train.dropout and len(names) > 1:
         console.print(
             f"dropout {run.train.dropout:g} is on: each tier draws its masks with its own random "
@@ -442,11 +414,7 @@ def compare(args: argparse.Namespace, console: Console) -> int:
         console.print(f"not installed: {', '.join(missing)}")
     if not args.no_save:
         folder = new_run_dir(args.out, "compare", run.data_spec.name)
-        write_json(folder / "compare.json", {**run_metadata(run), "tiers": rows})
-        plot_compared_curves({name: o.history for name, o in outcomes.items()},
-                             folder / "learning_curves.png", run_title(", ".join(names), run),
-                             bool(run.train.l2))  # fmt: skip
-        pictures = ["learning_curves.png", *write_pictures(folder, outcomes, run)]
+        pictures = write_comparison(folder, outcomes, run)
         console.print(f"report: {folder / 'compare.json'}; pictures: {', '.join(pictures)}")
     return 0
 
@@ -582,13 +550,18 @@ def study_command(args: argparse.Namespace, console: Console) -> int:
     if out.exists() and not out.is_dir():
         raise SpecError(f"--out {out} is a file; give a folder for the study page")
     start = time.perf_counter()
-    parity = None
+    parity = pictures = None
+    if args.pictures is not None:
+        pictures = study.pictures_from_run(args.pictures)
+    others = [tier for tier in ("tf-nn", "tf-layers", "keras") if tier in runnable_tiers()]
     if args.parity is not None:
         parity = study.parity_from_report(args.parity)
     elif args.concept is None:  # the terminal view shows code and formulas, not parity
-        others = [tier for tier in ("tf-nn", "tf-layers", "keras") if tier in runnable_tiers()]
         with console.status("measuring parity on a small problem ..."):
             parity = study.measure_parity(others) if others else None
+    if pictures is None and args.concept is None:
+        with console.status("training the tiers side by side for the pictures ..."):
+            pictures = study.make_pictures(out / "compare-spirals", ["numpy", *others])
     if args.concept is not None:
         import shutil
 
@@ -604,7 +577,7 @@ def study_command(args: argparse.Namespace, console: Console) -> int:
     where = machine()
     made = (f"made on {where['processor']} ({where['cpus']} CPUs), parity figures {source}; "
             "regenerate it with mlp-tiers study.")  # fmt: skip
-    path = study.write_page(out / "index.html", parity, made)
+    path = study.write_page(out / "index.html", parity, made, pictures)
     size = path.stat().st_size
     seconds = time.perf_counter() - start
     console.print(f"study page: {path} ({size / 1024:.0f} KiB, made in {seconds:.1f} s)")
@@ -1070,7 +1043,8 @@ def _main(argv: Sequence[str] | None) -> int:
         help="a page that lines the three tiers up concept by concept",
         description="Write one self-contained HTML page: for each concept of the concept table, "
         "the formula, the NumPy, TensorFlow and Keras code quoted from the source, the lines "
-        "each spends, and the measured parity figure. --concept NAME prints one section here.",
+        "each spends, the measured parity figure, and the pictures of the tiers trained side "
+        "by side. --concept NAME prints one section here.",
     )
     study_parser.add_argument("--out", default="study", metavar="DIR", help="folder (study)")
     study_parser.add_argument("--open", action="store_true", help="open the page in a browser")
@@ -1082,6 +1056,13 @@ def _main(argv: Sequence[str] | None) -> int:
         metavar="PARITY_JSON",
         help="take the parity figures from this report of mlp-tiers parity instead of "
         "measuring them now",
+    )
+    study_parser.add_argument(
+        "--pictures",
+        metavar="RUN_DIR",
+        help="show the pictures of this run folder of mlp-tiers compare instead of training "
+        "the tiers now (as compare --dataset spirals --hidden 32,32 --lr 0.01 --epochs 30, into "
+        "DIR/compare-spirals)",
     )
     threads_parser = commands.add_parser(
         "threads",

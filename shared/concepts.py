@@ -149,7 +149,9 @@ CONCEPTS: tuple[Concept, ...] = (
     Concept(
         "train_step",
         "One training step",
-        "Forward pass, loss, gradients and update on one batch; returns the batch's loss.",
+        "Forward pass, loss, gradients and update on one batch; returns the batch's loss (the "
+        "hand-written steps also count the samples their forward pass got right, which Keras's "
+        "accuracy metric counts inside fit).",
         _row(
             Where(("lowlevel_numpy.tier:NumpyTier._train_step",)),
             Where(("midlevel_tf.tier:TFTier._train_step",), "compiled by tf.function"),

@@ -54,6 +54,7 @@ class EpochProgress(Callback):
         plus = "+L2" if self.l2 else ""  # Keras's convention: these losses include the L2 term
         self.progress.console.print(
             f"{self.label}epoch {epoch:>3}/{self.epochs}  loss{plus} {record['loss']:.4f}  "
+            f"acc {record['accuracy']:.4f}  "
             f"val_loss{plus} {record['val_loss']:.4f}  val_acc {record['val_accuracy']:.4f}  "
             f"{duration(record['seconds'])}",
             highlight=False,

@@ -31,8 +31,8 @@ def image_side(dataset: str, n_features: int) -> int | None:
 def plot_compared_curves(
     histories: dict[str, Any], path: str | Path, title: str, l2: bool = False
 ) -> None:
-    """Training and validation loss (log scale) and validation accuracy of every tier against
-    the epoch, one colour per tier: where the tiers agree, their curves lie on one another."""
+    """Training and validation loss (log scale) and accuracy of every tier against the epoch,
+    one colour per tier: where the tiers agree, their curves lie on one another."""
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
     from matplotlib.ticker import MaxNLocator
@@ -44,16 +44,18 @@ def plot_compared_curves(
         epochs = history.column("epoch")
         # Later tiers drawn thinner, so that coinciding curves stay visible underneath.
         width = max(2.8 - 0.45 * i, 0.8)
-        loss_axes.plot(epochs, history.column("loss"), color=colour, lw=width)
-        loss_axes.plot(epochs, history.column("val_loss"), color=colour, lw=width, ls="--")
-        accuracy_axes.plot(epochs, history.column("val_accuracy"), color=colour, lw=width,
-                           label=tier)  # fmt: skip
+        for axes, names in ((loss_axes, ("loss", "val_loss")),
+                            (accuracy_axes, ("accuracy", "val_accuracy"))):  # fmt: skip
+            # float: an epoch without a training accuracy (an older checkpoint's) is a gap
+            training, validation = (np.asarray(history.column(n), dtype=float) for n in names)
+            axes.plot(epochs, training, color=colour, lw=width, label=tier)
+            axes.plot(epochs, validation, color=colour, lw=width, ls="--")
     loss_axes.set_yscale("log")
     loss_axes.set(xlabel="epoch", ylabel="loss (incl. L2)" if l2 else "loss", title="Loss")
     kinds = [Line2D([], [], color="0.3", label="training"),
              Line2D([], [], color="0.3", ls="--", label="validation")]  # fmt: skip
     loss_axes.legend(handles=kinds)
-    accuracy_axes.set(xlabel="epoch", ylabel="accuracy", title="Validation accuracy")
+    accuracy_axes.set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
     accuracy_axes.legend(title="tier")
     for axes in (loss_axes, accuracy_axes):
         axes.grid(alpha=0.3)
@@ -74,7 +76,14 @@ def plot_confusions(
     shown = {label: first} if shared else matrices
     k = len(class_names)
     size = min(max(3.2, 0.42 * k + 1.6), 7.5)
-    figure = Figure(figsize=(size * len(shown), size + 0.6), layout="constrained")
+    width = max(size * len(shown), 5.0)  # room for the title above a single small matrix
+    same = " (identical for every tier)" if shared and len(matrices) > 1 else ""
+    import textwrap
+
+    characters = int(width * 13)  # of the 9-point title, across the figure
+    lines = [wrapped for line in f"{title}{same}".splitlines()
+             for wrapped in textwrap.wrap(line, characters)]  # fmt: skip
+    figure = Figure(figsize=(width, size + 0.4 + 0.16 * len(lines)), layout="constrained")
     axes_list = np.atleast_1d(figure.subplots(1, len(shown)))
     for axes, (label, matrix) in zip(axes_list, shown.items()):
         axes.imshow(matrix, cmap="Blues")
@@ -86,12 +95,7 @@ def plot_confusions(
             axes.set_xticks(range(k), class_names, rotation=90 if k > 10 else 0, fontsize=8)
             axes.set_yticks(range(k), class_names, fontsize=8)
         axes.set(xlabel="predicted", ylabel="true", title=label)
-    same = " (identical for every tier)" if shared and len(matrices) > 1 else ""
-    import textwrap
-
-    width = int(size * len(shown) * 11)  # characters that fit across the figure at this size
-    lines = f"{title}{same}".splitlines()
-    figure.suptitle("\n".join(textwrap.fill(line, width) for line in lines), fontsize=9)
+    figure.suptitle("\n".join(lines), fontsize=9)
     _save(figure, path)
     return shared
 

@@ -2,13 +2,13 @@
 
 A run folder (``runs/<time>-<tier>-<dataset>/`` by default) holds:
 
-- ``history.csv``: one row per epoch: ``epoch, loss, val_loss, val_accuracy, seconds`` (with an
-  L2 term, ``loss+L2`` and ``val_loss+L2``: the losses include it);
+- ``history.csv``: one row per epoch: ``epoch, loss, accuracy, val_loss, val_accuracy, seconds``
+  (with an L2 term, ``loss+L2`` and ``val_loss+L2``: the losses include it);
 - ``metrics.json``: the specs, the test-set evaluation (loss, accuracy, confusion matrix,
   per-class precision, recall and F1), timing, and the versions used;
 - ``params.npz``: the final weights (``params/{i}/W``, ``params/{i}/b``);
 - ``checkpoint.npz``: the full training state, for ``--resume``;
-- ``learning_curves.png``: training and validation loss, and validation accuracy, per epoch.
+- ``learning_curves.png``: training and validation loss, and accuracy, per epoch.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import shared
 from shared.fileio import atomic_write
 from shared.init import Params
 
-HISTORY_COLUMNS = ("epoch", "loss", "val_loss", "val_accuracy", "seconds")
+HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
 
 
 @dataclass
@@ -40,9 +40,12 @@ class History:
     """Per-epoch records of a run.
 
     Each record holds ``epoch`` (1-based), ``loss`` (the training loss averaged over the epoch's
-    samples, L2 term included, as Keras reports it), ``val_loss`` (validation data loss plus the
-    L2 term: Keras's ``val_loss``, which early stopping monitors), ``val_accuracy``, and
-    ``seconds`` (the wall time of the epoch's training steps).
+    samples, L2 term included, as Keras reports it), ``accuracy`` (the share of the epoch's
+    training samples that their step classified right, before its update and with dropout on,
+    as Keras's ``accuracy`` metric counts them), ``val_loss`` (validation data loss plus the L2
+    term: Keras's ``val_loss``, which early stopping monitors), ``val_accuracy``, and ``seconds``
+    (the wall time of the epoch's training steps). Epochs trained before mlp-tiers recorded the
+    training accuracy (read from an older checkpoint) have None for it.
     """
 
     records: list[dict[str, Any]] = field(default_factory=list)
@@ -53,7 +56,8 @@ class History:
         self.records.append(record)
 
     def column(self, name: str) -> list[Any]:
-        return [record[name] for record in self.records]
+        """One value per epoch; None where a record lacks ``name`` (see ``accuracy``)."""
+        return [record.get(name) for record in self.records]
 
     def __len__(self) -> int:
         return len(self.records)
@@ -75,8 +79,12 @@ class History:
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(names.values())
         for record in self.records:
-            writer.writerow(record[key] for key in HISTORY_COLUMNS)
+            writer.writerow(_csv_cell(record.get(key)) for key in HISTORY_COLUMNS)
         return buffer.getvalue()
+
+
+def _csv_cell(value: Any) -> Any:
+    return "" if value is None else value  # an empty cell: not measured
 
 
 # Installed distributions whose versions a result may depend on (read without importing them).
@@ -168,8 +176,8 @@ def plot_learning_curves(
     l2: bool = False,
     resumed_after: int | None = None,
 ) -> None:
-    """Loss (training and validation, log scale) and validation accuracy against the epoch, as
-    a PNG; the best epoch of early stopping and the epoch a resumed run continued after marked."""
+    """Loss (log scale) and accuracy, training and validation, against the epoch, as a PNG; the
+    best epoch of early stopping and the epoch a resumed run continued after marked."""
     # The object-oriented API renders without pyplot's global state or a display.
     from matplotlib.figure import Figure
 
@@ -181,8 +189,11 @@ def plot_learning_curves(
     loss_axes.set(xlabel="epoch", ylabel="loss (incl. L2)" if l2 else "loss", title="Loss")
     if min(history.column("loss") + history.column("val_loss")) > 0:
         loss_axes.set_yscale("log")
-    accuracy_axes.plot(epochs, history.column("val_accuracy"), marker="o", ms=3, color="C1")
-    accuracy_axes.set(xlabel="epoch", ylabel="accuracy", title="Validation accuracy")
+    for name, label in (("accuracy", "training"), ("val_accuracy", "validation")):
+        # float: an epoch without a training accuracy (an older checkpoint's) is a gap, NaN
+        values = np.asarray(history.column(name), dtype=float)
+        accuracy_axes.plot(epochs, values, marker="o", ms=3, label=label)
+    accuracy_axes.set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
     from matplotlib.ticker import MaxNLocator
 
     for axes in (loss_axes, accuracy_axes):

@@ -26,6 +26,7 @@ from shared.pictures import (
     boundary_grid,
     image_side,
     plot_boundaries,
+    plot_compared_curves,
     plot_confusions,
     plot_misclassified,
 )
@@ -42,7 +43,7 @@ from shared.report import (
 from shared.resources import require, training_bytes
 from shared.spec import DataSpec, ModelSpec, RunConfig, TrainSpec, to_dict
 from shared.threads import requested as requested_threads
-from shared.tiers import get_tier, run_in_new_process
+from shared.tiers import TIERS, get_tier, run_in_new_process
 
 
 @dataclass
@@ -202,6 +203,48 @@ def train_in_new_process(
     """``train_and_evaluate`` in a fresh Python process, for a tier whose Keras backend differs
     from the one Keras already has here (a process keeps its first backend)."""
     return run_in_new_process(_train_in_child, name, config, dict(options or {}))
+
+
+def train_for_comparison(name: str, run: Run, config: RunConfig) -> Outcome:
+    """Tier ``name`` trained and evaluated on ``run``, with no run folder of its own: in this
+    process, or in a new one when its Keras backend differs from the one loaded here."""
+    if TIERS[name].conflicts():
+        return train_in_new_process(name, config)
+    return train_and_evaluate(name, run, out=None)
+
+
+def comparison_rows(outcomes: dict[str, Outcome]) -> list[dict[str, Any]]:
+    """One row per tier for ``compare.json`` and the side-by-side table; with the NumPy tier
+    among them, each row says how far that tier's final weights are from the NumPy tier's."""
+    from shared.parity import param_errors
+
+    rows = []
+    for name, outcome in outcomes.items():
+        history = outcome.history
+        row = {
+            "tier": name,
+            "epochs": len(history),
+            "final_loss": history.last["loss"],
+            "val_accuracy": outcome.evaluations["val"].accuracy,
+            "test_accuracy": outcome.evaluations["test"].accuracy,
+            "median_epoch_seconds": history.median_seconds,
+            "history": history.records,
+        }
+        if "numpy" in outcomes:
+            errors = param_errors(outcome.params, outcomes["numpy"].params)
+            row["params_vs_numpy"] = max(errors.values())
+        rows.append(row)
+    return rows
+
+
+def write_comparison(folder: Path, outcomes: dict[str, Outcome], run: Run) -> list[str]:
+    """``compare.json`` and the pictures of the compared tiers in ``folder``: their learning
+    curves on one plot, then ``write_pictures``'s; the names of the pictures written."""
+    write_json(folder / "compare.json", {**run_metadata(run), "tiers": comparison_rows(outcomes)})
+    plot_compared_curves({name: o.history for name, o in outcomes.items()},
+                         folder / "learning_curves.png", run_title(", ".join(outcomes), run),
+                         bool(run.train.l2))  # fmt: skip
+    return ["learning_curves.png", *write_pictures(folder, outcomes, run)]
 
 
 def run_metadata(run: Run) -> dict[str, Any]:

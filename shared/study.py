@@ -6,7 +6,10 @@ for it, extracted from the real source through the table's references at generat
 the page cannot drift from the code; a renamed function is a ``MissingDefinition`` here and a
 failing test), highlighted by Pygments, the lines each tier spends on it, a note on what the
 framework took off the learner's hands, and the measured parity figure of the level it belongs
-to. One self-contained HTML file: CSS inline, a few lines of plain JavaScript for the toggles.
+to. The training loop and prediction sections show the pictures ``mlp-tiers compare`` writes
+(learning curves, decision boundaries, confusion matrices) of the tiers trained side by side.
+One self-contained HTML file: CSS inline, pictures as data URLs, a few lines of plain
+JavaScript for the toggles.
 """
 
 from __future__ import annotations
@@ -293,6 +296,93 @@ def parity_chart(parity: Parity) -> str:
     return svg[svg.index("<svg") :]  # without the XML prolog, to sit inside the HTML
 
 
+# -- pictures of trained runs -------------------------------------------------------------------
+
+# Where the pictures of ``mlp-tiers compare`` appear on the page, and what each shows.
+PICTURES_AT = {
+    "fit": ("learning_curves.png",),
+    "predict_proba": ("boundaries.png", "misclassified.png", "confusion.png"),
+}
+PICTURE_NOTES = {
+    "learning_curves.png": "Every tier's loss (log scale) and accuracy per epoch, training solid "
+    "and validation dashed: where the tiers compute the same numbers, their curves lie on one "
+    "another.",
+    "boundaries.png": "The class each tier predicts over the plane, and the test samples: the same "
+    "spec, weights and batches draw the same boundaries.",
+    "misclassified.png": "Test images the tiers got wrong, with their true and predicted labels.",
+    "confusion.png": "The test confusion matrix: one for all tiers when their predictions agree.",
+}
+# What the page trains when it is not given a run folder: the README's spirals comparison.
+PICTURE_FLAGS = "--dataset spirals --hidden 32,32 --lr 0.01 --epochs 30"
+
+
+@dataclass
+class Pictures:
+    """The pictures of one ``mlp-tiers compare`` run folder, as PNG bytes, and what made them."""
+
+    images: dict[str, bytes]  # file name -> PNG
+    caption: str
+
+
+def pictures_from_run(folder: str | Path) -> Pictures:
+    """The pictures ``mlp-tiers compare`` wrote into ``folder``, described from its
+    ``compare.json``: the tiers, the dataset, the model, the optimizer and the epochs."""
+    from shared.errors import SpecError
+
+    folder = Path(folder)
+    try:
+        report = json.loads((folder / "compare.json").read_text(encoding="utf-8"))
+        tiers = ", ".join(row["tier"] for row in report["tiers"])
+        epochs = max(row["epochs"] for row in report["tiers"])
+        model, train = report["model"], report["train"]
+        layers = "-".join(str(n) for n in [model["n_inputs"], *model["hidden"], model["n_outputs"]])
+        what = (f"{tiers} on {report['dataset']['name']}: {layers} {model['activation']}, "
+                f"{train['optimizer']} lr {train['lr']:g}, batch {train['batch_size']}, "
+                f"{epochs} epochs, {train['dtype']}")  # fmt: skip
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        reason = "it holds no compare.json" if isinstance(exc, FileNotFoundError) else exc
+        raise SpecError(
+            f"--pictures {folder} is not a run folder of mlp-tiers compare ({reason})"
+        ) from None
+    wanted = [name for names in PICTURES_AT.values() for name in names]
+    images = {name: (folder / name).read_bytes() for name in wanted if (folder / name).is_file()}
+    return Pictures(images, f"{what}; written by mlp-tiers compare into {folder}")
+
+
+def make_pictures(folder: str | Path, tiers: list[str]) -> Pictures:
+    """Train ``tiers`` side by side as ``mlp-tiers compare PICTURE_FLAGS`` does, write its
+    report and pictures into ``folder``, and return them for the page."""
+    from shared.runner import prepare_run, train_for_comparison, write_comparison
+    from shared.spec import DataSpec, ModelSpec, RunConfig, TrainSpec
+
+    config = RunConfig(DataSpec(name="spirals"), ModelSpec(hidden=(32, 32)),
+                       TrainSpec(lr=0.01, epochs=30))  # fmt: skip
+    run = prepare_run(config)
+    outcomes = {name: train_for_comparison(name, run, config) for name in tiers}
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_comparison(folder, outcomes, run)
+    found = pictures_from_run(folder)
+    found.caption += f" (mlp-tiers compare --tiers {','.join(tiers)} {PICTURE_FLAGS})"
+    return found
+
+
+def _pictures_html(key: str, pictures: Pictures | None) -> str:
+    shown = [name for name in PICTURES_AT.get(key, ()) if pictures and name in pictures.images]
+    if not shown:
+        return ""
+    import base64
+
+    figures = "".join(
+        f'<figure class="picture"><img alt="{html.escape(name)}" src="data:image/png;base64,'
+        f'{base64.b64encode(pictures.images[name]).decode("ascii")}">'
+        f"<figcaption>{html.escape(PICTURE_NOTES[name])}</figcaption></figure>"
+        for name in shown
+    )
+    return (f'<div class="pictures"><p class="summary">Trained side by side: '
+            f"{html.escape(pictures.caption)}.</p>{figures}</div>")  # fmt: skip
+
+
 # -- the page ------------------------------------------------------------------------------------
 
 
@@ -346,7 +436,7 @@ def _parity_html(section: Section) -> str:
     )
 
 
-def _section_html(section: Section) -> str:
+def _section_html(section: Section, pictures: Pictures | None = None) -> str:
     concept = section.concept
     formulas = section.formulas
     if len(formulas) > 1:
@@ -375,21 +465,27 @@ def _section_html(section: Section) -> str:
                     for flavour in ("tf-nn", "tf-layers")
                 )
             )
-            lines = sum(s.lines for s in section.code["tf-nn"])
+            # The count of the flavour shown, switched with it.
+            counts = "".join(
+                f'<span class="lines" data-flavour="{flavour}">'
+                f"{sum(s.lines for s in section.code[flavour])} lines</span>"
+                for flavour in ("tf-nn", "tf-layers")
+            )
             title = COLUMN_TITLES["tf-nn"]
         else:
             note = f'<p class="note">{html.escape(concept.where[column].note)}</p>'
             inner = _snippets_html(section.code[column], column, concept) + note
             lines = sum(s.lines for s in section.code[column])
+            counts = f'<span class="lines">{lines} lines</span>'
             title = COLUMN_TITLES[column]
         columns.append(
-            f'<div class="column" data-column="{column}"><h3>{title} '
-            f'<span class="lines">{lines} lines</span></h3>{inner}</div>'
+            f'<div class="column" data-column="{column}"><h3>{title} {counts}</h3>{inner}</div>'
         )
     return (
         f'<section id="{concept.key}" class="concept"><h2>{html.escape(concept.title)}</h2>'
         f'<p class="summary">{html.escape(concept.summary)}</p>{formula_html}'
-        f'<div class="columns">{"".join(columns)}</div>{_parity_html(section)}</section>'
+        f'<div class="columns">{"".join(columns)}</div>{_parity_html(section)}'
+        f"{_pictures_html(concept.key, pictures)}</section>"
     )
 
 
@@ -409,6 +505,8 @@ figure.snippet{margin:0 0 10px}figcaption{font-size:.8em;color:#555;margin-botto
 overflow-wrap:anywhere}
 .formula{overflow-x:auto;padding:4px 0}.note,.nothing{color:#444;font-size:.9em}
 .chart svg{max-width:100%;height:auto}
+.pictures{border-top:1px solid #eee;margin-top:10px}
+figure.picture{margin:8px 0 14px}figure.picture img{max-width:100%;height:auto;display:block}
 .parity{background:#eef6ee;border-radius:6px;padding:6px 10px;font-size:.9em}
 .choices button{border:1px solid #bbb;background:#fff;border-radius:4px;margin:0 4px 6px 0;
 padding:2px 8px;cursor:pointer}.choices button.on{background:#1d1d1f;color:#fff}
@@ -433,13 +531,18 @@ for (const section of document.querySelectorAll("section.concept")) {
 """
 
 
-def render(found: list[Section], where: str, parity: Parity | None = None) -> str:
-    """The whole page, one HTML file."""
+def render(
+    found: list[Section],
+    where: str,
+    parity: Parity | None = None,
+    pictures: Pictures | None = None,
+) -> str:
+    """The whole page, one HTML file; the pictures, when given, as data URLs within it."""
     from pygments.formatters import HtmlFormatter
 
     style = HtmlFormatter().get_style_defs(".highlight")
     nav = "".join(f'<a href="#{s.concept.key}">{html.escape(s.concept.title)}</a>' for s in found)
-    body = "".join(_section_html(section) for section in found)
+    body = "".join(_section_html(section, pictures) for section in found)
     if parity is not None and parity.reference_losses and parity.losses:
         body += (
             '<section id="parity" class="figures"><h2>The three compute the same numbers</h2>'
@@ -463,12 +566,14 @@ def render(found: list[Section], where: str, parity: Parity | None = None) -> st
     )
 
 
-def write_page(path: str | Path, parity: Parity | None, where: str) -> Path:
+def write_page(
+    path: str | Path, parity: Parity | None, where: str, pictures: Pictures | None = None
+) -> Path:
     from shared.fileio import atomic_write
 
     path = Path(path)
     with atomic_write(path, "w") as handle:
-        handle.write(render(sections(parity), where, parity))
+        handle.write(render(sections(parity), where, parity, pictures))
     return path
 
 

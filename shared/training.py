@@ -74,9 +74,13 @@ def check_finite(tier: Any, loss: Any, batch: int, n_batches: int) -> None:
     )
 
 
-def end_of_epoch(tier: Any, data: Dataset, train_loss: float, seconds: float) -> dict[str, Any]:
+def end_of_epoch(
+    tier: Any, data: Dataset, train_loss: float, train_accuracy: float, seconds: float
+) -> dict[str, Any]:
     """The record of the epoch just finished (``tier.epoch``, 1-based), appended to the history.
 
+    ``train_accuracy`` is the share of the epoch's training samples that their step's forward
+    pass classified right, before that step's update and with dropout on: Keras's ``accuracy``.
     The validation loss includes the L2 term, as Keras's ``val_loss`` does and as early stopping
     monitors it.
     """
@@ -92,6 +96,7 @@ def end_of_epoch(tier: Any, data: Dataset, train_loss: float, seconds: float) ->
     record = {
         "epoch": tier.epoch,
         "loss": train_loss,
+        "accuracy": train_accuracy,
         "val_loss": val_loss,
         "val_accuracy": val.accuracy,
         "seconds": seconds,

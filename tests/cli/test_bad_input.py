@@ -144,6 +144,8 @@ CASES = {
     "negative epoch": (lambda m, a: m.update(epoch=-3), "'epoch' must be a whole number >= 0"),
     "history too short": (lambda m, a: m.update(epoch=3, step=200), "holds 2 records for 3 epochs"),
     "history malformed": (lambda m, a: m["history"][0].pop("loss"), "history record 1 must hold"),
+    "text training accuracy": (lambda m, a: m["history"][1].update(accuracy="high"),
+                               "history record 2 must be numbers"),
     "early stopping malformed": (lambda m, a: m.update(early_stopping={"wait": 1}),
                                  "'early_stopping' must hold patience"),
     "best epoch past the end": (lambda m, a: m["early_stopping"].update(best_epoch=7),
@@ -162,6 +164,22 @@ def test_a_checkpoint_whose_metadata_lies_is_refused(
     out = tmp_path / "runs"
     code = run(script, ["--resume", str(path), "--epochs", "5", "--out", str(out)])
     assert_one_clean_line(code, capsys, fragment, out)
+
+
+def test_a_checkpoint_from_before_the_training_accuracy_resumes(
+    script, good_checkpoint, tmp_path, capsys
+):
+    """Checkpoints written before the history held the training accuracy still resume; those
+    epochs have an empty cell in history.csv, and the new ones a number."""
+    path = tampered(good_checkpoint, tmp_path / "older.npz",
+                    lambda m, a: [record.pop("accuracy") for record in m["history"]])  # fmt: skip
+    out = tmp_path / "runs"
+    assert run(script, ["--resume", str(path), "--epochs", "3", "--quiet", "--out", str(out)]) == 0
+    (folder,) = list(out.iterdir())
+    rows = (folder / "history.csv").read_text().splitlines()
+    accuracy = [row.split(",")[2] for row in rows]
+    assert accuracy[:3] == ["accuracy", "", ""] and 0 < float(accuracy[3]) <= 1
+    assert (folder / "learning_curves.png").stat().st_size > 0
 
 
 def test_metadata_nested_too_deep_is_refused(script, good_checkpoint, tmp_path, capsys):

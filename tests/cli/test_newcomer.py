@@ -25,12 +25,13 @@ def run_folder(root):
 def test_every_loss_says_whether_it_includes_l2(tmp_path, capsys):
     assert train(["--epochs", "2", "--hidden", "8", "--l2", "0.01", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"epoch +1/2 +loss\+L2 [\d.]+ +val_loss\+L2 [\d.]+", out)
+    assert re.search(r"epoch +1/2 +loss\+L2 [\d.]+ +acc [\d.]+ +val_loss\+L2 [\d.]+", out)
     assert re.search(r"split .* loss .* loss\+L2 .* accuracy", out)
     folder = run_folder(tmp_path)
     with open(folder / "history.csv", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
-    assert list(rows[0]) == ["epoch", "loss+L2", "val_loss+L2", "val_accuracy", "seconds"]
+    assert list(rows[0]) == ["epoch", "loss+L2", "accuracy", "val_loss+L2", "val_accuracy",
+                             "seconds"]  # fmt: skip
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["history_losses_include_l2"] is True
     val = metrics["evaluation"]["val"]
@@ -45,7 +46,7 @@ def test_without_l2_the_losses_carry_no_l2_label(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "L2" not in out
     header = (run_folder(tmp_path) / "history.csv").read_text().splitlines()[0]
-    assert header == "epoch,loss,val_loss,val_accuracy,seconds"
+    assert header == "epoch,loss,accuracy,val_loss,val_accuracy,seconds"
 
 
 def test_a_resume_that_would_train_nothing_is_refused(tmp_path, capsys):

@@ -96,6 +96,7 @@ def test_fit_matches_numpy_epoch_by_epoch(
         )
         # Keras's accuracy metric is a float32 mean on some backends: same count, rounded.
         assert ours["val_accuracy"] == pytest.approx(theirs["val_accuracy"], rel=1e-7)
+        assert ours["accuracy"] == pytest.approx(theirs["accuracy"], rel=1e-7)
 
 
 def test_float32_step_matches_numpy(keras_tier):

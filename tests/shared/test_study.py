@@ -1,6 +1,7 @@
 """The study page: every concept with its formula and three code columns quoted from the real
 source, parity figures, the terminal view, and the page in a real browser."""
 
+import base64
 import html
 import json
 import re
@@ -119,12 +120,71 @@ def test_study_writes_one_self_contained_page_from_a_parity_report(tmp_path, cap
     assert "study page:" in capsys.readouterr().out
 
 
+def section_of(page, key):
+    return page.split(f'<section id="{key}"')[1].split("</section>")[0]
+
+
+def test_pictures_sit_in_the_sections_they_illustrate(page):
+    pictures = study.Pictures(
+        {"learning_curves.png": b"curves", "boundaries.png": b"regions", "confusion.png": b"cm"},
+        "numpy on spirals",
+    )
+    shown = study.render(study.sections(PARITY), "made by the test", PARITY, pictures)
+    images = re.findall(r'<section id="(\w+)"|<img alt="([\w.]+)" src="data:image/png;base64,'
+                        r'([^"]+)"', shown)  # fmt: skip
+    where, section = [], None
+    for key, name, data in images:
+        section = key or section
+        if name:
+            where.append((section, name, base64.b64decode(data)))
+    assert where == [
+        ("fit", "learning_curves.png", b"curves"),
+        ("predict_proba", "boundaries.png", b"regions"),
+        ("predict_proba", "confusion.png", b"cm"),
+    ]
+    assert "Trained side by side: numpy on spirals." in text_of(section_of(shown, "fit"))
+    assert "<img" not in page  # no pictures given, none shown
+
+
+@pytest.fixture(scope="module")
+def compare_run(tmp_path_factory):
+    """A real run folder of mlp-tiers compare: the NumPy tier on spirals for two epochs."""
+    out = tmp_path_factory.mktemp("compare")
+    argv = ["compare", "--tiers", "numpy", "--dataset", "spirals", "--epochs", "2", "--out"]
+    assert mlp_tiers([*argv, str(out)]) == 0
+    (folder,) = list(out.iterdir())
+    return folder
+
+
+def test_study_shows_the_pictures_of_a_compare_run(compare_run, tmp_path, capsys):
+    report = tmp_path / "parity.json"
+    report.write_text(json.dumps({"tiers": {}}))
+    argv = ["study", "--out", str(tmp_path / "page"), "--parity", str(report),
+            "--pictures", str(compare_run)]  # fmt: skip
+    assert mlp_tiers(argv) == 0
+    page = (tmp_path / "page" / "index.html").read_text()
+    for key, name in (("fit", "learning_curves.png"), ("predict_proba", "boundaries.png"),
+                      ("predict_proba", "confusion.png")):  # fmt: skip
+        data = re.search(f'<img alt="{re.escape(name)}" src="data:image/png;base64,([^"]+)"',
+                         section_of(page, key))  # fmt: skip
+        assert data, (key, name)
+        assert base64.b64decode(data.group(1)) == (compare_run / name).read_bytes()
+    caption = text_of(section_of(page, "fit"))
+    run = "numpy on spirals: 2-128-64-3 relu, adam lr 0.001, batch 32, 2 epochs, float32"
+    assert run in caption
+    assert not (tmp_path / "page" / "compare-spirals").exists()  # nothing trained
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
         (["--concept", "backprop"], "--concept must be one of parameters, forward, loss"),
         (["--parity", "missing.json"], "--parity missing.json is not a parity.json"),
         (["--out", "a-file"], "is a file; give a folder for the study page"),
+        (
+            ["--pictures", "nowhere"],
+            "--pictures nowhere is not a run folder of mlp-tiers compare (it holds no compare.json)",
+        ),
     ],
 )
 def test_study_refuses_bad_flags_in_one_line(argv, message, capsys, tmp_path, monkeypatch):
@@ -155,8 +215,19 @@ def chromium_path():
 @pytest.mark.slow
 @pytest.mark.skipif(chromium_path() is None, reason="needs Chromium (apt-get install chromium)")
 def test_the_page_in_a_real_browser(tmp_path):
+    """The page ``mlp-tiers study`` writes as a fresh clone runs it: the parity figures measured
+    and the tiers trained for the pictures at generation time."""
     playwright = pytest.importorskip("playwright.sync_api", reason="needs playwright (dev extra)")
-    path = study.write_page(tmp_path / "index.html", PARITY, "made by the browser test")
+    assert mlp_tiers(["study", "--out", str(tmp_path)]) == 0
+    path = tmp_path / "index.html"
+    report = json.loads((tmp_path / "compare-spirals" / "compare.json").read_text())
+    # The command the page's caption names is the run the pictures come from.
+    words = study.PICTURE_FLAGS.split()
+    flags = dict(zip(words[::2], words[1::2]))
+    assert flags["--dataset"] == report["dataset"]["name"] == "spirals"
+    assert [int(n) for n in flags["--hidden"].split(",")] == report["model"]["hidden"]
+    assert float(flags["--lr"]) == report["train"]["lr"]
+    assert int(flags["--epochs"]) == report["train"]["epochs"]
     errors, requests = [], []
     with playwright.sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
@@ -181,12 +252,30 @@ def test_the_page_in_a_real_browser(tmp_path):
         assert update.locator('button[data-optimizer="sgd"]').get_attribute("class") == ""
         assert update.locator('figure[data-optimizer="adam"]').first.is_visible()
         assert not update.locator('.formula[data-optimizer="sgd"]').is_visible()
+        # The pictures of the tiers trained side by side, decoded and shown where they belong.
+        for key, names in (("fit", ["learning_curves.png"]),
+                           ("predict_proba", ["boundaries.png", "confusion.png"])):  # fmt: skip
+            for name in names:
+                image = page.locator(f'section#{key} img[alt="{name}"]')
+                image.scroll_into_view_if_needed()
+                assert image.is_visible(), name
+                assert image.evaluate("img => img.complete && img.naturalWidth > 300"), name
+        page.locator("section#predict_proba .pictures").screenshot(
+            path=str(tmp_path / "pictures.png")
+        )
+        page.locator("section#forward").scroll_into_view_if_needed()
         forward = page.locator("section#forward")
+        count = 'h3 .lines[data-flavour="{}"]'
         assert not forward.locator('.flavour[data-flavour="tf-layers"]').is_visible()
+        assert not forward.locator(count.format("tf-layers")).is_visible()
         forward.locator('button[data-flavour="tf-layers"]').click()
         assert forward.locator('.flavour[data-flavour="tf-layers"]').is_visible()
+        # The column's line count is the flavour's shown.
+        assert forward.locator(count.format("tf-layers")).is_visible()
+        assert not forward.locator(count.format("tf-nn")).is_visible()
         page.screenshot(path=str(tmp_path / "study.png"), full_page=False)
         browser.close()
     assert errors == []
     assert all(url.startswith("file://") for url in requests), requests
     assert (tmp_path / "study.png").stat().st_size > 10_000
+    assert (tmp_path / "pictures.png").stat().st_size > 10_000

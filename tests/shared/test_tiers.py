@@ -52,7 +52,13 @@ def test_contract(tier_cls, blob_data, small_model, dtype, tmp_path):
 
     history = tier.fit(data)
     assert [r["epoch"] for r in history.records] == [1, 2]
-    assert set(history.records[0]) == {"epoch", "loss", "val_loss", "val_accuracy", "seconds"}
+    assert set(history.records[0]) == {
+        "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"
+    }  # fmt: skip
+    n = len(data.y_train)
+    for record in history.records:  # a share of the epoch's samples: k / n for a whole k
+        assert 0 <= record["accuracy"] <= 1
+        assert record["accuracy"] * n == pytest.approx(round(record["accuracy"] * n), abs=1e-3)
 
     path = save_checkpoint(tmp_path / "c.npz", tier.checkpoint())
     restored = tier_cls(small_model, train, params)
@@ -60,6 +66,29 @@ def test_contract(tier_cls, blob_data, small_model, dtype, tmp_path):
     np.testing.assert_array_equal(
         restored.predict_proba(data.x_test), tier.predict_proba(data.x_test)
     )
+
+
+def accuracy_of(params, x, y) -> float:
+    """The share of ``x`` that a tanh MLP with ``params`` classifies as ``y``, written out here."""
+    a = x
+    for W, b in params[:-1]:
+        a = np.tanh(a @ W + b)
+    W, b = params[-1]
+    return float(np.mean((a @ W + b).argmax(axis=1) == y))
+
+
+def test_training_accuracy_counts_each_sample_before_its_update(tier_cls, blob_data, small_model):
+    """With the whole training set as one batch, epoch 1's training accuracy is that of the
+    initial weights (Keras's rule: a sample is counted by the step that trains on it, before
+    that step's update), not that of the weights the step produced."""
+    x, y = blob_data.x_train, blob_data.y_train
+    train = TrainSpec(optimizer="sgd", lr=2.0, batch_size=len(y), epochs=1, dtype="float64")
+    params = init_params(small_model, 0, "float64")
+    tier = tier_cls(small_model, train, params)
+    tier.fit(blob_data)
+    before, after = accuracy_of(params, x, y), accuracy_of(tier.get_params(), x, y)
+    assert before != after  # the test tells the two rules apart
+    assert tier.history.records[0]["accuracy"] == pytest.approx(before, abs=1e-12)
 
 
 def test_contract_bad_batches(tier_cls, small_model):
