@@ -88,7 +88,8 @@ def test_training_accuracy_counts_each_sample_before_its_update(tier_cls, blob_d
     tier.fit(blob_data)
     before, after = accuracy_of(params, x, y), accuracy_of(tier.get_params(), x, y)
     assert before != after  # the test tells the two rules apart
-    assert tier.history.records[0]["accuracy"] == pytest.approx(before, abs=1e-12)
+    # Keras on PyTorch keeps the metric's mean in float32: the same count, rounded.
+    assert tier.history.records[0]["accuracy"] == pytest.approx(before, rel=1e-7)
 
 
 def test_contract_bad_batches(tier_cls, small_model):
