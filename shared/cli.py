@@ -401,7 +401,8 @@ def compare(args: argparse.Namespace, console: Console) -> int:
         f"Same spec, initial weights and batches{masks} ({run.data.name}, "
         f"{len(run.data.y_test)} test samples)"
     )
-    console.print(comparison_table(title, comparison_rows(outcomes)))
+    rows = comparison_rows(outcomes)
+    console.print(comparison_table(title, rows))
     if run.train.dropout and len(names) > 1:
         console.print(
             f"dropout {run.train.dropout:g} is on: each tier draws its masks with its own random "
@@ -414,7 +415,7 @@ def compare(args: argparse.Namespace, console: Console) -> int:
         console.print(f"not installed: {', '.join(missing)}")
     if not args.no_save:
         folder = new_run_dir(args.out, "compare", run.data_spec.name)
-        pictures = write_comparison(folder, outcomes, run)
+        pictures = write_comparison(folder, outcomes, rows, run)
         console.print(f"report: {folder / 'compare.json'}; pictures: {', '.join(pictures)}")
     return 0
 

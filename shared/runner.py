@@ -237,10 +237,13 @@ def comparison_rows(outcomes: dict[str, Outcome]) -> list[dict[str, Any]]:
     return rows
 
 
-def write_comparison(folder: Path, outcomes: dict[str, Outcome], run: Run) -> list[str]:
-    """``compare.json`` and the pictures of the compared tiers in ``folder``: their learning
-    curves on one plot, then ``write_pictures``'s; the names of the pictures written."""
-    write_json(folder / "compare.json", {**run_metadata(run), "tiers": comparison_rows(outcomes)})
+def write_comparison(
+    folder: Path, outcomes: dict[str, Outcome], rows: list[dict[str, Any]], run: Run
+) -> list[str]:
+    """``compare.json`` (with the ``comparison_rows``) and the pictures of the compared tiers in
+    ``folder``: their learning curves on one plot, then ``write_pictures``'s; the names of the
+    pictures written."""
+    write_json(folder / "compare.json", {**run_metadata(run), "tiers": rows})
     plot_compared_curves({name: o.history for name, o in outcomes.items()},
                          folder / "learning_curves.png", run_title(", ".join(outcomes), run),
                          bool(run.train.l2))  # fmt: skip

@@ -352,16 +352,19 @@ def pictures_from_run(folder: str | Path) -> Pictures:
 def make_pictures(folder: str | Path, tiers: list[str]) -> Pictures:
     """Train ``tiers`` side by side as ``mlp-tiers compare PICTURE_FLAGS`` does, write its
     report and pictures into ``folder``, and return them for the page."""
-    from shared.runner import prepare_run, train_for_comparison, write_comparison
-    from shared.spec import DataSpec, ModelSpec, RunConfig, TrainSpec
+    import argparse
 
-    config = RunConfig(DataSpec(name="spirals"), ModelSpec(hidden=(32, 32)),
-                       TrainSpec(lr=0.01, epochs=30))  # fmt: skip
+    from shared.cli import add_run_flags, config_from_args
+    from shared.runner import comparison_rows, prepare_run, train_for_comparison, write_comparison
+
+    parser = argparse.ArgumentParser()
+    add_run_flags(parser, resume=False)  # compare's flags: the caption's command is the run
+    config = config_from_args(parser.parse_args(PICTURE_FLAGS.split()))
     run = prepare_run(config)
     outcomes = {name: train_for_comparison(name, run, config) for name in tiers}
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    write_comparison(folder, outcomes, run)
+    write_comparison(folder, outcomes, comparison_rows(outcomes), run)
     found = pictures_from_run(folder)
     found.caption += f" (mlp-tiers compare --tiers {','.join(tiers)} {PICTURE_FLAGS})"
     return found
