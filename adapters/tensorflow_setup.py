@@ -22,8 +22,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from shared.errors import UnknownNameError
-from shared.threads import requested as requested_threads
-from shared.tiers import installed
+from shared.packages import installed
+from shared.resources import requested_threads
 
 # Lines TensorFlow writes while it loads and finds its devices: absl's "I"/"W" records
 # (I0000 00:00:... file.cc:123] text), which no log level reaches before absl's logging starts,

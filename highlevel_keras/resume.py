@@ -15,8 +15,8 @@ import numpy as np
 
 from adapters.keras_setup import optimizer_slots
 from shared.checkpoint import Checkpoint, pairs
+from shared.history import History
 from shared.init import Params
-from shared.report import History
 
 
 def slot_variables(tier: Any) -> dict[str, list[Any]]:

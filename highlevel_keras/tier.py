@@ -31,12 +31,12 @@ from highlevel_keras.resume import keras_checkpoint, restore_keras
 from shared.batching import n_batches
 from shared.callbacks import Callback
 from shared.checkpoint import Checkpoint, pairs
+from shared.contract import check_batch, check_inputs
 from shared.fileio import atomic_path
+from shared.history import History
 from shared.init import Params, check_params
 from shared.metrics import one_hot
-from shared.report import History
 from shared.spec import ModelSpec, TrainSpec
-from shared.tiers import check_batch, check_inputs
 from shared.training import PREDICT_CHUNK, training_arrays
 
 if TYPE_CHECKING:

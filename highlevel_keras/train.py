@@ -5,7 +5,7 @@
     python -m highlevel_keras.train --backend torch --epochs 20    # ... and on PyTorch
     python -m highlevel_keras.train --help                         # every flag
 
-The steps are those of ``python -m lowlevel_numpy.train`` (``shared.runner``): the same data,
+The steps are those of ``python -m lowlevel_numpy.train`` (``mlp_tiers.runner``): the same data,
 initial weights, batches, evaluation and run folder, which here also holds ``model.keras``, the
 model in Keras's own format. Keras's progress bar reports the epochs.
 """
@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from shared.cli import train_main
+from mlp_tiers.cli import train_main
 
 TIER_OF_BACKEND = {"tensorflow": "keras", "jax": "keras-jax", "torch": "keras-torch"}
 JIT = {"auto": "auto", "on": True, "off": False}

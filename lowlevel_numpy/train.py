@@ -5,7 +5,7 @@
     python -m lowlevel_numpy.train --resume runs/<run>/checkpoint.npz --epochs 40
     python -m lowlevel_numpy.train --help                      # every flag
 
-What happens, in order (``shared.runner`` holds the steps every tier shares):
+What happens, in order (``mlp_tiers.runner`` holds the steps every tier shares):
 
 1. the dataset is loaded, split and standardized, and the specs are resolved against it;
 2. the initial weights are drawn from the seed (``shared.init``), or a checkpoint is loaded;
@@ -22,7 +22,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from shared.cli import train_main
+from mlp_tiers.cli import train_main
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,7 +15,7 @@ Two details matter for parity with the other tiers:
   momentum and Adam's betas through float32: ``ops.cast(0.9, "float64")`` makes a float32 tensor
   of the Python float first, so 0.9 becomes 0.8999999762. No setting changes that; in float64
   this flavour matches the others exactly only when those are exact in float32 (0.875,
-  0.998046875), and ``shared.parity`` bounds the rest.
+  0.998046875), and ``mlp_tiers.parity`` bounds the rest.
 
 Dropout uses the same stateless op as the ``tf-nn`` flavour (``midlevel_tf.nn.dropout``), keyed by
 the step, rather than a ``keras.layers.Dropout`` whose random state would have to be saved for a

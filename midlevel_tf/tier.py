@@ -34,12 +34,12 @@ from midlevel_tf.runtime import device_name, tf
 from shared.batching import epoch_batches, n_batches
 from shared.callbacks import Callback, CallbackList
 from shared.checkpoint import Checkpoint, pairs
+from shared.contract import check_batch
 from shared.errors import UnknownNameError
+from shared.history import History
 from shared.init import Params, check_params
 from shared.metrics import one_hot
-from shared.report import History
 from shared.spec import ModelSpec, TrainSpec
-from shared.tiers import check_batch
 from shared.training import (
     check_finite,
     checkpoint_of,

@@ -6,7 +6,7 @@
     python -m midlevel_tf.train --jit                          # tf.function compiled by XLA
     python -m midlevel_tf.train --help                         # every flag
 
-The steps are those of ``python -m lowlevel_numpy.train`` (``shared.runner``): the same data,
+The steps are those of ``python -m lowlevel_numpy.train`` (``mlp_tiers.runner``): the same data,
 initial weights, batches, evaluation and run folder; only the training step differs.
 TensorFlow's start-up notes are hidden; set ``TF_CPP_MIN_LOG_LEVEL=0`` to see them.
 """
@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from shared.cli import train_main
+from mlp_tiers.cli import train_main
 
 FLAVOURS = ("nn", "layers")
 

@@ -3,7 +3,7 @@ libraries a user would pick instead.
 
 A peer is not a tier: it does not implement the ``Tier`` seam, and some import a framework, so
 they live here, outside ``shared/`` (which stays framework-free). ``bench`` finds them through
-``PEERS`` the way it finds tiers through ``shared.tiers.TIERS``: by module name, imported only
+``PEERS`` the way it finds tiers through ``mlp_tiers.registry.TIERS``: by module name, imported only
 when the peer runs.
 
 Every peer module has ``train(run, epochs, options) -> PeerResult``: it trains (or, for the
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.errors import UnknownNameError
-from shared.tiers import installed
+from shared.packages import installed
 
 
 @dataclass

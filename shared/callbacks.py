@@ -26,7 +26,7 @@ class Callback:
         """``batch`` is 0-based within the epoch; ``loss`` is that step's training loss."""
 
     def on_epoch_end(self, tier: Any, record: dict[str, Any]) -> None:
-        """``record`` is the epoch's row of the history (see ``shared.report.History``)."""
+        """``record`` is the epoch's row of the history (see ``shared.history.History``)."""
 
     def on_train_end(self, tier: Any) -> None:
         """Called after the best weights (if any) have been restored."""

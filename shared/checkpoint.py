@@ -29,7 +29,7 @@ import numpy as np
 from shared.errors import CheckpointError, SpecError
 from shared.fileio import atomic_write, npz_bytes, npz_problem
 from shared.init import Params, check_params
-from shared.report import versions
+from shared.packages import versions
 from shared.resources import available_memory, size
 from shared.spec import DataSpec, ModelSpec, TrainSpec, build, to_dict
 
@@ -48,7 +48,7 @@ class Checkpoint:
         epoch: completed epochs.
         model, train, data: the specs of the run.
         tier: name of the tier that wrote the checkpoint.
-        history: per-epoch records so far (see ``shared.report.History``).
+        history: per-epoch records so far (see ``shared.history.History``).
         best: best weights so far, when early stopping is on.
         early_stopping: early-stopping counters, when early stopping is on.
         scaling: the training features' ``(mean, scale)``: ``x_std = (x - mean) / scale``.

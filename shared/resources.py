@@ -67,3 +67,14 @@ def training_bytes(
 def require_dataset(shape: Sequence[int], what: str) -> None:
     """Refuse a dataset of ``shape`` (float64, with its standardized copy) that cannot fit."""
     require(2 * array_bytes(shape), what, DataError)
+
+
+# The thread count a command chose for this process and its children (``mlp_tiers.threads``
+# sets it beside the BLAS, OpenMP and TensorFlow variables); TensorFlow's set-up reads it.
+THREADS_VARIABLE = "MLP_TIERS_THREADS"
+
+
+def requested_threads() -> int | None:
+    """The thread count chosen for this process (``THREADS_VARIABLE``), if any."""
+    value = os.environ.get(THREADS_VARIABLE, "")
+    return int(value) if value.isdigit() and int(value) >= 1 else None

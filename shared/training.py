@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from shared.checkpoint import Checkpoint
+from shared.contract import check_batch, check_inputs
 from shared.early_stopping import EarlyStopping
 from shared.errors import DivergedError
+from shared.history import History
 from shared.metrics import evaluate, l2_penalty, one_hot
-from shared.report import History
 from shared.spec import ModelSpec, TrainSpec
-from shared.tiers import check_batch, check_inputs
 
 if TYPE_CHECKING:
     from shared.data import Dataset

@@ -31,7 +31,7 @@ def require_framework(package: str, extra: str):
     import pytest
 
     from adapters.tensorflow_setup import import_tensorflow
-    from shared.tiers import installed
+    from shared.packages import installed
 
     if not installed(package):
         pytest.skip(
@@ -51,7 +51,7 @@ def skip_if_other_keras_backend(tier: str) -> None:
     """
     import pytest
 
-    from shared.tiers import TIERS, process_keras_backend
+    from mlp_tiers.registry import TIERS, process_keras_backend
 
     if TIERS[tier].conflicts():
         pytest.skip(
@@ -71,8 +71,8 @@ EXACT = dict(lr=0.125, momentum=0.875, beta1=0.875, beta2=0.998046875, rho=0.875
 def steps(name, model, train, n=1, **options):
     """Tier ``name`` from the shared initial weights after ``n`` steps on the batches ``0 ..
     n-1`` of ``parity_batch``: the step losses and the parameters."""
+    from mlp_tiers.registry import get_tier
     from shared.init import init_params
-    from shared.tiers import get_tier
 
     tier = get_tier(name)(model, train, init_params(model, 0, train.dtype), **options)
     losses = [tier.train_step(*parity_batch(train.dtype, seed=seed)) for seed in range(n)]

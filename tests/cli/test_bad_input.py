@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from lowlevel_numpy.train import main as train
-from shared.cli import main as mlp_tiers
-from shared.tiers import installed
+from mlp_tiers.cli import main as mlp_tiers
+from shared.packages import installed
 
 pytestmark = pytest.mark.slow  # end to end: each case runs the command line
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from lowlevel_numpy.train import main as train
+from mlp_tiers.cli import main as mlp_tiers
+from mlp_tiers.registry import available_tiers, runnable_tiers
 from shared.checkpoint import load_checkpoint
-from shared.cli import main as mlp_tiers
-from shared.tiers import available_tiers, runnable_tiers
 
 pytestmark = pytest.mark.slow  # end to end: each test runs the command line
 
@@ -257,7 +257,7 @@ def test_bench_and_parity_refuse_bad_entries_in_one_line(argv, message, capsys):
 def test_parity_names_the_tier_level_step_and_array_where_a_broken_tier_parts(
     tmp_path, capsys, monkeypatch
 ):
-    from shared.tiers import TIERS, TierEntry
+    from mlp_tiers.registry import TIERS, TierEntry
 
     monkeypatch.setitem(
         TIERS, "broken", TierEntry("broken", "tests.cli.broken_tier:BrokenTier", ("numpy",), "")

@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 
+from mlp_tiers.cli import main as mlp_tiers
+from mlp_tiers.registry import runnable_tiers
 from shared.checkpoint import load_checkpoint, save_checkpoint
-from shared.cli import main as mlp_tiers
-from shared.tiers import runnable_tiers
 
 pytestmark = pytest.mark.slow  # end to end: each test runs the command line
 
@@ -164,13 +164,13 @@ def test_a_run_of_another_keras_backend_is_evaluated_in_a_process_of_its_own(tie
     import subprocess
     import sys
 
-    from shared.tiers import TIERS
+    from mlp_tiers.registry import TIERS
 
     if TIERS[tier].missing():
         pytest.skip(f"{tier} needs {', '.join(TIERS[tier].missing())}, which is not installed")
 
     def cli(*argv):
-        return subprocess.run([sys.executable, "-m", "shared.cli", *argv], capture_output=True,
+        return subprocess.run([sys.executable, "-m", "mlp_tiers.cli", *argv], capture_output=True,
                               text=True, timeout=600)  # fmt: skip
 
     trained = cli("train", "--tier", tier, "--epochs", "1", "--hidden", "8", "--quiet",

@@ -11,8 +11,8 @@ import sys
 import pytest
 
 from lowlevel_numpy.train import main as train
-from shared.cli import main as mlp_tiers
-from shared.tiers import available_tiers
+from mlp_tiers.cli import main as mlp_tiers
+from mlp_tiers.registry import available_tiers
 
 pytestmark = pytest.mark.slow  # end to end: each test runs the command line
 
@@ -114,7 +114,7 @@ def test_a_log_of_compare_has_no_ansi_codes_wrapping_or_start_up_noise(tmp_path)
     log = tmp_path / "log"
     with open(log, "w") as handle:
         result = subprocess.run(
-            [sys.executable, "-m", "shared.cli", "compare", "--epochs", "1", "--hidden", "8",
+            [sys.executable, "-m", "mlp_tiers.cli", "compare", "--epochs", "1", "--hidden", "8",
              "--out", str(tmp_path)],
             stdout=handle, stderr=subprocess.STDOUT, timeout=900,
             env={k: v for k, v in os.environ.items() if k not in ("COLUMNS", "TF_CPP_MIN_LOG_LEVEL")},
@@ -137,7 +137,7 @@ def test_the_progress_bar_shows_no_loss_before_the_first_step():
 
     from rich.console import Console
 
-    from shared.console import EpochProgress
+    from mlp_tiers.console import EpochProgress
 
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=True, width=100)
@@ -157,10 +157,10 @@ def test_a_diverging_run_leaves_its_last_good_checkpoint(tmp_path):
     stops in epoch 3, says where the checkpoint of epoch 2 is, and that checkpoint loads."""
     import numpy as np
 
+    from mlp_tiers.runner import prepare_run, train_and_evaluate
     from shared.callbacks import Callback
     from shared.checkpoint import load_checkpoint
     from shared.errors import DivergedError
-    from shared.runner import prepare_run, train_and_evaluate
     from shared.spec import DataSpec, ModelSpec, RunConfig, TrainSpec
 
     class BlowUp(Callback):
@@ -191,7 +191,7 @@ def test_a_run_that_diverges_in_its_first_epoch_leaves_nothing(tmp_path, capsys)
 def test_reports_are_valid_json_whatever_the_numbers():
     import json
 
-    from shared.report import finite_json
+    from mlp_tiers.report import finite_json
 
     text = json.dumps(finite_json({"a": float("nan"), "b": [1.0, float("inf")], "c": "x"}))
     assert json.loads(text) == {"a": None, "b": [1.0, None], "c": "x"}

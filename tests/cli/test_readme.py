@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.cli import FLAGS, add_run_flags
+from mlp_tiers.flags import FLAGS, add_run_flags
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -48,7 +48,7 @@ def test_each_tier_row_is_that_train_script_s_own_flags(row, module):
 
 
 def test_mlp_tiers_train_takes_each_tier_s_flags(capsys):
-    from shared.cli import main
+    from mlp_tiers.cli import main
 
     for tier, flag in [
         ("tf-layers", "--jit"),

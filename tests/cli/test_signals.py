@@ -17,8 +17,8 @@ import time
 import numpy as np
 import pytest
 
-from shared.tiers import TIERS as REGISTRY
-from shared.tiers import available_tiers
+from mlp_tiers.registry import TIERS as REGISTRY
+from mlp_tiers.registry import available_tiers
 
 pytestmark = pytest.mark.slow  # real processes, interrupted and resumed
 
@@ -26,7 +26,7 @@ FLAGS = ["--epochs", "40", "--hidden", "32", "--dropout", "0.1", "--patience", "
 
 
 def command(tier, out, *extra):
-    return [sys.executable, "-m", "shared.cli", "train", "--tier", tier, *FLAGS, "--out", str(out),
+    return [sys.executable, "-m", "mlp_tiers.cli", "train", "--tier", tier, *FLAGS, "--out", str(out),
             *extra]  # fmt: skip
 
 
@@ -83,7 +83,7 @@ def test_interrupted_at_random_moments_and_resumed_ends_bit_identical(tier, numb
         assert [p.name for p in folder.iterdir() if p.name.endswith(".tmp")] == []
         checkpoint = folder / "checkpoint.npz"
         resumed = subprocess.run(
-            [sys.executable, "-m", "shared.cli", "train", "--tier", tier, "--resume",
+            [sys.executable, "-m", "mlp_tiers.cli", "train", "--tier", tier, "--resume",
              str(checkpoint), "--epochs", "40", "--quiet", "--out", str(out / "resumed")],
             env=ENV, capture_output=True, text=True, timeout=600,
         )  # fmt: skip

@@ -25,7 +25,7 @@ def seconds_to_reach_the_guard() -> float:
     """How long this machine, as loaded now, takes to start Python and import the CLI: before
     that, no Python code of ours runs that could catch Ctrl-C."""
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import shared.cli"], check=True, timeout=60)
+    subprocess.run([sys.executable, "-c", "import mlp_tiers.cli"], check=True, timeout=60)
     return time.perf_counter() - start
 
 

@@ -7,7 +7,7 @@ test`` runs the suite once per installed backend. ``keras_tier`` names the tier 
 
 import pytest
 
-from shared.tiers import TIERS, process_keras_backend
+from mlp_tiers.registry import TIERS, process_keras_backend
 
 TIER_OF_BACKEND = {entry.keras_backend: name for name, entry in TIERS.items()
                    if name.startswith("keras")}  # fmt: skip

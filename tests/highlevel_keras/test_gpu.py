@@ -4,10 +4,10 @@ within the float32 rows. Skips, with the reason, where the backend sees no GPU."
 import numpy as np
 import pytest
 
+from mlp_tiers.parity import assert_params_close, expected_tolerance
+from mlp_tiers.registry import get_tier
 from shared.init import init_params
-from shared.parity import assert_params_close, expected_tolerance
 from shared.spec import ModelSpec, TrainSpec
-from shared.tiers import get_tier
 
 
 @pytest.fixture

@@ -1,16 +1,15 @@
 """Lockstep parity of the Keras tier with the NumPy tier, on this process's Keras backend.
 
 One training step through ``train_on_batch`` and one epoch through ``model.fit`` must give the
-NumPy tier's parameters to the tolerances of ``shared.parity``, or, where a documented quirk of
-Keras applies (``shared.parity.QUIRKS``), to that quirk's own row, and measurably off the exact
+NumPy tier's parameters to the tolerances of ``mlp_tiers.parity``, or, where a documented quirk of
+Keras applies (``mlp_tiers.parity.QUIRKS``), to that quirk's own row, and measurably off the exact
 one, so that the quirk's row is known to be needed.
 """
 
 import numpy as np
 import pytest
 
-from shared.init import init_params
-from shared.parity import (
+from mlp_tiers.parity import (
     QUIRKS,
     assert_params_close,
     demoted,
@@ -18,8 +17,9 @@ from shared.parity import (
     param_errors,
     tolerance,
 )
+from mlp_tiers.registry import get_tier
+from shared.init import init_params
 from shared.spec import ModelSpec, TrainSpec
-from shared.tiers import get_tier
 from tests.helpers import ACTIVATIONS, EXACT, HEADS, OPTIMIZERS, steps
 
 
@@ -39,7 +39,7 @@ def test_one_step_matches_numpy_in_float64(keras_tier, optimizer, activation, ou
     np.testing.assert_allclose(loss_keras, loss_np, rtol=forward.rtol, atol=forward.atol)
     if demoted(keras_tier, activation, loss):
         worst = max(param_errors(actual, expected).values())
-        assert worst > 1e-12, "Keras no longer demotes float64 here: update shared.parity"
+        assert worst > 1e-12, "Keras no longer demotes float64 here: update mlp_tiers.parity"
 
 
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)

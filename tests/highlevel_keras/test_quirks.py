@@ -1,4 +1,4 @@
-"""The causes behind the quirk rows of ``shared.parity``, each confirmed on its own, so that a
+"""The causes behind the quirk rows of ``mlp_tiers.parity``, each confirmed on its own, so that a
 Keras release that removes one fails here and the table can be tightened."""
 
 import numpy as np
@@ -67,7 +67,7 @@ def test_tensorflow_casts_a_python_float_through_float32(keras, backend):
 
 def test_the_l2_regularizer_rounds_its_factor_through_float32_only_on_tensorflow(keras, backend):
     """Keras's L2 computes ops.cast(l2, x.dtype) * sum(x^2): on TensorFlow the Python float
-    becomes a float32 tensor first (shared.parity.CAST_FIELDS lists "l2" for that reason)."""
+    becomes a float32 tensor first (mlp_tiers.parity.CAST_FIELDS lists "l2" for that reason)."""
     ones = keras.ops.convert_to_tensor(np.ones((1, 1)))
     with_factor = {
         factor: float(keras.ops.convert_to_numpy(keras.regularizers.L2(factor)(ones)))

@@ -11,11 +11,12 @@ import pytest
 
 from adapters.keras_setup import import_keras
 from adapters.tensorflow_setup import require
+from mlp_tiers.parity import assert_params_close, expected_tolerance
+from mlp_tiers.registry import TIERS, available_tiers, get_tier
 from shared.errors import BackendError, UnknownNameError
 from shared.init import init_params
-from shared.parity import assert_params_close, expected_tolerance
+from shared.packages import installed
 from shared.spec import ModelSpec, TrainSpec
-from shared.tiers import TIERS, available_tiers, get_tier, installed
 from tests.helpers import blobs
 
 
@@ -153,7 +154,7 @@ def test_compare_runs_another_backend_in_its_own_process(tmp_path, backend):
     other = "keras-jax" if backend != "jax" else "keras"
     if TIERS[other].missing():
         pytest.skip(f"{other} needs {', '.join(TIERS[other].missing())}")
-    from shared.cli import main
+    from mlp_tiers.cli import main
 
     assert TIERS[other].conflicts()
     code = main(

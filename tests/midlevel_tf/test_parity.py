@@ -1,7 +1,7 @@
 """Lockstep parity of both TensorFlow flavours with the NumPy tier (docs/numerics.md).
 
 Same spec, same initial weights, same batch: one step of ``tf-nn`` or ``tf-layers`` must give the
-NumPy tier's parameters to the tolerances of ``shared.parity``.
+NumPy tier's parameters to the tolerances of ``mlp_tiers.parity``.
 """
 
 import itertools
@@ -13,10 +13,10 @@ from tests.helpers import ACTIVATIONS, EXACT, HEADS, OPTIMIZERS, require_framewo
 
 require_framework("tensorflow", "tf")
 
+from mlp_tiers.parity import QUIRKS, assert_params_close, lockstep, param_errors, tolerance
+from mlp_tiers.registry import get_tier
 from shared.init import init_params
-from shared.parity import QUIRKS, assert_params_close, lockstep, param_errors, tolerance
 from shared.spec import ModelSpec, TrainSpec
-from shared.tiers import get_tier
 
 FLAVOURS = ["tf-nn", "tf-layers"]
 
@@ -78,7 +78,7 @@ def test_default_hyper_parameters(optimizer):
         quirk = QUIRKS["keras-tf-hyperparameter-cast"]
         assert_params_close(layers, expected, quirk, "tf-layers")
         worst = max(param_errors(layers, expected).values())
-        assert worst > 1e-9, "Keras no longer casts through float32: update shared.parity"
+        assert worst > 1e-9, "Keras no longer casts through float32: update mlp_tiers.parity"
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
@@ -93,7 +93,7 @@ def test_one_step_matches_numpy_in_float32(flavour, optimizer):
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_lockstep_over_an_epoch_of_batches(blob_data, dtype):
-    """Ten steps through shared.parity.lockstep, the last a partial batch."""
+    """Ten steps through mlp_tiers.parity.lockstep, the last a partial batch."""
     model = ModelSpec(5, 3, (8, 6), "relu")
     train = TrainSpec(optimizer="nesterov", dtype=dtype, **EXACT)
     params = init_params(model, 0, dtype)

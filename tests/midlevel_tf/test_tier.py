@@ -16,10 +16,10 @@ tf = require_framework("tensorflow", "tf")
 from adapters.tensorflow_setup import quiet_tensorflow_startup
 from midlevel_tf.nn import dropout
 from midlevel_tf.train import main as train_main
+from mlp_tiers.registry import get_tier
 from shared.errors import DeviceError, UnknownNameError
 from shared.init import init_params
 from shared.spec import TrainSpec
-from shared.tiers import get_tier
 
 FLAVOURS = ["tf-nn", "tf-layers"]
 

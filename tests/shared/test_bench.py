@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-import shared.bench
-from shared.bench import BenchRow, Entry, bench, parse_entries
-from shared.cli import main as mlp_tiers
+from mlp_tiers import bench as bench_module
+from mlp_tiers.bench import BenchRow, Entry, bench, parse_entries
+from mlp_tiers.cli import main as mlp_tiers
 from shared.errors import UnknownNameError
 from shared.spec import DataSpec, ModelSpec, RunConfig, TrainSpec
 
@@ -43,7 +43,7 @@ def test_rounds_are_interleaved_and_every_epoch_after_the_first_is_timed(monkeyp
         return {"epoch_seconds": [9.0, 1.0, 2.0], "final_loss": 0.5, "test_accuracy": 0.9,
                 "peak_rss_bytes": 10, "notes": [], "blas": []}  # fmt: skip
 
-    monkeypatch.setattr(shared.bench, "run_round", fake_round)
+    monkeypatch.setattr(bench_module, "run_round", fake_round)
     entries = parse_entries("numpy,sklearn")
     rows = bench(entries, CONFIG, repeats=3, threads=1)
     assert calls == ["gemm-floor", "numpy", "sklearn"] * 3
@@ -57,7 +57,7 @@ def test_rounds_are_interleaved_and_every_epoch_after_the_first_is_timed(monkeyp
 def test_an_entry_that_is_not_installed_gets_a_row_saying_so_and_the_rest_run(monkeypatch):
     ran = []
     monkeypatch.setattr(
-        shared.bench,
+        bench_module,
         "run_round",
         lambda entry, config, threads: ran.append(entry.name) or {"error": "never"},
     )

@@ -1,4 +1,4 @@
-"""The concept table (shared/concepts.py) against the code it names, and docs/concepts.md."""
+"""The concept table (mlp_tiers/concepts.py) against the code it names, and docs/concepts.md."""
 
 import sys
 import textwrap
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.concepts import (
+from mlp_tiers.concepts import (
     COLUMNS,
     CONCEPTS,
     Concept,
@@ -114,7 +114,7 @@ def test_the_table_is_checked_without_importing_a_framework():
     import subprocess
 
     code = (
-        "import sys; from shared.concepts import problems; assert problems() == []; "
+        "import sys; from mlp_tiers.concepts import problems; assert problems() == []; "
         "print(sorted(m for m in ('tensorflow', 'keras', 'jax', 'torch') if m in sys.modules))"
     )
     result = subprocess.run(

@@ -23,9 +23,9 @@ def test_imports_leave_frameworks_out_of_sys_modules():
         import sys
         import lowlevel_numpy, shared
         import lowlevel_numpy.train, lowlevel_numpy.gradcheck
-        import shared.cli, shared.runner, shared.console, shared.data, shared.checkpoint
-        import shared.training, shared.parity, shared.bench, shared.concepts
-        import shared.bench_worker, shared.threads
+        import mlp_tiers.cli, mlp_tiers.runner, mlp_tiers.console, shared.data, shared.checkpoint
+        import shared.training, mlp_tiers.parity, mlp_tiers.bench, mlp_tiers.concepts
+        import mlp_tiers.bench_worker, mlp_tiers.threads
         import peers, peers.floor, peers.sklearn_mlp, peers.torch_mlp, peers.jax_scan
         loaded = [name for name in {FRAMEWORKS!r} if name in sys.modules]
         print("loaded:", loaded)
@@ -51,7 +51,7 @@ def test_training_runs_where_no_framework_can_be_imported(tmp_path):
         sys.meta_path.insert(0, Block())
         from lowlevel_numpy.train import main
         code = main(["--epochs", "2", "--quiet", "--out", {str(tmp_path)!r}])
-        from shared.cli import main as cli
+        from mlp_tiers.cli import main as cli
         code += cli(["tiers"])
         sys.exit(code)
         """
@@ -116,7 +116,7 @@ def test_the_import_scan_sees_lazy_and_dynamic_imports(tmp_path):
 
 def test_no_tier_inherits_from_shared():
     """Each tier is its own code: the Tier protocol describes a tier, it is no base class."""
-    from shared.tiers import available_tiers, get_tier
+    from mlp_tiers.registry import available_tiers, get_tier
 
     for name in available_tiers():
         inherited = [cls.__module__ for cls in get_tier(name).__mro__[1:]]

@@ -7,8 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.init import init_params
-from shared.parity import (
+from mlp_tiers.parity import (
     QUIRKS,
     assert_params_close,
     cast_fields,
@@ -19,8 +18,9 @@ from shared.parity import (
     tolerance,
     trace,
 )
+from mlp_tiers.registry import available_tiers
+from shared.init import init_params
 from shared.spec import ModelSpec, TrainSpec
-from shared.tiers import available_tiers
 from tests.helpers import EXACT, HEADS, OPTIMIZERS, parity_batch, skip_if_other_keras_backend, steps
 
 OTHERS = [name for name in available_tiers() if name != "numpy"] or [
@@ -63,7 +63,7 @@ def test_each_hyper_parameter_is_rounded_exactly_where_the_table_says(
         assert not cast
         assert_params_close(actual, expected, expected_tolerance(tier_name, "step", "float64"))
     elif cast:
-        assert worst > 1e-12, f"{tier_name} no longer rounds {field}: update shared.parity"
+        assert worst > 1e-12, f"{tier_name} no longer rounds {field}: update mlp_tiers.parity"
         assert_params_close(actual, expected, QUIRKS["keras-tf-hyperparameter-cast"], tier_name)
     else:
         assert_params_close(actual, expected, tolerance("step", "float64"), tier_name)

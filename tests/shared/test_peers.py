@@ -4,11 +4,11 @@ batches must learn what the NumPy tier learns; scikit-learn must be configured l
 import numpy as np
 import pytest
 
+from mlp_tiers.runner import build_tier, prepare_run
 from peers import PEERS, get_peer
 from shared.errors import UnknownNameError
-from shared.runner import build_tier, prepare_run
+from shared.packages import installed
 from shared.spec import DataSpec, ModelSpec, RunConfig, TrainSpec
-from shared.tiers import installed
 
 
 def small_run(optimizer="sgd", dtype="float64", **train):

@@ -4,8 +4,8 @@ tiers agree), decision boundaries on 2-D data, misclassified samples on image da
 import numpy as np
 import pytest
 
-from shared import pictures
-from shared.report import History
+from mlp_tiers import pictures
+from shared.history import History
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -62,7 +62,7 @@ def test_misclassified_counts_the_first_tier_s_errors(tmp_path):
 @pytest.mark.slow
 def test_compare_and_a_train_run_write_their_pictures(tmp_path):
     from lowlevel_numpy.train import main as train
-    from shared.cli import main as mlp_tiers
+    from mlp_tiers.cli import main as mlp_tiers
 
     assert mlp_tiers(["compare", "--tiers", "numpy,numpy", "--dataset", "spirals", "--epochs", "2",
                       "--hidden", "8", "--quiet", "--out", str(tmp_path / "c")]) == 0  # fmt: skip

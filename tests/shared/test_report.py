@@ -4,7 +4,8 @@ import io
 import numpy as np
 import pytest
 
-from shared.report import History, new_run_dir, plot_learning_curves, save_params, write_json
+from mlp_tiers.report import new_run_dir, plot_learning_curves, save_params, write_json
+from shared.history import History
 
 
 def history() -> History:
@@ -58,7 +59,7 @@ def test_run_folders_claimed_at_once_are_all_distinct(tmp_path):
     """Runs that share --out and start in the same second each get a folder of their own."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from shared.report import new_run_dir
+    from mlp_tiers.report import new_run_dir
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         folders = list(pool.map(lambda _: new_run_dir(tmp_path, "numpy", "digits"), range(50)))

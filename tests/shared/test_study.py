@@ -9,9 +9,9 @@ import shutil
 
 import pytest
 
-from shared import concepts, study
-from shared.cli import main as mlp_tiers
-from shared.concepts import CONCEPTS, MissingDefinition
+from mlp_tiers import concepts, study
+from mlp_tiers.cli import main as mlp_tiers
+from mlp_tiers.concepts import CONCEPTS, MissingDefinition
 
 PARITY = study.Parity(
     levels={"tf-nn": {"forward": 1e-16, "loss": 0.0, "gradients": 2e-16, "update": 3e-16,

@@ -7,8 +7,9 @@ import sys
 import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from shared import threads
+from mlp_tiers import threads
 from shared.errors import SpecError
+from shared.resources import requested_threads
 
 
 @pytest.mark.parametrize("text", ["0", "-1", "two", "1.5", "", "auto2"])
@@ -61,4 +62,4 @@ def test_limit_sets_the_blas_already_loaded(monkeypatch):
     with threadpool_limits():  # restores the pools afterwards
         threads.limit(1)
         assert all(info["num_threads"] == 1 for info in threadpool_info())
-        assert threads.requested() == 1
+        assert requested_threads() == 1

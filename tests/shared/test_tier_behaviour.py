@@ -1,6 +1,6 @@
 """What every installed tier must do alike: learn, reproduce, resume, stop early, keep dtypes.
 
-Each test runs once per installed tier (``shared.tiers.available_tiers``).
+Each test runs once per installed tier (``mlp_tiers.registry.available_tiers``).
 """
 
 import dataclasses
@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 from scipy.special import softmax as scipy_softmax
 
+from mlp_tiers.parity import expected_tolerance
+from mlp_tiers.registry import available_tiers, get_tier
 from shared.callbacks import Callback
 from shared.checkpoint import load_checkpoint, save_checkpoint
 from shared.data import load_dataset
 from shared.errors import CheckpointError
 from shared.init import init_params
-from shared.parity import expected_tolerance
 from shared.spec import DataSpec, ModelSpec, TrainSpec
-from shared.tiers import available_tiers, get_tier
 from tests.helpers import skip_if_other_keras_backend
 
 OPTIMIZERS = ["sgd", "momentum", "nesterov", "adam", "rmsprop"]

@@ -3,11 +3,12 @@
 import numpy as np
 import pytest
 
+from mlp_tiers.registry import available_tiers, get_tier
 from shared.checkpoint import load_checkpoint, save_checkpoint
+from shared.contract import Tier
 from shared.errors import DataError, UnknownNameError
 from shared.init import init_params
 from shared.spec import TrainSpec
-from shared.tiers import Tier, available_tiers, get_tier
 from tests.helpers import skip_if_other_keras_backend
 
 
@@ -117,8 +118,8 @@ def _die():
 def test_a_child_process_killed_mid_run_is_one_clear_error():
     """compare and parity run other Keras backends in a child process; when that child dies,
     the user reads what happened, not BrokenProcessPool."""
+    from mlp_tiers.registry import run_in_new_process
     from shared.errors import BackendError
-    from shared.tiers import run_in_new_process
 
     with pytest.raises(BackendError, match="ended without an answer: it was killed, or ran out"):
         run_in_new_process(_die)

@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from mlp_tiers.registry import TIERS, get_tier
 from shared.checkpoint import Checkpoint, load_checkpoint
 from shared.data.dataset import validate_features
 from shared.data.files import read_table
 from shared.errors import CheckpointError, DataError, SpecError
-from shared.tiers import TIERS, get_tier
 
 
 def checkpoint_path(run_or_checkpoint: str | Path) -> Path:

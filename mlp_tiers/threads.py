@@ -28,6 +28,7 @@ import time
 from collections.abc import Sequence
 
 from shared.errors import SpecError
+from shared.resources import THREADS_VARIABLE
 
 # Below this many floating-point operations per training step, a second BLAS thread gains
 # nothing measurable (the products last tens of microseconds; waking a thread costs as much).
@@ -121,7 +122,7 @@ def environment(threads: int) -> dict[str, str]:
     (which can only be told to use one thread, or all cores)."""
     env = {name: str(threads) for name in _BLAS_VARIABLES}
     env["TF_NUM_INTRAOP_THREADS"] = env["TF_NUM_INTEROP_THREADS"] = str(threads)
-    env["MLP_TIERS_THREADS"] = str(threads)
+    env[THREADS_VARIABLE] = str(threads)
     flags = os.environ.get("XLA_FLAGS", "")
     if threads == 1:
         env["XLA_FLAGS"] = flags if _XLA_ONE_THREAD in flags else f"{flags} {_XLA_ONE_THREAD}"
@@ -136,12 +137,6 @@ def limit(threads: int) -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=threads)
-
-
-def requested() -> int | None:
-    """The thread count ``limit`` set for this process and its children, if any."""
-    value = os.environ.get("MLP_TIERS_THREADS", "")
-    return int(value) if value.isdigit() and int(value) >= 1 else None
 
 
 def blas_info() -> list[dict[str, str]]:

@@ -1,23 +1,29 @@
 """The command line: one parser for every tier's train script, and the ``mlp-tiers`` command.
 
-Settings come from three places, later ones winning: the defaults of the spec dataclasses, a TOML
-file (``--config``, sections ``[data]``, ``[model]``, ``[train]``), and flags. Bad input ends the
-program with one line on standard error and exit status 2, never a traceback.
+The flags become specs in ``mlp_tiers.flags``. Bad input ends the program with one line on
+standard error and exit status 2, never a traceback; a run that diverged ends with status 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
+from mlp_tiers.flags import (
+    Parser,
+    add_run_flags,
+    config_from_args,
+    flag_names,
+    given_flags,
+    resume_overrides,
+    use_threads,
+)
 from shared.errors import DataError, DivergedError, MlpTiersError, SpecError
-from shared.spec import RunConfig, config_from_dict, load_toml, to_dict
+from shared.spec import RunConfig, to_dict
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -25,193 +31,6 @@ if TYPE_CHECKING:
 # Only the standard library and two small modules of ours load before the guard (``guard``) is in
 # place: rich, NumPy, scikit-learn and the frameworks load inside it, so `--help` is immediate and
 # Ctrl-C during start-up ends quietly.
-
-
-def _hidden(text: str) -> tuple[int, ...]:
-    if text.strip().lower() in ("", "none", "()"):
-        return ()
-    try:
-        return tuple(int(part) for part in text.replace(" ", ",").split(",") if part)
-    except ValueError:
-        raise SpecError(
-            f"--hidden takes comma-separated layer sizes such as 128,64 (or 'none'); got {text!r}"
-        ) from None
-
-
-def _number(kind: Callable[[str], Any], flag: str) -> Callable[[str], Any]:
-    def parse(text: str) -> Any:
-        try:
-            return kind(text)
-        except ValueError:
-            what = "an integer" if kind is int else "a number"
-            raise SpecError(f"{flag} takes {what}; got {text!r}") from None
-
-    return parse
-
-
-# flag -> (section, spec field, parser of the flag's text, help)
-FLAGS: dict[str, tuple[str, str, Callable[[str], Any], str]] = {
-    # data
-    "--dataset": ("data", "name", str, "registered dataset or path to an .npz/.csv file (digits)"),
-    "--val-fraction": ("data", "val_fraction", float, "validation share of training data (0.15)"),
-    "--test-fraction": ("data", "test_fraction", float, "test share, if no test split ships (0.2)"),
-    "--split-seed": ("data", "split_seed", int, "seed of the splits, apart from --seed (0)"),
-    "--classes": ("data", "n_classes", int, "number of classes of 'spirals' (3)"),
-    "--samples": ("data", "n_samples", int, "per class: spirals (200), mnist_shaped (7000)"),
-    "--label-column": ("data", "label_column", str, "a .csv label column: name or index (last)"),
-    # model
-    "--hidden": ("model", "hidden", _hidden, "hidden sizes, e.g. 128,64, or 'none' (128,64)"),
-    "--activation": ("model", "activation", str, "relu, tanh, sigmoid or identity (relu)"),
-    "--output": ("model", "output", str, "softmax or identity (softmax)"),
-    "--loss": ("model", "loss", str, "cross_entropy or mse (cross_entropy)"),
-    "--init": ("model", "init", str, "glorot_uniform, glorot_normal, he_uniform, he_normal"),
-    # training
-    "--optimizer": ("train", "optimizer", str, "sgd, momentum, nesterov, adam or rmsprop (adam)"),
-    "--lr": ("train", "lr", float, "learning rate (Keras's default for the optimizer)"),
-    "--momentum": ("train", "momentum", float, "momentum of momentum and nesterov (0.9)"),
-    "--beta1": ("train", "beta1", float, "Adam's beta1 (0.9)"),
-    "--beta2": ("train", "beta2", float, "Adam's beta2 (0.999)"),
-    "--rho": ("train", "rho", float, "RMSprop's rho (0.9)"),
-    "--eps": ("train", "eps", float, "Adam's and RMSprop's epsilon (1e-7)"),
-    "--batch-size": ("train", "batch_size", int, "samples per step (32)"),
-    "--epochs": ("train", "epochs", int, "total epochs, also when resuming (20)"),
-    "--l2": ("train", "l2", float, "L2 penalty factor on the kernels (0)"),
-    "--dropout": ("train", "dropout", float, "drop probability after each hidden layer (0)"),
-    "--patience": ("train", "patience", int, "early stopping patience in epochs (off)"),
-    "--seed": ("train", "seed", int, "seed of initial weights, batch order and dropout (0)"),
-    "--dtype": ("train", "dtype", str, "float32 or float64 (float32)"),
-    "--device": ("train", "device", str, "cpu, gpu or auto (cpu)"),
-}  # fmt: skip
-
-
-_NEGATIVE_NUMBER = re.compile(r"^-(\d|\.\d)[\d.]*(e[-+]?\d+)?$", re.IGNORECASE)
-
-
-class Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line and exit status 2.
-
-    A negative number after a flag is that flag's value (``--lr -1e-3``), so that the spec can
-    say what is allowed; argparse alone would read ``-1e-3`` as an unknown flag.
-    """
-
-    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
-        tokens = list(sys.argv[1:] if args is None else args)
-        joined: list[str] = []
-        for token in tokens:
-            if (
-                _NEGATIVE_NUMBER.match(token)
-                and joined
-                and joined[-1].startswith("--")
-                and "=" not in joined[-1]
-            ):
-                joined[-1] = f"{joined[-1]}={token}"
-            else:
-                joined.append(token)
-        return super().parse_known_args(joined, namespace)
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def add_run_flags(parser: argparse.ArgumentParser, resume: bool = True) -> None:
-    """The flags every train script (and, without ``--resume``, ``mlp-tiers compare``) takes."""
-    groups = {
-        "data": parser.add_argument_group("data"),
-        "model": parser.add_argument_group("model"),
-        "train": parser.add_argument_group("training"),
-    }
-    for flag, (section, _, _, help_text) in FLAGS.items():
-        groups[section].add_argument(
-            flag, default=None, metavar=flag.lstrip("-").upper().replace("-", "_"), help=help_text
-        )
-    parser.add_argument(
-        "--config", metavar="TOML", help="a TOML file with [data], [model] and [train] sections"
-    )
-    parser.add_argument(
-        "--out", default="runs", metavar="DIR", help="where run folders are written (runs)"
-    )
-    parser.add_argument("--no-save", action="store_true", help="write no run folder")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
-    parser.add_argument(
-        "--threads",
-        default="auto",
-        metavar="N",
-        help="threads for the math in every framework: a number, or auto (the default: one "
-        "for small models, else one per idle core; see docs/benchmarks.md)",
-    )
-    if resume:
-        parser.add_argument(
-            "--resume", metavar="CHECKPOINT", help="continue a run from its checkpoint.npz"
-        )
-
-
-def given_flags(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
-    """The flags given on the command line, parsed, by section."""
-    sections: dict[str, dict[str, Any]] = {"data": {}, "model": {}, "train": {}}
-    for flag, (section, field, parse, _) in FLAGS.items():
-        text = getattr(args, flag.lstrip("-").replace("-", "_"))
-        if text is not None:
-            convert = _number(parse, flag) if parse in (int, float) else parse
-            sections[section][field] = convert(text)
-    return sections
-
-
-def use_threads(args: argparse.Namespace, model: Any, train: Any) -> int:
-    """Apply ``--threads`` (resolved for this model and batch when ``auto``); returns the count."""
-    from shared import threads
-
-    count = threads.resolve(threads.parse_threads(args.threads), model.layer_sizes,
-                            train.batch_size)  # fmt: skip
-    threads.limit(count)
-    return count
-
-
-def config_from_args(args: argparse.Namespace) -> RunConfig:
-    """The ``RunConfig`` of a TOML file (if any) with the flags on top."""
-    raw = load_toml(args.config) if args.config else {}
-    where = f"config file {args.config}" if args.config else "the flags"
-    given = given_flags(args)
-    for section, values in given.items():
-        if not isinstance(raw.get(section, {}), dict):
-            raise SpecError(f"[{section}] in {where} must be a table of keys and values")
-        raw[section] = {**raw.get(section, {}), **values}
-    with flag_names(given):
-        return config_from_dict(raw, where)
-
-
-@contextmanager
-def flag_names(given: dict[str, dict[str, Any]]) -> Iterator[None]:
-    """A ``SpecError`` about a setting given as a flag names the flag (``--classes``), not the
-    spec's field (``n_classes``)."""
-    try:
-        yield
-    except SpecError as exc:
-        message = str(exc)
-        for flag, (section, field, _, _) in FLAGS.items():
-            if field not in given.get(section, {}):
-                continue
-            if message.startswith(f"{field} "):
-                raise SpecError(f"{flag}{message[len(field) :]}") from None
-            if field == "hidden" and message.startswith("every hidden layer size"):
-                raise SpecError(f"--hidden: {message}") from None
-        raise
-
-
-def resume_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """Training flags allowed with ``--resume``; data or model flags are refused."""
-    flags = given_flags(args)
-    for section in ("data", "model"):
-        if flags[section]:
-            field = next(iter(flags[section]))
-            raise SpecError(
-                f"{section} setting {field!r} cannot change when resuming: the {section} comes "
-                "from the checkpoint"
-            )
-    if args.config:
-        raise SpecError(
-            "--config cannot be combined with --resume: the settings come from the checkpoint"
-        )
-    return flags["train"]
 
 
 def guard(body: Callable[[], int], prog: str, command_line: bool = False) -> int:
@@ -259,7 +78,7 @@ def run_training(
 
 
 def tier_class_of(tier: str) -> Any:
-    from shared.tiers import get_tier
+    from mlp_tiers.registry import get_tier
 
     return get_tier(tier)  # fails early, clearly, for an unknown or uninstalled tier
 
@@ -267,9 +86,9 @@ def tier_class_of(tier: str) -> Any:
 def _run_training(
     tier: str, tier_class: Any, args: argparse.Namespace, console: Console, options: Any
 ) -> int:
-    from shared.console import EpochProgress, describe_run, evaluation_table, per_class_table
+    from mlp_tiers.console import EpochProgress, describe_run, evaluation_table, per_class_table
+    from mlp_tiers.runner import prepare_run, train_and_evaluate
     from shared.metrics import l2_penalty
-    from shared.runner import prepare_run, train_and_evaluate
 
     if args.resume:
         with flag_names(given_flags(args)):
@@ -372,10 +191,15 @@ def train_main(
 
 def compare(args: argparse.Namespace, console: Console) -> int:
     """Train every installed tier on one spec and print one side-by-side table."""
-    from shared.console import comparison_table, describe_run
-    from shared.report import new_run_dir
-    from shared.runner import comparison_rows, prepare_run, train_for_comparison, write_comparison
-    from shared.tiers import TIERS, available_tiers
+    from mlp_tiers.console import comparison_table, describe_run
+    from mlp_tiers.registry import TIERS, available_tiers
+    from mlp_tiers.report import new_run_dir
+    from mlp_tiers.runner import (
+        comparison_rows,
+        prepare_run,
+        train_for_comparison,
+        write_comparison,
+    )
 
     if args.tiers is None:
         names = available_tiers()
@@ -424,9 +248,9 @@ def bench(args: argparse.Namespace, console: Console) -> int:
     """Time tiers, their variants and their peers side by side on one spec."""
     import dataclasses
 
-    from shared import threads
-    from shared.bench import default_entries, parse_entries
-    from shared.runner import prepare_run
+    from mlp_tiers import threads
+    from mlp_tiers.bench import default_entries, parse_entries
+    from mlp_tiers.runner import prepare_run
 
     entries = parse_entries(args.tiers or default_entries())
     if args.repeats < 1:
@@ -448,11 +272,12 @@ def _bench_rounds(
     args: argparse.Namespace, console: Console, entries: Any, config: RunConfig, run: Any,
     load: Any,
 ) -> int:  # fmt: skip
-    from shared import threads
-    from shared.bench import bench as run_bench
-    from shared.bench import floor_seconds, load_average
-    from shared.console import bench_table, describe_run
-    from shared.report import machine, new_run_dir, plot_bench, versions, write_json
+    from mlp_tiers import threads
+    from mlp_tiers.bench import bench as run_bench
+    from mlp_tiers.bench import floor_seconds, load_average
+    from mlp_tiers.console import bench_table, describe_run
+    from mlp_tiers.report import machine, new_run_dir, plot_bench, write_json
+    from shared.packages import versions
 
     if load.processes:
         import time
@@ -538,10 +363,10 @@ def study_command(args: argparse.Namespace, console: Console) -> int:
     """The study page, or one concept of it in the terminal."""
     import time
 
-    from shared import study
-    from shared.concepts import CONCEPTS
-    from shared.report import machine
-    from shared.tiers import runnable_tiers
+    from mlp_tiers import study
+    from mlp_tiers.concepts import CONCEPTS
+    from mlp_tiers.registry import runnable_tiers
+    from mlp_tiers.report import machine
 
     if args.concept is not None and args.concept not in {c.key for c in CONCEPTS}:
         raise SpecError(
@@ -593,8 +418,8 @@ def threads_command(args: argparse.Namespace, console: Console) -> int:
     """Where a second BLAS thread starts to pay off for this MLP, idle or next to a load."""
     from rich.table import Table
 
-    from shared import threads
-    from shared.report import machine
+    from mlp_tiers import threads
+    from mlp_tiers.report import machine
 
     cores = threads.usable_cores()
     text = args.counts or ",".join(sorted({"1", str(cores)}, key=int))
@@ -649,9 +474,8 @@ def parity(args: argparse.Namespace, console: Console) -> int:
     level by level: forward pass, loss, gradients, one update, and every step."""
     import dataclasses
 
-    from shared.batching import epoch_batches
-    from shared.console import parity_table
-    from shared.parity import (
+    from mlp_tiers.console import parity_table
+    from mlp_tiers.parity import (
         compare_levels,
         compare_traces,
         expected_tolerance,
@@ -659,10 +483,12 @@ def parity(args: argparse.Namespace, console: Console) -> int:
         trace,
         trace_in_new_process,
     )
-    from shared.report import machine, new_run_dir, versions, write_json
-    from shared.runner import prepare_run
+    from mlp_tiers.registry import TIERS, parse_tier
+    from mlp_tiers.report import machine, new_run_dir, write_json
+    from mlp_tiers.runner import prepare_run
+    from shared.batching import epoch_batches
+    from shared.packages import versions
     from shared.spec import to_dict
-    from shared.tiers import TIERS, parse_tier
 
     entries = {entry.strip(): parse_tier(entry) for entry in args.tiers.split(",") if entry.strip()}
     if not entries:
@@ -751,8 +577,8 @@ def predict(args: argparse.Namespace, console: Console) -> int:
 
     import numpy as np
 
+    from mlp_tiers.inference import load_trained, read_inputs
     from shared.fileio import atomic_write
-    from shared.inference import load_trained, read_inputs
 
     trained = load_trained(args.run)
     x, _ = read_inputs(args.input, trained, args.label_column)
@@ -789,12 +615,12 @@ def evaluate_command(args: argparse.Namespace, console: Console) -> int:
 
     import numpy as np
 
-    from shared.console import evaluation_table, per_class_table
+    from mlp_tiers.console import evaluation_table, per_class_table
+    from mlp_tiers.inference import load_trained, read_inputs
+    from shared.contract import check_inputs
     from shared.data import SOURCES, load_dataset
-    from shared.inference import load_trained, read_inputs
     from shared.metrics import evaluate
     from shared.spec import DataSpec
-    from shared.tiers import check_inputs
 
     trained = load_trained(args.run)
     checkpoint = trained.checkpoint
@@ -872,7 +698,7 @@ def list_datasets(args: argparse.Namespace, console: Console) -> int:
 def list_tiers(args: argparse.Namespace, console: Console) -> int:
     from rich.table import Table
 
-    from shared.tiers import TIERS
+    from mlp_tiers.registry import TIERS
 
     table = Table(title="Tiers", title_justify="left")
     for column in ("name", "installed", "what"):
@@ -888,7 +714,7 @@ def list_tiers(args: argparse.Namespace, console: Console) -> int:
 
 def list_concepts(args: argparse.Namespace, console: Console) -> int:
     """The concept table: where each tier writes each step of training."""
-    from shared.concepts import COLUMNS, CONCEPTS, render_page
+    from mlp_tiers.concepts import COLUMNS, CONCEPTS, render_page
 
     if args.markdown:
         sys.stdout.write(render_page())
@@ -922,14 +748,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _script(tier: str) -> Any:
     import importlib
 
-    from shared.tiers import TIERS
+    from mlp_tiers.registry import TIERS
 
     return importlib.import_module(TIERS[tier].script)
 
 
 def tier_flags(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> None:
     """Add the flags of the train script of the tier that ``--tier`` names in ``argv``."""
-    from shared.tiers import parse_tier
+    from mlp_tiers.registry import parse_tier
 
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] != ["train"]:
@@ -952,7 +778,7 @@ def train_command(args: argparse.Namespace, console: Console) -> int:
 def chosen_tier(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     """The tier and constructor options of ``mlp-tiers train``: ``--tier NAME[:VARIANT]`` and
     the tier's own flags, which must agree."""
-    from shared.tiers import parse_tier
+    from mlp_tiers.registry import parse_tier
 
     name, variant = parse_tier(args.tier)
     script = _script(name)
@@ -975,7 +801,7 @@ def chosen_tier(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    from shared.tiers import TIERS
+    from mlp_tiers.registry import TIERS
 
     parser = Parser(prog="mlp-tiers", description="One MLP classifier, three tiers of abstraction.")
     commands = parser.add_subparsers(

@@ -15,14 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from shared.callbacks import Callback, CheckpointEveryEpoch
-from shared.checkpoint import Checkpoint, load_checkpoint
-from shared.data import Dataset, load_dataset
-from shared.errors import CheckpointError, DivergedError, Interrupted
-from shared.fileio import remove_stale_temporaries
-from shared.init import Params, init_params
-from shared.metrics import Evaluation, evaluate, l2_penalty
-from shared.pictures import (
+from mlp_tiers.pictures import (
     boundary_grid,
     image_side,
     plot_boundaries,
@@ -30,20 +23,26 @@ from shared.pictures import (
     plot_confusions,
     plot_misclassified,
 )
-from shared.report import (
-    History,
+from mlp_tiers.registry import TIERS, get_tier, run_in_new_process
+from mlp_tiers.report import (
     machine,
     new_run_dir,
     plot_learning_curves,
     save_params,
-    versions,
     write_json,
     write_text,
 )
-from shared.resources import require, training_bytes
+from shared.callbacks import Callback, CheckpointEveryEpoch
+from shared.checkpoint import Checkpoint, load_checkpoint
+from shared.data import Dataset, load_dataset
+from shared.errors import CheckpointError, DivergedError, Interrupted
+from shared.fileio import remove_stale_temporaries
+from shared.history import History
+from shared.init import Params, init_params
+from shared.metrics import Evaluation, evaluate, l2_penalty
+from shared.packages import versions
+from shared.resources import requested_threads, require, training_bytes
 from shared.spec import DataSpec, ModelSpec, RunConfig, TrainSpec, to_dict
-from shared.threads import requested as requested_threads
-from shared.tiers import TIERS, get_tier, run_in_new_process
 
 
 @dataclass
@@ -123,7 +122,7 @@ class Outcome:
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
     params: Params | None = None  # the final weights
     test_predicted: np.ndarray | None = None  # the predicted class of every test sample
-    # On 2-D data, the predicted probabilities over shared.pictures.boundary_grid of the
+    # On 2-D data, the predicted probabilities over mlp_tiers.pictures.boundary_grid of the
     # training inputs: what a decision-boundary picture shows.
     grid_proba: np.ndarray | None = None
 
@@ -216,7 +215,7 @@ def train_for_comparison(name: str, run: Run, config: RunConfig) -> Outcome:
 def comparison_rows(outcomes: dict[str, Outcome]) -> list[dict[str, Any]]:
     """One row per tier for ``compare.json`` and the side-by-side table; with the NumPy tier
     among them, each row says how far that tier's final weights are from the NumPy tier's."""
-    from shared.parity import param_errors
+    from mlp_tiers.parity import param_errors
 
     rows = []
     for name, outcome in outcomes.items():

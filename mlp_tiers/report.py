@@ -1,4 +1,4 @@
-"""Training history and run folders.
+"""Run folders: what a run writes, and the machine and versions it names.
 
 A run folder (``runs/<time>-<tier>-<dataset>/`` by default) holds:
 
@@ -13,96 +13,19 @@ A run folder (``runs/<time>-<tier>-<dataset>/`` by default) holds:
 
 from __future__ import annotations
 
-import contextlib
-import csv
-import importlib.metadata
-import io
 import json
 import math
 import os
 import platform
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-import shared
 from shared.fileio import atomic_write
+from shared.history import History
 from shared.init import Params
-
-HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
-
-
-@dataclass
-class History:
-    """Per-epoch records of a run.
-
-    Each record holds ``epoch`` (1-based), ``loss`` (the training loss averaged over the epoch's
-    samples, L2 term included, as Keras reports it), ``accuracy`` (the share of the epoch's
-    training samples that their step classified right, before its update and with dropout on,
-    as Keras's ``accuracy`` metric counts them), ``val_loss`` (validation data loss plus the L2
-    term: Keras's ``val_loss``, which early stopping monitors), ``val_accuracy``, and ``seconds``
-    (the wall time of the epoch's training steps). Epochs trained before mlp-tiers recorded the
-    training accuracy (read from an older checkpoint) have None for it.
-    """
-
-    records: list[dict[str, Any]] = field(default_factory=list)
-    best_epoch: int | None = None
-    stopped_epoch: int | None = None
-
-    def append(self, record: dict[str, Any]) -> None:
-        self.records.append(record)
-
-    def column(self, name: str) -> list[Any]:
-        """One value per epoch; None where a record lacks ``name`` (see ``accuracy``)."""
-        return [record.get(name) for record in self.records]
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    @property
-    def last(self) -> dict[str, Any]:
-        return self.records[-1]
-
-    @property
-    def median_seconds(self) -> float | None:
-        """The median wall time of an epoch's training steps; None before the first epoch."""
-        return float(np.median(self.column("seconds"))) if self.records else None
-
-    def to_csv(self, l2: bool = False) -> str:
-        """The records as CSV; with an L2 term, the loss columns say so (``loss+L2``)."""
-        names = {key: f"{key}+L2" if l2 and key in ("loss", "val_loss") else key
-                 for key in HISTORY_COLUMNS}  # fmt: skip
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(names.values())
-        for record in self.records:
-            writer.writerow(_csv_cell(record.get(key)) for key in HISTORY_COLUMNS)
-        return buffer.getvalue()
-
-
-def _csv_cell(value: Any) -> Any:
-    return "" if value is None else value  # an empty cell: not measured
-
-
-# Installed distributions whose versions a result may depend on (read without importing them).
-FRAMEWORKS = ("tensorflow", "tensorflow-cpu", "keras", "jax", "jaxlib", "torch",
-              "cupy-cuda12x", "cupy-cuda13x")  # fmt: skip
-
-
-def versions() -> dict[str, str]:
-    """The versions a result depends on, recorded in checkpoints, run folders and reports."""
-    found = {
-        "mlp-tiers": shared.__version__,
-        "numpy": np.__version__,
-        "python": platform.python_version(),
-    }
-    for name in FRAMEWORKS:
-        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
-            found[name] = importlib.metadata.version(name)
-    return found
 
 
 def machine() -> dict[str, str]:

@@ -34,9 +34,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from mlp_tiers.registry import TIERS
 from shared.errors import SpecError, UnknownNameError
 from shared.spec import RunConfig, to_dict
-from shared.tiers import TIERS
 
 FLOOR = "gemm-floor"
 
@@ -139,7 +139,7 @@ class BenchRow:
 def worker_environment(entry: Entry, threads: int) -> dict[str, str]:
     """The environment of an entry's process: the same thread settings for every entry, and the
     Keras backend a Keras tier needs."""
-    from shared.threads import environment
+    from mlp_tiers.threads import environment
 
     env = {**os.environ, **environment(threads)}
     if entry.keras_backend is not None:
@@ -148,10 +148,10 @@ def worker_environment(entry: Entry, threads: int) -> dict[str, str]:
 
 
 def run_round(entry: Entry, config: RunConfig, threads: int) -> dict[str, Any]:
-    """One fresh run of ``entry`` in a process of its own (``shared.bench_worker``)."""
+    """One fresh run of ``entry`` in a process of its own (``mlp_tiers.bench_worker``)."""
     request = json.dumps({"entry": entry.name, "kind": entry.kind, "config": to_dict(config)})
     done = subprocess.run(
-        [sys.executable, "-m", "shared.bench_worker"],
+        [sys.executable, "-m", "mlp_tiers.bench_worker"],
         input=request,
         capture_output=True,
         text=True,

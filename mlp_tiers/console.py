@@ -193,7 +193,7 @@ def _limit(tol: dict[str, Any]) -> str:
 def parity_table(results: dict[str, dict[str, Any]], dtype: str, steps: int) -> Table:
     """Rows are tiers, columns the levels: each cell the worst normwise difference from the
     NumPy tier and, after the slash, the tolerance that applies (relative, + absolute)."""
-    from shared.parity import LEVELS
+    from mlp_tiers.parity import LEVELS
 
     table = Table(
         title=f"Parity with the NumPy tier ({dtype}): worst normwise difference / tolerance "

@@ -1,6 +1,6 @@
 """The study page: the three tiers side by side, concept by concept (``mlp-tiers study``).
 
-For every row of the concept table (``shared.concepts``), in its order: the formula (LaTeX turned
+For every row of the concept table (``mlp_tiers.concepts``), in its order: the formula (LaTeX turned
 into MathML, so the page needs no network and no script to show it), the code each tier writes
 for it, extracted from the real source through the table's references at generation time (so
 the page cannot drift from the code; a renamed function is a ``MissingDefinition`` here and a
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shared.concepts import COLUMNS, CONCEPTS, Concept, locate
+from mlp_tiers.concepts import COLUMNS, CONCEPTS, Concept, locate
 
 # The formula of each concept, in LaTeX. The optimizer update has one per optimizer, shown one at
 # a time.
@@ -79,7 +79,7 @@ FORMULAS: dict[str, dict[str, str]] = {
     },
 }
 
-# The parity level (``shared.parity.LEVELS``) that measures each concept, and what it compares.
+# The parity level (``mlp_tiers.parity.LEVELS``) that measures each concept, and what it compares.
 PARITY_LEVEL = {
     "parameters": None,  # the shared initial weights: the same numbers by construction
     "forward": "forward",
@@ -232,11 +232,11 @@ def measure_parity(tiers: list[str], steps: int = 20) -> Parity:
     The L2 factor is a power of two because Keras rounds it through float32 even in a float64
     model (``docs/parity.md``); 2^-10 survives that rounding exactly, so what the page shows is
     the tiers' arithmetic, not that known cast."""
+    from mlp_tiers.parity import compare_levels, param_errors, trace, trace_in_new_process
+    from mlp_tiers.registry import TIERS
+    from mlp_tiers.runner import prepare_run
     from shared.batching import epoch_batches
-    from shared.parity import compare_levels, param_errors, trace, trace_in_new_process
-    from shared.runner import prepare_run
     from shared.spec import DataSpec, ModelSpec, RunConfig, TrainSpec
-    from shared.tiers import TIERS
 
     train = TrainSpec(optimizer="sgd", dtype="float64", l2=2.0**-10, batch_size=32)
     config = RunConfig(DataSpec(name="digits"), ModelSpec(hidden=(16,)), train)
@@ -354,8 +354,13 @@ def make_pictures(folder: str | Path, tiers: list[str]) -> Pictures:
     report and pictures into ``folder``, and return them for the page."""
     import argparse
 
-    from shared.cli import add_run_flags, config_from_args
-    from shared.runner import comparison_rows, prepare_run, train_for_comparison, write_comparison
+    from mlp_tiers.flags import add_run_flags, config_from_args
+    from mlp_tiers.runner import (
+        comparison_rows,
+        prepare_run,
+        train_for_comparison,
+        write_comparison,
+    )
 
     parser = argparse.ArgumentParser()
     add_run_flags(parser, resume=False)  # compare's flags: the caption's command is the run
@@ -587,7 +592,7 @@ def terminal_section(key: str) -> Any:
     from rich.syntax import Syntax
     from rich.text import Text
 
-    from shared.concepts import concept as find
+    from mlp_tiers.concepts import concept as find
 
     wanted = find(key)  # a KeyError naming the concepts for an unknown key
     shown = section(wanted)

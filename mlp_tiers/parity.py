@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from mlp_tiers.registry import TIERS, get_tier, run_in_new_process
 from shared.init import Params
-from shared.tiers import TIERS, get_tier, run_in_new_process
 
 
 @dataclass(frozen=True)

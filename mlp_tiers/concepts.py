@@ -380,7 +380,7 @@ side: `forward(x)` gives the logits, `loss(z, t)` the data loss plus the L2 term
 `apply_update(params, grads)` moves the parameters, `train_step` does one step and `fit` the whole
 loop. Where a framework does a step for you, the table says where it happens instead.
 
-This page is generated from `shared/concepts.py`
+This page is generated from `mlp_tiers/concepts.py`
 (`mlp-tiers concepts --markdown > docs/concepts.md`; `mlp-tiers concepts` prints the table in a
 terminal). A test checks that this page, the table and the code agree: renaming any function
 listed here fails it, with the concept and the tier named.

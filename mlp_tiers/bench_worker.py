@@ -1,4 +1,4 @@
-"""One benchmark run of one entry, in a process of its own (started by ``shared.bench``).
+"""One benchmark run of one entry, in a process of its own (started by ``mlp_tiers.bench``).
 
 Reads ``{"entry", "kind", "config"}`` as JSON on standard input, trains the entry for the spec's
 epochs, and prints one JSON line: the seconds of each epoch's training steps, the final loss, the
@@ -42,10 +42,10 @@ def peak_memory() -> int:
 
 
 def measure(entry: str, kind: str, raw_config: dict[str, Any]) -> dict[str, Any]:
+    from mlp_tiers.runner import build_tier, prepare_run
+    from mlp_tiers.threads import blas_info
     from shared.metrics import evaluate
-    from shared.runner import build_tier, prepare_run
     from shared.spec import config_from_dict
-    from shared.threads import blas_info
 
     run = prepare_run(config_from_dict(raw_config))
     epochs = run.train.epochs
@@ -58,7 +58,7 @@ def measure(entry: str, kind: str, raw_config: dict[str, Any]) -> dict[str, Any]
         seconds, loss, accuracy, notes = (result.epoch_seconds, result.final_loss,
                                           result.test_accuracy, result.notes)  # fmt: skip
     else:
-        from shared.tiers import parse_tier
+        from mlp_tiers.registry import parse_tier
 
         name, options = parse_tier(entry)
         tier = build_tier(name, run, **options)
