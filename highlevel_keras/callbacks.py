@@ -8,15 +8,14 @@ of every ``fit``. ``resumable_early_stopping`` keeps the state across ``fit`` ca
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from shared.callbacks import Callback
-from shared.errors import DivergedError
+from shared.checkpoint import CheckpointFile
 from shared.signals import raise_if_requested
-from shared.training import check_finite
+from shared.training import check_finite, check_validation
 
 
 def resumable_early_stopping(keras: Any, patience: int | None) -> Any:
@@ -38,8 +37,15 @@ def resumable_early_stopping(keras: Any, patience: int | None) -> Any:
     )
 
 
-def history_recorder(keras: Any, tier: Any, callbacks: Sequence[Callback], steps: int) -> Any:
-    """A Keras callback that fills ``tier.history`` and drives the shared ``callbacks``.
+def history_recorder(
+    keras: Any,
+    tier: Any,
+    callbacks: Sequence[Callback],
+    steps: int,
+    checkpoint_file: CheckpointFile | None = None,
+) -> Any:
+    """A Keras callback that fills ``tier.history``, drives the shared ``callbacks`` and saves
+    the checkpoint after every epoch into ``checkpoint_file`` (when given).
 
     An epoch's ``seconds`` run from ``on_epoch_begin`` to the end of its last train step, the
     span the other tiers time (Keras's validation pass comes after it).
@@ -55,7 +61,8 @@ def history_recorder(keras: Any, tier: Any, callbacks: Sequence[Callback], steps
 
         def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
             # Keras logs the epoch's running mean: it turns NaN at the step that did.
-            check_finite(tier, logs["loss"], batch + 1, steps)
+            spec = tier.train_spec
+            check_finite(logs["loss"], tier.name, spec.lr, tier.epoch + 1, batch + 1, steps)
             # A Ctrl-C that Keras swallowed (JAX: a bare except in its log conversion) stops here.
             raise_if_requested()
             if batch == steps - 1:
@@ -65,12 +72,7 @@ def history_recorder(keras: Any, tier: Any, callbacks: Sequence[Callback], steps
                 callback.on_batch_end(tier, batch, float(logs["loss"]))
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            if not math.isfinite(float(logs["val_loss"])):
-                raise DivergedError(
-                    f"{tier.name}: the validation loss became {float(logs['val_loss'])} after "
-                    f"epoch {epoch + 1}; the weights diverged. A smaller learning rate keeps "
-                    f"them finite (--lr is {tier.train_spec.lr:g})"
-                )
+            check_validation(float(logs["val_loss"]), tier.name, tier.train_spec.lr, epoch + 1)
             tier.epoch = epoch + 1
             record = {
                 "epoch": epoch + 1,
@@ -83,6 +85,8 @@ def history_recorder(keras: Any, tier: Any, callbacks: Sequence[Callback], steps
             tier.history.append(record)
             for callback in callbacks:
                 callback.on_epoch_end(tier, record)
+            if checkpoint_file is not None:
+                checkpoint_file.save(tier.checkpoint())
 
         def on_train_end(self, logs: dict | None = None) -> None:
             for callback in callbacks:

@@ -36,8 +36,14 @@ def keras_checkpoint(tier: Any) -> Checkpoint:
     }
     stopper = tier.early_stopping
     return Checkpoint.of(
-        tier,
+        tier.name,
+        tier.model_spec,
+        tier.train_spec,
+        tier.get_params(),
         slots,
+        tier.step,
+        tier.epoch,
+        tier.history.records,
         best=None if stopper is None else _best_params(stopper),
         early_stopping=None if stopper is None else _stopper_state(stopper),
     )

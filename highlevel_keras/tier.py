@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -30,7 +30,7 @@ from highlevel_keras.model import build_model, compile_model, steps_per_executio
 from highlevel_keras.resume import keras_checkpoint, restore_keras
 from shared.batching import n_batches
 from shared.callbacks import Callback
-from shared.checkpoint import Checkpoint, pairs
+from shared.checkpoint import Checkpoint, CheckpointFile, pairs
 from shared.contract import check_batch, check_inputs
 from shared.fileio import atomic_path
 from shared.history import History
@@ -48,7 +48,7 @@ class KerasTier:
 
     name = "keras"
     backend = "tensorflow"
-    own_progress_bar = True  # the train script shows Keras's progress bar, not the shared one
+    own_progress_bar: ClassVar[bool] = True  # Keras's progress bar, not the shared one
     native_file = "model.keras"  # written beside the shared checkpoint in a run folder
 
     def __init__(
@@ -85,8 +85,9 @@ class KerasTier:
 
     # -- one step, and fit ----------------------------------------------------------------------
 
-    def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
-        """One optimizer step on one batch through ``model.train_on_batch``; its loss."""
+    def train_on_batch(self, x: np.ndarray, y: np.ndarray) -> float:
+        """One optimizer step on one batch through ``model.train_on_batch``; its loss. Keras's
+        own training step (``Model.train_step``) runs inside it, and inside ``fit``."""
         x, y = np.asarray(x), np.asarray(y)
         check_batch(x, y, self.model_spec, self.dtype)
         t = one_hot(y, self.model_spec.n_outputs, self.dtype)
@@ -94,8 +95,14 @@ class KerasTier:
             logs = self.model.train_on_batch(x, t, return_dict=True)
         return float(logs["loss"])
 
-    def fit(self, data: Dataset, callbacks: Sequence[Callback] = ()) -> History:
-        """``model.fit`` over the shared batches, from the current epoch to ``train.epochs``."""
+    def fit(
+        self,
+        data: Dataset,
+        callbacks: Sequence[Callback] = (),
+        checkpoint_file: CheckpointFile | None = None,
+    ) -> History:
+        """``model.fit`` over the shared batches, from the current epoch to ``train.epochs``.
+        With ``checkpoint_file``, the full state is saved there after every epoch."""
         spec, keras = self.train_spec, self.keras
         x, t = training_arrays(data, self.model_spec, self.dtype)
         steps = n_batches(len(x), spec.batch_size)
@@ -105,7 +112,7 @@ class KerasTier:
         y_val = one_hot(data.y_val, self.model_spec.n_outputs, self.dtype)
         if self.early_stopping is not None:
             keras_callbacks.append(self.early_stopping)  # before the recorder: restores weights
-        keras_callbacks.append(history_recorder(keras, self, callbacks, steps))
+        keras_callbacks.append(history_recorder(keras, self, callbacks, steps, checkpoint_file))
         stopped = self.early_stopping is not None and self.early_stopping.stopped_epoch > 0
         if self.epoch < spec.epochs and not stopped:
             with self._scope():

@@ -19,11 +19,9 @@ Adam has ``eps = 1e-8`` added after the bias correction, where Keras folds the c
 Hyper-parameters are cast to the parameters' dtype, so a float32 run computes in float32
 throughout.
 
-Each rule is computed in place, through scratch arrays the optimizer keeps from step to step
-(``np.multiply(a, b, out=s)`` writes ``a * b`` into ``s``). ``w -= lr * g`` would allocate a
-temporary array as large as ``w`` at every step; the scratch array does the same arithmetic, in
-the same order, so the result is bit for bit the same, and a step spends its time computing
-rather than allocating. Each update shows its formula in a comment above the in-place lines.
+Each update is written as its formula. The state arrays (``v``, ``m``, ``s``) and the
+parameters change in place (``+=``, ``[...] =``): the model and a checkpoint hold references to
+these very arrays.
 """
 
 from __future__ import annotations
@@ -45,8 +43,6 @@ class Optimizer:
         self.state: dict[str, list[np.ndarray]] = {
             name: [np.zeros_like(p) for p in params] for name in self.slots
         }
-        # Working space for the in-place arithmetic: not state, never saved in a checkpoint.
-        self.scratch = [np.empty_like(p) for p in params]
 
     def apply_update(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         """Update every parameter in place from its gradient, then count the step."""
@@ -62,8 +58,7 @@ class SGD(Optimizer):
     """``w = w - lr * g``"""
 
     def update(self, i: int, w: np.ndarray, g: np.ndarray) -> None:
-        # w = w - lr * g
-        w -= np.multiply(self.lr, g, out=self.scratch[i])
+        w -= self.lr * g
 
 
 class Momentum(Optimizer):
@@ -77,15 +72,11 @@ class Momentum(Optimizer):
         self.momentum = params[0].dtype.type(spec.momentum)
 
     def update(self, i: int, w: np.ndarray, g: np.ndarray) -> None:
-        v, lr_g = self.state["v"][i], np.multiply(self.lr, g, out=self.scratch[i])
-        # v = momentum * v - lr * g
-        v *= self.momentum
-        v -= lr_g
+        v = self.state["v"][i]
+        v[...] = self.momentum * v - self.lr * g
         if self.nesterov:
-            # w = w + momentum * v - lr * g
-            w += self.momentum * v - lr_g
+            w += self.momentum * v - self.lr * g
         else:
-            # w = w + v
             w += v
 
 
@@ -104,7 +95,6 @@ class Adam(Optimizer):
         super().__init__(params, spec)
         dtype = params[0].dtype.type
         self.beta1, self.beta2, self.eps = dtype(spec.beta1), dtype(spec.beta2), dtype(spec.eps)
-        self.scratch2 = [np.empty_like(p) for p in params]  # a second array of working space
 
     def apply_update(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         t = self.lr.dtype.type(self.iterations + 1)
@@ -113,22 +103,9 @@ class Adam(Optimizer):
 
     def update(self, i: int, w: np.ndarray, g: np.ndarray) -> None:
         m, v = self.state["m"][i], self.state["v"][i]
-        s, s2 = self.scratch[i], self.scratch2[i]
-        # m = m + (g - m) * (1 - beta1)
-        np.subtract(g, m, out=s)
-        s *= 1 - self.beta1
-        m += s
-        # v = v + (g^2 - v) * (1 - beta2)
-        np.multiply(g, g, out=s)
-        s -= v
-        s *= 1 - self.beta2
-        v += s
-        # w = w - (m * alpha) / (sqrt(v) + eps)
-        np.sqrt(v, out=s)
-        s += self.eps
-        np.multiply(m, self.alpha, out=s2)
-        s2 /= s
-        w -= s2
+        m += (g - m) * (1 - self.beta1)
+        v += (g * g - v) * (1 - self.beta2)
+        w -= m * self.alpha / (np.sqrt(v) + self.eps)
 
 
 class RMSprop(Optimizer):
@@ -140,21 +117,11 @@ class RMSprop(Optimizer):
         super().__init__(params, spec)
         dtype = params[0].dtype.type
         self.rho, self.eps = dtype(spec.rho), dtype(spec.eps)
-        self.scratch2 = [np.empty_like(p) for p in params]  # a second array of working space
 
     def update(self, i: int, w: np.ndarray, g: np.ndarray) -> None:
-        s, a, b = self.state["s"][i], self.scratch[i], self.scratch2[i]
-        # s = rho * s + (1 - rho) * g^2
-        s *= self.rho
-        np.multiply(g, g, out=a)
-        a *= 1 - self.rho
-        s += a
-        # w = w - lr * g / sqrt(s + eps)
-        np.add(s, self.eps, out=a)
-        np.sqrt(a, out=a)
-        np.multiply(self.lr, g, out=b)
-        b /= a
-        w -= b
+        s = self.state["s"][i]
+        s[...] = self.rho * s + g * g * (1 - self.rho)
+        w -= self.lr * g / np.sqrt(s + self.eps)
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {

@@ -1,22 +1,23 @@
 """The NumPy tier: one training step, and the training loop around it.
 
-One training step is the whole algorithm (``NumpyTier._train_step``):
+One training step is the whole algorithm (``NumpyTier.train_step``):
 
     z = mlp.forward(x)                              # logits
     loss, dz = mlp.loss(z, t)                       # data loss + L2, and dL/dz
     grads = mlp.backward(dz)                        # dL/dW and dL/db of every layer
     optimizer.apply_update(mlp.parameters, grads)   # w <- w - (something) * g
 
-``fit`` repeats it over the batches of ``shared.batching`` for each epoch, then evaluates on the
-validation set and applies early stopping (plain helpers of ``shared.training``, so that every
-tier computes those the same way).
+``fit`` repeats it over the batches of ``shared.batching`` for each epoch; after each epoch it
+validates, writes the epoch's record, checks for divergence, steps early stopping and saves the
+checkpoint, each a visible call (plain functions of ``shared.training``, so that every tier
+computes them the same way).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -25,7 +26,7 @@ from lowlevel_numpy.model import MLP
 from lowlevel_numpy.optimizers import make_optimizer
 from shared.batching import epoch_batches, n_batches
 from shared.callbacks import Callback, CallbackList
-from shared.checkpoint import Checkpoint, pairs
+from shared.checkpoint import Checkpoint, CheckpointFile, pairs
 from shared.contract import check_batch
 from shared.history import History
 from shared.init import Params, check_params
@@ -34,15 +35,14 @@ from shared.seeding import stream
 from shared.spec import ModelSpec, TrainSpec
 from shared.training import (
     check_finite,
-    checkpoint_of,
+    check_validation,
     early_stopping_for,
-    end_of_epoch,
-    epoch_loss,
+    epoch_record,
     predict_in_chunks,
-    restore_best_weights,
-    resume_counters,
+    resumed_state,
     stopped,
     training_arrays,
+    validate,
 )
 
 if TYPE_CHECKING:
@@ -53,11 +53,13 @@ class NumpyTier:
     """The MLP in NumPy (or CuPy on a GPU), trained by the hand-written backward pass."""
 
     name = "numpy"
+    own_progress_bar: ClassVar[bool] = False
 
     def __init__(self, model: ModelSpec, train: TrainSpec, params: Params) -> None:
         check_params(params, model)
         self.model_spec, self.train_spec, self.dtype = model, train, train.dtype
         self.xp = array_module(train.device)
+        self.device = self.xp.__name__  # "numpy", or "cupy" on a GPU
         # Copies: training updates the weights in place and must not touch the caller's arrays.
         on_device = [
             (self.xp.array(W, self.dtype), self.xp.array(b, self.dtype)) for W, b in params
@@ -75,7 +77,7 @@ class NumpyTier:
 
     # -- one step ---------------------------------------------------------------------------
 
-    def _train_step(self, x, t) -> tuple[float, int]:
+    def train_step(self, x, t) -> tuple[float, int]:
         """One optimizer step on a batch already on the device: ``x (n, n_inputs)``, one-hot
         ``t (n, n_outputs)``. Returns the batch's loss and how many samples the forward pass
         got right (the training accuracy, counted as Keras counts it: before the update)."""
@@ -89,12 +91,13 @@ class NumpyTier:
         self.optimizer.apply_update(mlp.parameters, grads)
         return float(loss), int(correct)
 
-    def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
-        """One optimizer step on host arrays ``x (n, n_inputs)`` and labels ``y (n,)``."""
+    def train_on_batch(self, x: np.ndarray, y: np.ndarray) -> float:
+        """``train_step`` on host arrays ``x (n, n_inputs)`` and labels ``y (n,)``, checked;
+        its loss. What ``mlp-tiers parity`` drives, step by step, in every tier."""
         x, y = np.asarray(x), np.asarray(y)
         check_batch(x, y, self.model_spec, self.dtype)
         t = one_hot(y, self.model_spec.n_outputs, self.dtype)
-        loss, _ = self._train_step(self.xp.asarray(x), self.xp.asarray(t))
+        loss, _ = self.train_step(self.xp.asarray(x), self.xp.asarray(t))
         return loss
 
     def probe(self, x: np.ndarray, y: np.ndarray) -> dict:
@@ -112,36 +115,57 @@ class NumpyTier:
     # midlevel_tf/tier.py writes this loop again around its tf.function step, and Keras hides
     # it inside model.fit. The repetition is on purpose: each tier's folder shows its whole loop.
 
-    def fit(self, data: Dataset, callbacks: Sequence[Callback] = ()) -> History:
-        """Train from the current epoch up to ``train.epochs``; early stopping may end it sooner."""
+    def fit(
+        self,
+        data: Dataset,
+        callbacks: Sequence[Callback] = (),
+        checkpoint_file: CheckpointFile | None = None,
+    ) -> History:
+        """Train from the current epoch up to ``train.epochs``; early stopping may end it sooner.
+        With ``checkpoint_file``, the full state is saved there after every epoch."""
         spec = self.train_spec
         x, t = training_arrays(data, self.model_spec, self.dtype)
         x, t = self.xp.asarray(x), self.xp.asarray(t)  # onto the device once; batches are slices
-        n = len(x)
-        callbacks = CallbackList(callbacks, self)
-        steps = n_batches(n, spec.batch_size)
-        callbacks.train_begin(self.epoch + 1, spec.epochs, steps)
+        n, steps = len(x), n_batches(len(x), spec.batch_size)
+        hooks = CallbackList(callbacks, self)
+        hooks.train_begin(self.epoch + 1, spec.epochs, steps)
 
         while self.epoch < spec.epochs and not stopped(self.early_stopping):
             start = time.perf_counter()
             losses, sizes, correct = [], [], 0
             for batch, rows in enumerate(epoch_batches(n, spec.batch_size, spec.seed, self.epoch)):
                 rows = self.xp.asarray(rows)
-                loss, batch_correct = self._train_step(x[rows], t[rows])
-                check_finite(self, loss, batch + 1, steps)  # stop at once if training diverged
+                loss, batch_correct = self.train_step(x[rows], t[rows])
+                loss = check_finite(loss, self.name, spec.lr, self.epoch + 1, batch + 1, steps)
                 losses.append(loss)
                 sizes.append(len(rows))
                 correct += batch_correct
-                callbacks.batch_end(batch, loss)
-            train_loss, train_accuracy = epoch_loss(losses, sizes), correct / n
+                hooks.batch_end(batch, loss)
             seconds = time.perf_counter() - start
             self.epoch += 1
-            # validation, early stopping
-            record = end_of_epoch(self, data, train_loss, train_accuracy, seconds)
-            callbacks.epoch_end(record)
 
-        restore_best_weights(self)
-        callbacks.train_end()
+            val_loss, val_accuracy = validate(
+                self.predict_proba(data.x_val), data, self.model_spec, self.get_params(), spec.l2
+            )
+            check_validation(val_loss, self.name, spec.lr, self.epoch)  # diverged: stop here
+            record = epoch_record(
+                self.epoch, losses, sizes, correct, val_loss, val_accuracy, seconds
+            )
+            self.history.append(record)
+            if self.early_stopping is not None:  # keeps the best weights; may end the loop
+                self.early_stopping.update(self.epoch, val_loss, self.get_params)
+            hooks.epoch_end(record)
+            if checkpoint_file is not None:
+                checkpoint_file.save(self.checkpoint())
+
+        stopper = self.early_stopping
+        if stopper is not None and stopper.best_params is not None:  # the best epoch's weights
+            self.set_params(stopper.best_params)
+            self.history.best_epoch, self.history.stopped_epoch = (
+                stopper.best_epoch,
+                stopper.stopped_epoch,
+            )
+        hooks.train_end()
         return self.history
 
     # -- inference, parameters, checkpoints -------------------------------------------------
@@ -171,7 +195,13 @@ class NumpyTier:
             name: [to_numpy(a).copy() for a in arrays]
             for name, arrays in self.optimizer.state.items()
         }
-        return checkpoint_of(self, slots)
+        stopper = self.early_stopping
+        return Checkpoint.of(
+            self.name, self.model_spec, self.train_spec, self.get_params(), slots, self.step,
+            self.epoch, self.history.records,
+            best=None if stopper is None else stopper.best_params,
+            early_stopping=None if stopper is None else stopper.state(),
+        )  # fmt: skip
 
     def restore(self, checkpoint: Checkpoint) -> None:
         """Continue from ``checkpoint``, which any tier may have written."""
@@ -181,4 +211,4 @@ class NumpyTier:
             for target, value in zip(self.optimizer.state[name], arrays):
                 target[...] = self.xp.asarray(value)
         self.optimizer.iterations = checkpoint.step
-        resume_counters(self, checkpoint)
+        self.epoch, self.history, self.early_stopping = resumed_state(checkpoint, self.train_spec)

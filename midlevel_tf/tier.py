@@ -1,6 +1,6 @@
 """The TensorFlow tier: one training step, compiled three ways, and the training loop around it.
 
-A training step, in both flavours (``TFTier._train_step``):
+A training step, in both flavours (``TFTier.train_step``):
 
     with tf.GradientTape() as tape:
         z = model.forward(x, seed)                   # the forward pass, recorded
@@ -15,10 +15,9 @@ A training step, in both flavours (``TFTier._train_step``):
 - ``eager``: op by op, as written; the slowest, and the easiest to step through in a debugger;
 - ``jit``: ``tf.function(jit_compile=True)``: XLA compiles the graph and fuses its ops.
 
-``fit`` is the NumPy tier's loop written again around this step, which it calls through
-``_train_steps``: a loop of up to ``STEPS_PER_CALL`` steps inside the graph, so that TensorFlow
-goes from one step to the next without coming back to Python. The validation loss, early
-stopping and checkpoint counters come from the plain helpers of ``shared.training``.
+``fit`` is the NumPy tier's loop written again around this step: the same lines, but for the
+ones that name TensorFlow. A faster loop, several steps per call into TensorFlow, is the variant
+``steps16`` (``midlevel_tf.multistep``), which ``mlp-tiers bench`` times beside this one.
 """
 
 from __future__ import annotations
@@ -26,14 +25,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from midlevel_tf import multistep
 from midlevel_tf.runtime import device_name, tf
 from shared.batching import epoch_batches, n_batches
 from shared.callbacks import Callback, CallbackList
-from shared.checkpoint import Checkpoint, pairs
+from shared.checkpoint import Checkpoint, CheckpointFile, pairs
 from shared.contract import check_batch
 from shared.errors import UnknownNameError
 from shared.history import History
@@ -42,15 +43,14 @@ from shared.metrics import one_hot
 from shared.spec import ModelSpec, TrainSpec
 from shared.training import (
     check_finite,
-    checkpoint_of,
+    check_validation,
     early_stopping_for,
-    end_of_epoch,
-    epoch_loss,
+    epoch_record,
     predict_in_chunks,
-    restore_best_weights,
-    resume_counters,
+    resumed_state,
     stopped,
     training_arrays,
+    validate,
 )
 
 if TYPE_CHECKING:
@@ -58,33 +58,21 @@ if TYPE_CHECKING:
 
 MODES = ("function", "eager", "jit")
 
-# Steps per call of the compiled loop (``_train_steps``). Measured with ``mlp-tiers bench`` (see
-# docs/benchmarks.md), calling TensorFlow once per step cost a third of the epoch on MNIST's
-# shapes; sixteen steps per call make that cost small, and the loop still sees every step's loss.
-STEPS_PER_CALL = 16
-
-
-def steps_per_call(batches: list[np.ndarray], k: int) -> Iterator[tuple[int, list[np.ndarray]]]:
-    """``(index of the first batch, up to k consecutive batches of one size)``: one call each.
-    The last batch of an epoch may be smaller; it gets a call of its own."""
-    first = 0
-    while first < len(batches):
-        size = len(batches[first])
-        last = first + 1
-        while last < len(batches) and last - first < k and len(batches[last]) == size:
-            last += 1
-        yield first, batches[first:last]
-        first = last
-
 
 class TFTier:
     """What both flavours share; each says how to build its model and optimizer, how to apply an
     update, and where its optimizer keeps its state."""
 
     name = "tf"
+    own_progress_bar: ClassVar[bool] = False
 
     def __init__(
-        self, model: ModelSpec, train: TrainSpec, params: Params, mode: str = "function"
+        self,
+        model: ModelSpec,
+        train: TrainSpec,
+        params: Params,
+        mode: str = "function",
+        steps_per_call: int = 1,
     ) -> None:
         check_params(params, model)
         if mode not in MODES:
@@ -106,11 +94,11 @@ class TFTier:
         x_spec = tf.TensorSpec([None, model.n_inputs], dtype)
         t_spec = tf.TensorSpec([None, model.n_outputs], dtype)
         # The signatures let the partial last batch reuse the traced graph instead of retracing.
-        self._compiled_step = self._compile(self._train_step, [x_spec, t_spec])
+        # ``self.train_step`` is now the compiled step; the method below is what it runs.
+        self.train_step = self._compile(self.train_step, [x_spec, t_spec])  # type: ignore[method-assign]
         self._compiled_predict = self._compile(self.model.predict_proba, [x_spec])
-        # Traced once per shape of its row chunks: (STEPS_PER_CALL, batch), the epoch's rest,
-        # and the last, smaller batch. XLA needs those shapes known.
-        self._compiled_steps = self._compile(self._train_steps, None)
+        if steps_per_call > 1:  # the variant steps16: the faster loop of midlevel_tf.multistep
+            self.fit = partial(multistep.fit, self, steps_per_call)  # type: ignore[method-assign]
 
     # -- what a flavour supplies ----------------------------------------------------------------
 
@@ -129,9 +117,16 @@ class TFTier:
         return tf.device(self.device)
 
     def _compile(self, fn: Callable, signature: list[tf.TensorSpec] | None) -> Callable:
-        if self.mode == "eager":
-            return fn
-        return tf.function(fn, input_signature=signature, jit_compile=self.mode == "jit")
+        """``fn`` as ``mode`` runs it, called on the run's device (``_context``)."""
+        run = fn if self.mode == "eager" else tf.function(
+            fn, input_signature=signature, jit_compile=self.mode == "jit"
+        )  # fmt: skip
+
+        def on_device(*args: tf.Tensor) -> Any:
+            with self._context():
+                return run(*args)
+
+        return on_device
 
     @property
     def step(self) -> int:
@@ -140,7 +135,7 @@ class TFTier:
 
     # -- one step -------------------------------------------------------------------------------
 
-    def _train_step(self, x: tf.Tensor, t: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def train_step(self, x: tf.Tensor, t: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """One optimizer step on ``x (n, n_inputs)`` and one-hot ``t (n, n_outputs)``. Returns
         the loss and how many samples the forward pass got right (the training accuracy,
         counted as Keras counts it: before the update)."""
@@ -156,30 +151,13 @@ class TFTier:
         right = tf.equal(tf.argmax(z, axis=1), tf.argmax(t, axis=1))
         return loss, tf.reduce_sum(tf.cast(right, tf.int32))
 
-    def _train_steps(
-        self, x: tf.Tensor, t: tf.Tensor, rows: tf.Tensor
-    ) -> tuple[tf.Tensor, tf.Tensor]:
-        """``_train_step`` on each batch of ``rows (k, batch)`` in turn, its rows of the training
-        arrays gathered inside the graph; the ``k`` losses, and the ``k`` counts of samples
-        classified right.
-
-        One call runs ``k`` steps: ``tf.range`` makes the loop part of the graph (AutoGraph), so
-        TensorFlow goes from one step to the next without coming back to Python.
-        """
-        k = tf.shape(rows)[0]
-        losses, corrects = tf.TensorArray(x.dtype, size=k), tf.TensorArray(tf.int32, size=k)
-        for i in tf.range(k):
-            loss, correct = self._train_step(tf.gather(x, rows[i]), tf.gather(t, rows[i]))
-            losses, corrects = losses.write(i, loss), corrects.write(i, correct)
-        return losses.stack(), corrects.stack()
-
-    def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
-        """One optimizer step on host arrays ``x (n, n_inputs)`` and labels ``y (n,)``."""
+    def train_on_batch(self, x: np.ndarray, y: np.ndarray) -> float:
+        """``train_step`` on host arrays ``x (n, n_inputs)`` and labels ``y (n,)``, checked;
+        its loss. What ``mlp-tiers parity`` drives, step by step, in every tier."""
         x, y = np.asarray(x), np.asarray(y)
         check_batch(x, y, self.model_spec, self.dtype)
         t = one_hot(y, self.model_spec.n_outputs, self.dtype)
-        with self._context():
-            loss, _ = self._compiled_step(tf.constant(x), tf.constant(t))
+        loss, _ = self.train_step(self._on_device(x), self._on_device(t))
         return float(loss)
 
     def probe(self, x: np.ndarray, y: np.ndarray) -> dict:
@@ -201,44 +179,63 @@ class TFTier:
     # -- the training loop ----------------------------------------------------------------------
     # The NumPy tier's loop, written again on purpose: each tier's folder shows its whole loop.
 
-    def fit(self, data: Dataset, callbacks: Sequence[Callback] = ()) -> History:
-        """Train from the current epoch up to ``train.epochs``; early stopping may end it sooner."""
+    def fit(
+        self,
+        data: Dataset,
+        callbacks: Sequence[Callback] = (),
+        checkpoint_file: CheckpointFile | None = None,
+    ) -> History:
+        """Train from the current epoch up to ``train.epochs``; early stopping may end it sooner.
+        With ``checkpoint_file``, the full state is saved there after every epoch."""
         spec = self.train_spec
         x, t = training_arrays(data, self.model_spec, self.dtype)
-        with self._context():  # onto the device once; each step gathers its rows there
-            x, t = tf.identity(tf.constant(x)), tf.identity(tf.constant(t))
-        n = len(data.y_train)
-        callbacks = CallbackList(callbacks, self)
-        steps = n_batches(n, spec.batch_size)
-        callbacks.train_begin(self.epoch + 1, spec.epochs, steps)
+        x, t = self._on_device(x), self._on_device(t)  # onto the device once; steps gather rows
+        n, steps = len(x), n_batches(len(x), spec.batch_size)
+        hooks = CallbackList(callbacks, self)
+        hooks.train_begin(self.epoch + 1, spec.epochs, steps)
 
         while self.epoch < spec.epochs and not stopped(self.early_stopping):
             start = time.perf_counter()
             losses, sizes, correct = [], [], 0
-            batches = epoch_batches(n, spec.batch_size, spec.seed, self.epoch)
-            # Several steps per call into TensorFlow (STEPS_PER_CALL): each call costs Python
-            # time that, on small batches, rivals the step itself. The steps are the same.
-            for first, chunk in steps_per_call(batches, STEPS_PER_CALL):
-                with self._context():
-                    chunk_losses, chunk_correct = self._compiled_steps(
-                        x, t, tf.constant(np.stack(chunk))
-                    )
-                for batch, loss in enumerate(chunk_losses.numpy().tolist(), start=first):
-                    check_finite(self, loss, batch + 1, steps)  # the first step that diverged
-                    losses.append(loss)
-                    sizes.append(len(batches[batch]))
-                    callbacks.batch_end(batch, loss)
-                correct += int(chunk_correct.numpy().sum())
-            train_loss, train_accuracy = epoch_loss(losses, sizes), correct / n
+            for batch, rows in enumerate(epoch_batches(n, spec.batch_size, spec.seed, self.epoch)):
+                rows = self._on_device(rows)
+                loss, batch_correct = self.train_step(tf.gather(x, rows), tf.gather(t, rows))
+                loss = check_finite(loss, self.name, spec.lr, self.epoch + 1, batch + 1, steps)
+                losses.append(loss)
+                sizes.append(len(rows))
+                correct += int(batch_correct)
+                hooks.batch_end(batch, loss)
             seconds = time.perf_counter() - start
             self.epoch += 1
-            # validation, early stopping
-            record = end_of_epoch(self, data, train_loss, train_accuracy, seconds)
-            callbacks.epoch_end(record)
 
-        restore_best_weights(self)
-        callbacks.train_end()
+            val_loss, val_accuracy = validate(
+                self.predict_proba(data.x_val), data, self.model_spec, self.get_params(), spec.l2
+            )
+            check_validation(val_loss, self.name, spec.lr, self.epoch)  # diverged: stop here
+            record = epoch_record(
+                self.epoch, losses, sizes, correct, val_loss, val_accuracy, seconds
+            )
+            self.history.append(record)
+            if self.early_stopping is not None:  # keeps the best weights; may end the loop
+                self.early_stopping.update(self.epoch, val_loss, self.get_params)
+            hooks.epoch_end(record)
+            if checkpoint_file is not None:
+                checkpoint_file.save(self.checkpoint())
+
+        stopper = self.early_stopping
+        if stopper is not None and stopper.best_params is not None:  # the best epoch's weights
+            self.set_params(stopper.best_params)
+            self.history.best_epoch, self.history.stopped_epoch = (
+                stopper.best_epoch,
+                stopper.stopped_epoch,
+            )
+        hooks.train_end()
         return self.history
+
+    def _on_device(self, array: np.ndarray) -> tf.Tensor:
+        """``array`` as a tensor on the run's device (``tf.identity`` copies it there)."""
+        with self._context():
+            return tf.identity(tf.constant(array))
 
     # -- inference, parameters, checkpoints -----------------------------------------------------
 
@@ -246,8 +243,7 @@ class TFTier:
         """Predictions ``(n, n_outputs)`` as NumPy, dropout off; probabilities for softmax."""
 
         def predict(chunk: np.ndarray) -> np.ndarray:
-            with self._context():
-                return self._compiled_predict(tf.constant(chunk)).numpy()
+            return self._compiled_predict(self._on_device(chunk)).numpy()
 
         return predict_in_chunks(predict, x, self.model_spec, self.dtype)
 
@@ -267,7 +263,13 @@ class TFTier:
             name: [v.numpy() for v in variables]
             for name, variables in self._slot_variables().items()
         }
-        return checkpoint_of(self, slots)
+        stopper = self.early_stopping
+        return Checkpoint.of(
+            self.name, self.model_spec, self.train_spec, self.get_params(), slots, self.step,
+            self.epoch, self.history.records,
+            best=None if stopper is None else stopper.best_params,
+            early_stopping=None if stopper is None else stopper.state(),
+        )  # fmt: skip
 
     def restore(self, checkpoint: Checkpoint) -> None:
         """Continue from ``checkpoint``, which any tier may have written."""
@@ -278,7 +280,7 @@ class TFTier:
             for variable, value in zip(variables[name], arrays):
                 variable.assign(value)
         self.optimizer.iterations.assign(checkpoint.step)
-        resume_counters(self, checkpoint)
+        self.epoch, self.history, self.early_stopping = resumed_state(checkpoint, self.train_spec)
 
 
 class TFNnTier(TFTier):

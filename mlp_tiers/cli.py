@@ -28,6 +28,8 @@ from shared.spec import RunConfig, to_dict
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from shared.contract import Tier
+
 # Only the standard library and two small modules of ours load before the guard (``guard``) is in
 # place: rich, NumPy, scikit-learn and the frameworks load inside it, so `--help` is immediate and
 # Ctrl-C during start-up ends quietly.
@@ -77,14 +79,14 @@ def run_training(
         return _run_training(tier, tier_class_of(tier), args, console, options)
 
 
-def tier_class_of(tier: str) -> Any:
+def tier_class_of(tier: str) -> type[Tier]:
     from mlp_tiers.registry import get_tier
 
     return get_tier(tier)  # fails early, clearly, for an unknown or uninstalled tier
 
 
 def _run_training(
-    tier: str, tier_class: Any, args: argparse.Namespace, console: Console, options: Any
+    tier: str, tier_class: type[Tier], args: argparse.Namespace, console: Console, options: Any
 ) -> int:
     from mlp_tiers.console import EpochProgress, describe_run, evaluation_table, per_class_table
     from mlp_tiers.runner import prepare_run, train_and_evaluate
@@ -107,7 +109,7 @@ def _run_training(
     if run.resume is not None:
         console.print(f"resuming from {args.resume} after epoch {run.resume.epoch}")
     options = dict(options or {})
-    if getattr(tier_class, "own_progress_bar", False):  # Keras: its own progress bar
+    if tier_class.own_progress_bar:  # Keras: its own progress bar
         # Keras's progress bar redraws itself with terminal codes: one line per epoch elsewhere.
         options.setdefault("verbose", 0 if args.quiet else "auto" if sys.stdout.isatty() else 2)
         callbacks = []
@@ -142,12 +144,11 @@ def _run_training(
     return 0
 
 
-def device_of(tier: Any) -> str:
+def device_of(tier: Tier) -> str:
     """Where a built tier computes, in words: ``cpu``, ``gpu``, ``gpu (CuPy)``."""
-    xp = getattr(tier, "xp", None)
-    if xp is not None:
-        return "gpu (CuPy)" if xp.__name__ == "cupy" else "cpu"
-    return "gpu" if "gpu" in str(getattr(tier, "device", "cpu")).lower() else "cpu"
+    if tier.device == "cupy":
+        return "gpu (CuPy)"
+    return "gpu" if "gpu" in tier.device.lower() else "cpu"
 
 
 def console() -> Console:

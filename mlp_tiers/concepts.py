@@ -121,9 +121,9 @@ CONCEPTS: tuple[Concept, ...] = (
         _row(
             Where(("lowlevel_numpy.model:MLP.backward", "lowlevel_numpy.layers:Dense.backward"),
                   "backpropagation written out"),
-            Where(("midlevel_tf.tier:TFTier._train_step",),
+            Where(("midlevel_tf.tier:TFTier.train_step",),
                   "tf.GradientTape records the forward pass; tape.gradient differentiates it"),
-            Where(("midlevel_tf.tier:TFTier._train_step",),
+            Where(("midlevel_tf.tier:TFTier.train_step",),
                   "tf.GradientTape records the forward pass; tape.gradient differentiates it"),
             Where((), "inside model.fit"),
         ),
@@ -153,10 +153,10 @@ CONCEPTS: tuple[Concept, ...] = (
         "hand-written steps also count the samples their forward pass got right, which Keras's "
         "accuracy metric counts inside fit).",
         _row(
-            Where(("lowlevel_numpy.tier:NumpyTier._train_step",)),
-            Where(("midlevel_tf.tier:TFTier._train_step",), "compiled by tf.function"),
-            Where(("midlevel_tf.tier:TFTier._train_step",), "compiled by tf.function"),
-            Where(("highlevel_keras.tier:KerasTier.train_step",), "model.train_on_batch"),
+            Where(("lowlevel_numpy.tier:NumpyTier.train_step",)),
+            Where(("midlevel_tf.tier:TFTier.train_step",), "compiled by tf.function"),
+            Where(("midlevel_tf.tier:TFTier.train_step",), "compiled by tf.function"),
+            Where(("highlevel_keras.tier:KerasTier.train_on_batch",), "model.train_on_batch"),
         ),
         args=("x",),
     ),
@@ -397,7 +397,7 @@ listed here fails it, with the concept and the tier named.
   (log-softmax, cross-entropy from logits, MSE, and their gradients), `layers.py` (`Dense` with
   its backward pass; inverted `Dropout`), `model.py` (`forward`, `loss` and `backward` through the
   whole network), `optimizers.py` (`apply_update`: SGD, momentum, Nesterov, Adam, RMSprop, as
-  Keras 3 writes them), `tier.py` (`_train_step`, and the loop, `fit`), `train.py` (the script).
+  Keras 3 writes them), `tier.py` (`train_step`, and the loop, `fit`), `train.py` (the script).
 - `midlevel_tf/`: `nn.py` (`forward` and `loss` from `tf.matmul` and `tf.nn` ops on
   `tf.Variable`s; no `backward`), `optimizers.py` (the same five rules as TensorFlow ops),
   `layers.py` (the `tf-layers` flavour: Keras `Dense` layers, a Keras loss and a Keras

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -13,6 +13,9 @@ from shared.callbacks import Callback
 from shared.data import Dataset
 from shared.metrics import Evaluation
 from shared.spec import ModelSpec, TrainSpec
+
+if TYPE_CHECKING:
+    from shared.contract import Tier
 
 
 class EpochProgress(Callback):
@@ -25,7 +28,7 @@ class EpochProgress(Callback):
         self.task = None
 
     def on_train_begin(
-        self, tier: Any, first_epoch: int, epochs: int, steps_per_epoch: int
+        self, tier: Tier, first_epoch: int, epochs: int, steps_per_epoch: int
     ) -> None:
         self.epochs, self.steps = epochs, steps_per_epoch
         self.progress = Progress(
@@ -46,10 +49,10 @@ class EpochProgress(Callback):
     def _description(self, epoch: int) -> str:
         return f"{self.label}epoch {epoch:>3}/{self.epochs}"
 
-    def on_batch_end(self, tier: Any, batch: int, loss: float) -> None:
+    def on_batch_end(self, tier: Tier, batch: int, loss: float) -> None:
         self.progress.update(self.task, completed=batch + 1, loss=f"{loss:.4f}")
 
-    def on_epoch_end(self, tier: Any, record: dict[str, Any]) -> None:
+    def on_epoch_end(self, tier: Tier, record: dict[str, Any]) -> None:
         epoch = record["epoch"]
         plus = "+L2" if self.l2 else ""  # Keras's convention: these losses include the L2 term
         self.progress.console.print(
@@ -63,7 +66,7 @@ class EpochProgress(Callback):
             self.task, total=self.steps, description=self._description(epoch + 1), loss="-"
         )
 
-    def on_train_end(self, tier: Any) -> None:
+    def on_train_end(self, tier: Tier) -> None:
         if self.progress is not None:
             self.progress.stop()
 

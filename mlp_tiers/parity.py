@@ -25,12 +25,15 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mlp_tiers.registry import TIERS, get_tier, run_in_new_process
 from shared.init import Params
+
+if TYPE_CHECKING:
+    from shared.contract import Tier
 
 
 @dataclass(frozen=True)
@@ -215,12 +218,12 @@ class StepReport:
 
 
 def lockstep(
-    tiers: dict[str, Any], batches: Sequence[tuple[np.ndarray, np.ndarray]], reference: str
+    tiers: dict[str, Tier], batches: Sequence[tuple[np.ndarray, np.ndarray]], reference: str
 ) -> list[StepReport]:
     """Train every tier on each batch in turn; compare each to ``reference`` after every step."""
     reports = []
     for step, (x, y) in enumerate(batches, start=1):
-        losses = {name: tier.train_step(x, y) for name, tier in tiers.items()}
+        losses = {name: tier.train_on_batch(x, y) for name, tier in tiers.items()}
         expected = tiers[reference].get_params()
         errors = {
             name: max(param_errors(tier.get_params(), expected).values())
@@ -267,7 +270,7 @@ def trace(
         probe = Probe(**tier.probe(*batches[0])) if hasattr(tier, "probe") else None
         losses, snapshots = [], []
         for x, y in batches:
-            losses.append(tier.train_step(x, y))
+            losses.append(tier.train_on_batch(x, y))
             snapshots.append(tier.get_params())
     return Trace(name, losses, snapshots, probe)
 

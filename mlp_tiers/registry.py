@@ -11,10 +11,13 @@ import importlib
 import os
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.errors import BackendError, UnknownNameError
 from shared.packages import installed
+
+if TYPE_CHECKING:
+    from shared.contract import Tier
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,7 @@ class TierEntry:
         """The required packages that are not installed (checked without importing them)."""
         return [pkg for pkg in self.requires if not installed(pkg)]
 
-    def load(self) -> type:
+    def load(self) -> type[Tier]:
         missing = self.missing()
         if missing:
             raise UnknownNameError(
@@ -74,7 +77,8 @@ class TierEntry:
 
 # Variants, for `mlp-tiers bench --tiers tf-nn:eager,...`: how a tier's train step is executed.
 TF_MODES = (("function", (("mode", "function"),)), ("eager", (("mode", "eager"),)),
-            ("jit", (("mode", "jit"),)))  # fmt: skip
+            ("jit", (("mode", "jit"),)), ("steps16", (("steps_per_call", 16),)),
+            ("jit-steps16", (("mode", "jit"), ("steps_per_call", 16))))  # fmt: skip
 KERAS_JIT = (("auto", (("jit_compile", "auto"),)), ("jit", (("jit_compile", True),)),
              ("nojit", (("jit_compile", False),)))  # fmt: skip
 
@@ -102,7 +106,7 @@ TIERS: dict[str, TierEntry] = {
 }  # fmt: skip
 
 
-def get_tier(name: str) -> type:
+def get_tier(name: str) -> type[Tier]:
     """The tier class registered as ``name``."""
     if name not in TIERS:
         raise UnknownNameError(f"unknown tier {name!r}; registered tiers are {', '.join(TIERS)}")

@@ -32,8 +32,9 @@ from mlp_tiers.report import (
     write_json,
     write_text,
 )
-from shared.callbacks import Callback, CheckpointEveryEpoch
-from shared.checkpoint import Checkpoint, load_checkpoint
+from shared.callbacks import Callback
+from shared.checkpoint import Checkpoint, CheckpointFile, load_checkpoint
+from shared.contract import SavesNative, Tier
 from shared.data import Dataset, load_dataset
 from shared.errors import CheckpointError, DivergedError, Interrupted
 from shared.fileio import remove_stale_temporaries
@@ -100,7 +101,7 @@ def prepare_run(
     return Run(data.astype(train.dtype), data_spec, model, train, params, checkpoint)
 
 
-def build_tier(name: str, run: Run, **options: Any) -> Any:
+def build_tier(name: str, run: Run, **options: Any) -> Tier:
     """An instance of tier ``name`` for ``run``, restored from its checkpoint when resuming.
 
     ``options`` go to the tier's constructor (the TensorFlow tier's ``mode``, for example).
@@ -143,11 +144,13 @@ def train_and_evaluate(
     if on_built is not None:
         on_built(tier)
     folder = None if out is None else new_run_dir(out, name, run.data_spec.name)
-    if folder is not None:
-        saver = CheckpointEveryEpoch(folder / "checkpoint.npz", run.data_spec, run.data)
-        callbacks = [*callbacks, saver]
+    saver = (
+        None
+        if folder is None
+        else CheckpointFile(folder / "checkpoint.npz", run.data_spec, run.data)
+    )
     try:
-        history = tier.fit(run.data, callbacks)
+        history = tier.fit(run.data, callbacks, saver)
     except Interrupted as exc:
         if folder is None:
             raise
@@ -186,9 +189,8 @@ def train_and_evaluate(
         outcome.grid_proba = tier.predict_proba(grid.astype(data.x_train.dtype))
     if folder is not None:
         write_run_folder(outcome, run, outcome.params)
-        native = getattr(tier, "native_file", None)  # the tier's own format (model.keras)
-        if native is not None:
-            tier.save_native(folder / native)
+        if isinstance(tier, SavesNative):  # the tier's own format (model.keras)
+            tier.save_native(folder / tier.native_file)
     return outcome
 
 

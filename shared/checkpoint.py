@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import json
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
@@ -32,6 +33,9 @@ from shared.init import Params, check_params
 from shared.packages import versions
 from shared.resources import available_memory, size
 from shared.spec import DataSpec, ModelSpec, TrainSpec, build, to_dict
+
+if TYPE_CHECKING:
+    from shared.data import Dataset
 
 FORMAT = "mlp-tiers-checkpoint"
 VERSION = 1
@@ -72,22 +76,28 @@ class Checkpoint:
     @classmethod
     def of(
         cls,
-        tier: Any,
+        tier: str,
+        model: ModelSpec,
+        train: TrainSpec,
+        params: Params,
         slots: dict[str, list[np.ndarray]],
+        step: int,
+        epoch: int,
+        history: Sequence[dict[str, Any]],
         best: Params | None = None,
         early_stopping: dict[str, Any] | None = None,
     ) -> Checkpoint:
-        """The checkpoint of a tier: its weights, specs, counters and history, with its optimizer
-        ``slots`` given flat (``{name: [W0, b0, W1, b1, ...]}``)."""
+        """The checkpoint of tier ``tier`` after ``epoch`` epochs and ``step`` optimizer steps,
+        with its optimizer ``slots`` given flat (``{name: [W0, b0, W1, b1, ...]}``)."""
         return cls(
-            params=tier.get_params(),
-            model=tier.model_spec,
-            train=tier.train_spec,
+            params=params,
+            model=model,
+            train=train,
             slots={name: pairs(arrays) for name, arrays in slots.items()},
-            step=tier.step,
-            epoch=tier.epoch,
-            tier=tier.name,
-            history=list(tier.history.records),
+            step=step,
+            epoch=epoch,
+            tier=tier,
+            history=list(history),
             best=best,
             early_stopping=early_stopping,
         )
@@ -128,7 +138,7 @@ def _flatten(prefix: str, params: Params) -> dict[str, np.ndarray]:
 
 
 def _unflatten(prefix: str, archive: dict[str, np.ndarray]) -> Params:
-    params = []
+    params: Params = []
     while f"{prefix}/{len(params)}/W" in archive:
         i = len(params)
         params.append((archive[f"{prefix}/{i}/W"], archive[f"{prefix}/{i}/b"]))
@@ -162,7 +172,7 @@ def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> Path:
         arrays["scaling/mean"], arrays["scaling/scale"] = map(np.asarray, checkpoint.scaling)
     arrays["meta"] = np.array(json.dumps(meta))
     with atomic_write(path) as handle:
-        np.savez(handle, **arrays)
+        np.savez(handle, **arrays)  # type: ignore[arg-type]  # numpy's stub types allow_pickle only
     return path
 
 
@@ -263,7 +273,7 @@ def _check_meta(meta: dict[str, Any], path: Path) -> None:
     """The counters, history and early-stopping state, checked before anything uses them: types,
     ranges, and agreement with each other. One sentence naming the field when they do not."""
 
-    def fail(name: str, what: str) -> None:
+    def fail(name: str, what: str) -> NoReturn:
         raise CheckpointError(f"checkpoint {path}: {name} {what}")
 
     for counter in ("step", "epoch"):
@@ -350,3 +360,24 @@ def _class_names(names: Any, model: ModelSpec) -> tuple[str, ...] | None:
     if not isinstance(names, list) or len(names) != model.n_outputs:
         raise SpecError(f"class_names must list {model.n_outputs} names")
     return tuple(str(name) for name in names)
+
+
+class CheckpointFile:
+    """Where a run writes its checkpoint after every epoch (atomically), with what travels
+    beside the training state: the dataset's spec, its scaling statistics and class names."""
+
+    def __init__(
+        self, path: str | Path, data_spec: DataSpec | None = None, data: Dataset | None = None
+    ) -> None:
+        self.path = Path(path)
+        self.data_spec = data_spec
+        self.data = data
+        self.saved_epoch: int | None = None  # the epoch of the last checkpoint written
+
+    def save(self, checkpoint: Checkpoint) -> None:
+        checkpoint.data = self.data_spec
+        if self.data is not None:
+            checkpoint.scaling = (self.data.feature_mean, self.data.feature_scale)
+            checkpoint.class_names = tuple(self.data.class_names)
+        save_checkpoint(self.path, checkpoint)
+        self.saved_epoch = checkpoint.epoch

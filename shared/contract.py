@@ -7,7 +7,7 @@ protocol by having them (it inherits from nothing in ``shared/``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -16,29 +16,62 @@ from shared.init import Params
 from shared.spec import ModelSpec, TrainSpec
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from shared.callbacks import Callback
-    from shared.checkpoint import Checkpoint
+    from shared.checkpoint import Checkpoint, CheckpointFile
     from shared.data import Dataset
     from shared.history import History
 
 
 @runtime_checkable
 class Tier(Protocol):
-    """One implementation of the MLP.
+    """One implementation of the MLP: every member a tool or a shared helper uses.
 
-    ``train_step`` is what the lockstep parity engine drives; ``fit`` is the tier's own idiomatic
-    loop (a plain loop in NumPy, a ``tf.function`` step in TensorFlow, ``model.fit`` in Keras).
+    ``train_on_batch`` is what the lockstep parity engine drives (each tier's own lesson step,
+    ``train_step``, runs inside it); ``fit`` is the tier's own idiomatic loop (a plain loop in
+    NumPy, the same loop around a ``tf.function`` step in TensorFlow, ``model.fit`` in Keras).
     """
 
     name: str
+    model_spec: ModelSpec
+    train_spec: TrainSpec
+    dtype: str
+    # Where the tier computes, in its framework's words ("numpy", "cupy", "/CPU:0", "gpu:0").
+    device: str
+    # True when the tier shows its framework's own progress bar (Keras's), not the shared one.
+    own_progress_bar: ClassVar[bool]
+    epoch: int  # completed epochs
+    history: History
 
     def __init__(self, model: ModelSpec, train: TrainSpec, params: Params) -> None: ...
 
-    def train_step(self, x: Any, y: Any) -> float:
-        """One optimizer step on one batch ``x (batch, n_inputs)``, ``y (batch,)``; its loss."""
+    @property
+    def step(self) -> int:
+        """Optimizer steps taken so far."""
         ...
 
-    def predict_proba(self, x: Any) -> np.ndarray:
+    def train_on_batch(self, x: np.ndarray, y: np.ndarray) -> float:
+        """One optimizer step on host arrays ``x (batch, n_inputs)``, labels ``y (batch,)``;
+        its loss."""
+        ...
+
+    def probe(self, x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+        """``logits``, ``loss`` and ``grads`` of one batch at the current weights, dropout off,
+        changing nothing: what ``mlp-tiers parity`` compares level by level."""
+        ...
+
+    def fit(
+        self,
+        data: Dataset,
+        callbacks: Sequence[Callback] = (),
+        checkpoint_file: CheckpointFile | None = None,
+    ) -> History:
+        """Train for the remaining epochs of the spec; returns the whole history. With
+        ``checkpoint_file``, the full state is saved there after every epoch."""
+        ...
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """Predictions ``(batch, n_outputs)`` as NumPy: probabilities for a softmax output."""
         ...
 
@@ -46,8 +79,8 @@ class Tier(Protocol):
         """``[(W, b), ...]`` as NumPy copies, ``W`` of shape ``(n_in, n_out)``."""
         ...
 
-    def fit(self, data: Dataset, callbacks: Sequence[Callback] = ()) -> History:
-        """Train for the remaining epochs of the spec; returns the whole history."""
+    def set_params(self, params: Params) -> None:
+        """Overwrite the weights (the optimizer state stays)."""
         ...
 
     def checkpoint(self) -> Checkpoint:
@@ -56,6 +89,17 @@ class Tier(Protocol):
 
     def restore(self, checkpoint: Checkpoint) -> None:
         """Continue from ``checkpoint`` exactly as if training had never stopped."""
+        ...
+
+
+@runtime_checkable
+class SavesNative(Protocol):
+    """A tier with a model format of its own, written beside the shared checkpoint."""
+
+    native_file: str  # its name in a run folder ("model.keras")
+
+    def save_native(self, path: Path) -> Path:
+        """Write the whole model to ``path``, atomically; returns the path."""
         ...
 
 

@@ -37,7 +37,8 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO]:
         with held():
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_prefix(path.name), suffix=".tmp")
         os.chmod(tmp, _FILE_MODE)
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
+        encoding = None if "b" in mode else "utf-8"
+        with os.fdopen(fd, mode, encoding=encoding) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())

@@ -46,7 +46,7 @@ def require(nbytes: float, what: str, error: type[Exception] = SpecError) -> Non
         )
 
 
-def array_bytes(shape: Sequence[int], itemsize: int = 8) -> float:
+def array_bytes(shape: Sequence[float], itemsize: int = 8) -> float:
     """Bytes of an array of ``shape`` (a float, since the count may be astronomical)."""
     return float(math.prod(float(n) for n in shape)) * itemsize
 
@@ -64,7 +64,7 @@ def training_bytes(
     return params * (3 + n_slots) + data + activations
 
 
-def require_dataset(shape: Sequence[int], what: str) -> None:
+def require_dataset(shape: Sequence[float], what: str) -> None:
     """Refuse a dataset of ``shape`` (float64, with its standardized copy) that cannot fit."""
     require(2 * array_bytes(shape), what, DataError)
 

@@ -100,8 +100,9 @@ class ModelSpec:
         init: weight initializer, one of ``INITIALIZERS``; biases start at zero.
     """
 
-    n_inputs: int | None = None
-    n_outputs: int | None = None
+    # None until ``resolve`` takes them from a dataset; every tier is built from a resolved spec.
+    n_inputs: int = None  # type: ignore[assignment]
+    n_outputs: int = None  # type: ignore[assignment]
     hidden: tuple[int, ...] = (128, 64)
     activation: str = "relu"
     output: str = "softmax"
@@ -138,7 +139,7 @@ class ModelSpec:
             raise SpecError(
                 "the model's n_inputs and n_outputs are not set; resolve the spec first"
             )
-        return (self.n_inputs, *self.hidden, self.n_outputs)  # type: ignore[return-value]
+        return (self.n_inputs, *self.hidden, self.n_outputs)
 
     def resolve(self, n_inputs: int, n_outputs: int) -> ModelSpec:
         """Fill the input and output widths from a dataset, checking any that were given."""
@@ -174,7 +175,7 @@ class TrainSpec:
     """
 
     optimizer: str = "adam"
-    lr: float | None = None
+    lr: float = None  # type: ignore[assignment]  # None becomes DEFAULT_LR[optimizer]
     momentum: float = 0.9
     beta1: float = 0.9
     beta2: float = 0.999

@@ -1,13 +1,10 @@
-"""What the hand-written training loops do alike, as plain functions each loop calls.
+"""What the hand-written training loops do alike, as plain functions of values.
 
 The NumPy and TensorFlow tiers write their own ``fit`` loop, in their own folders, and the Keras
 tier calls ``model.fit``. What must come out the same in all of them lives here: the training
-arrays, the epoch's mean loss, the epoch record (validation loss and accuracy), early stopping
-with the best weights restored, chunked prediction, and the counters a checkpoint carries.
-
-These functions read a few attributes of the tier they are given: ``model_spec``,
-``train_spec``, ``dtype``, ``epoch``, ``history``, ``early_stopping``, and its ``get_params``,
-``set_params`` and ``predict_proba``.
+arrays, the step's divergence check, the validation loss, the epoch record, early stopping,
+chunked prediction, and the checkpoint's counters. Each function takes values and returns
+values; none is handed a tier, and each loop shows what it does with the result.
 """
 
 from __future__ import annotations
@@ -23,6 +20,7 @@ from shared.contract import check_batch, check_inputs
 from shared.early_stopping import EarlyStopping
 from shared.errors import DivergedError
 from shared.history import History
+from shared.init import Params
 from shared.metrics import evaluate, l2_penalty, one_hot
 from shared.spec import ModelSpec, TrainSpec
 
@@ -58,62 +56,66 @@ def epoch_loss(losses: Sequence[Any], sizes: Sequence[int]) -> float:
     return float(np.dot([float(loss) for loss in losses], sizes)) / sum(sizes)
 
 
-def check_finite(tier: Any, loss: Any, batch: int, n_batches: int) -> None:
-    """Stop at once when a step's loss is NaN or infinite: the weights have diverged, and every
-    later step, epoch record and checkpoint would hold NaN. ``batch`` counts from 1 within the
-    epoch now running (``tier.epoch + 1``); the last checkpoint written stays the last good one.
-    """
+def check_finite(loss: Any, name: str, lr: float, epoch: int, batch: int, n_batches: int) -> float:
+    """The step's loss as a float; stop at once when it is NaN or infinite: the weights have
+    diverged, and every later step, epoch record and checkpoint would hold NaN. ``epoch`` is the
+    epoch now running and ``batch`` the step within it, both from 1; the last checkpoint
+    written stays the last good one. Reading ``loss`` waits for the step to finish."""
     value = float(loss)
     if math.isfinite(value):
-        return
-    spec = tier.train_spec
+        return value
     raise DivergedError(
-        f"{tier.name}: the training loss became {value} at epoch {tier.epoch + 1}, step {batch} "
-        f"of {n_batches}; the weights diverged, so training stopped there. A smaller learning "
-        f"rate keeps them finite (--lr is {spec.lr:g}; try {spec.lr / 10:g})"
+        f"{name}: the training loss became {value} at epoch {epoch}, step {batch} of "
+        f"{n_batches}; the weights diverged, so training stopped there. A smaller learning "
+        f"rate keeps them finite (--lr is {lr:g}; try {lr / 10:g})"
     )
 
 
-def end_of_epoch(
-    tier: Any, data: Dataset, train_loss: float, train_accuracy: float, seconds: float
-) -> dict[str, Any]:
-    """The record of the epoch just finished (``tier.epoch``, 1-based), appended to the history.
+def validate(
+    probabilities: np.ndarray, data: Dataset, model: ModelSpec, params: Params, l2: float
+) -> tuple[float, float]:
+    """The validation loss and accuracy of ``probabilities (n_val, n_outputs)``.
 
-    ``train_accuracy`` is the share of the epoch's training samples that their step's forward
-    pass classified right, before that step's update and with dropout on: Keras's ``accuracy``.
-    The validation loss includes the L2 term, as Keras's ``val_loss`` does and as early stopping
-    monitors it.
+    The loss includes the L2 term ``l2 * sum(W**2)`` of ``params``, as Keras's ``val_loss`` does
+    and as early stopping monitors it.
     """
-    val = evaluate(tier.predict_proba(data.x_val), data.y_val, tier.model_spec.loss)
-    l2 = tier.train_spec.l2
-    val_loss = val.loss + (l2_penalty(tier.get_params(), l2) if l2 else 0.0)
+    val = evaluate(probabilities, data.y_val, model.loss)
+    return val.loss + (l2_penalty(params, l2) if l2 else 0.0), val.accuracy
+
+
+def check_validation(val_loss: float, name: str, lr: float, epoch: int) -> None:
+    """Stop when the validation loss after ``epoch`` (from 1) is NaN or infinite."""
     if not math.isfinite(val_loss):
         raise DivergedError(
-            f"{tier.name}: the validation loss became {val_loss} after epoch {tier.epoch}; the "
-            f"weights diverged. A smaller learning rate keeps them finite (--lr is "
-            f"{tier.train_spec.lr:g})"
+            f"{name}: the validation loss became {val_loss} after epoch {epoch}; the weights "
+            f"diverged. A smaller learning rate keeps them finite (--lr is {lr:g})"
         )
-    record = {
-        "epoch": tier.epoch,
-        "loss": train_loss,
-        "accuracy": train_accuracy,
+
+
+def epoch_record(
+    epoch: int,
+    losses: Sequence[float],
+    sizes: Sequence[int],
+    correct: int,
+    val_loss: float,
+    val_accuracy: float,
+    seconds: float,
+) -> dict[str, Any]:
+    """The history's row for ``epoch`` (from 1).
+
+    ``loss`` is the batch losses weighted by batch size, over all the epoch's samples;
+    ``accuracy`` is ``correct`` over those samples: each counted by its own step's forward pass,
+    before that step's update and with dropout on, as Keras's ``accuracy`` metric counts them.
+    """
+    n = sum(sizes)
+    return {
+        "epoch": epoch,
+        "loss": float(np.dot(losses, sizes)) / n,
+        "accuracy": correct / n,
         "val_loss": val_loss,
-        "val_accuracy": val.accuracy,
+        "val_accuracy": val_accuracy,
         "seconds": seconds,
     }
-    tier.history.append(record)
-    if tier.early_stopping is not None:
-        tier.early_stopping.update(tier.epoch, val_loss, tier.get_params)
-    return record
-
-
-def restore_best_weights(tier: Any) -> None:
-    """At the end of ``fit``: with early stopping on, the best epoch's weights come back."""
-    stopper = tier.early_stopping
-    if stopper is not None and stopper.best_params is not None:
-        tier.set_params(stopper.best_params)
-        tier.history.best_epoch = stopper.best_epoch
-        tier.history.stopped_epoch = stopper.stopped_epoch
 
 
 def predict_in_chunks(
@@ -128,23 +130,14 @@ def predict_in_chunks(
     return np.concatenate(chunks)
 
 
-def checkpoint_of(tier: Any, slots: dict[str, list[np.ndarray]]) -> Checkpoint:
-    """The checkpoint of a hand-written tier: its weights, counters and history, its optimizer
-    ``slots`` (``{name: [W0, b0, W1, b1, ...]}`` as NumPy) and its early-stopping state."""
-    stopper = tier.early_stopping
-    return Checkpoint.of(
-        tier,
-        slots,
-        best=None if stopper is None else stopper.best_params,
-        early_stopping=None if stopper is None else stopper.state(),
-    )
-
-
-def resume_counters(tier: Any, checkpoint: Checkpoint) -> None:
-    """Set the completed epochs, the history and the early-stopping state from ``checkpoint``
-    (the weights and optimizer state are the tier's own to set)."""
-    tier.epoch = checkpoint.epoch
-    tier.history = History(list(checkpoint.history))
-    if checkpoint.early_stopping is not None and tier.train_spec.patience:
-        tier.early_stopping = EarlyStopping.from_state(checkpoint.early_stopping, checkpoint.best)
-        tier.early_stopping.patience = tier.train_spec.patience
+def resumed_state(
+    checkpoint: Checkpoint, train: TrainSpec
+) -> tuple[int, History, EarlyStopping | None]:
+    """The completed epochs, the history and the early-stopping state a run resumes with
+    (the weights and the optimizer state are the tier's own to set)."""
+    history = History(list(checkpoint.history))
+    stopper = early_stopping_for(train)
+    if checkpoint.early_stopping is not None and train.patience:
+        stopper = EarlyStopping.from_state(checkpoint.early_stopping, checkpoint.best)
+        stopper.patience = train.patience
+    return checkpoint.epoch, history, stopper

@@ -75,7 +75,7 @@ def steps(name, model, train, n=1, **options):
     from shared.init import init_params
 
     tier = get_tier(name)(model, train, init_params(model, 0, train.dtype), **options)
-    losses = [tier.train_step(*parity_batch(train.dtype, seed=seed)) for seed in range(n)]
+    losses = [tier.train_on_batch(*parity_batch(train.dtype, seed=seed)) for seed in range(n)]
     return losses, tier.get_params()
 
 

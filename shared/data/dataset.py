@@ -71,7 +71,7 @@ MAX_FEATURE = 1e150
 
 def validate_features(x: object, source: str) -> np.ndarray:
     """Features as a float64 ``(n, n_features)`` array; images are flattened row by row."""
-    if np.iscomplexobj(x):
+    if np.iscomplexobj(x):  # type: ignore[arg-type]  # any object: that is what it checks
         raise DataError(f"{source}: features must be real numbers; got complex values")
     try:
         x = np.asarray(x, dtype=np.float64)

@@ -47,7 +47,7 @@ def test_float64_after_a_float32_model_is_float64(blob_data, keras_tier):
     first = get_tier(keras_tier)(
         model, TrainSpec(dtype="float32"), init_params(model, 0, "float32")
     )
-    first.train_step(blob_data.x_train[:8].astype("float32"), blob_data.y_train[:8])
+    first.train_on_batch(blob_data.x_train[:8].astype("float32"), blob_data.y_train[:8])
 
     train = TrainSpec(optimizer="sgd", dtype="float64", lr=0.125)
     params = init_params(model, 0, "float64")
@@ -55,8 +55,8 @@ def test_float64_after_a_float32_model_is_float64(blob_data, keras_tier):
     assert {a.dtype for pair in second.get_params() for a in pair} == {np.dtype("float64")}
     x, y = blob_data.x_train[:8], blob_data.y_train[:8]
     reference = get_tier("numpy")(model, train, params)
-    reference.train_step(x, y)
-    second.train_step(x, y)
+    reference.train_on_batch(x, y)
+    second.train_on_batch(x, y)
     tol = expected_tolerance(keras_tier, "step", "float64")
     assert_params_close(second.get_params(), reference.get_params(), tol, keras_tier)
     assert second.predict_proba(x).dtype == np.float64

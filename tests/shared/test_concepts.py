@@ -45,8 +45,8 @@ def test_the_hand_written_tiers_write_the_core_concepts_under_one_name():
         "lowlevel_numpy.optimizers:Optimizer.apply_update": ("params", "grads"),
         "midlevel_tf.optimizers:Optimizer.apply_update": ("params", "grads"),
         "midlevel_tf.tier:TFLayersTier.apply_update": ("params", "grads"),
-        "lowlevel_numpy.tier:NumpyTier._train_step": ("x", "t"),
-        "midlevel_tf.tier:TFTier._train_step": ("x", "t"),
+        "lowlevel_numpy.tier:NumpyTier.train_step": ("x", "t"),
+        "midlevel_tf.tier:TFTier.train_step": ("x", "t"),
     }
     for ref, args in expected.items():
         assert arguments(ref)[: len(args)] == args, ref

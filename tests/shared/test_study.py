@@ -48,7 +48,7 @@ def test_the_code_shown_is_the_source_itself(page):
 
     from lowlevel_numpy.tier import NumpyTier
 
-    source = inspect.getsource(NumpyTier._train_step)
+    source = inspect.getsource(NumpyTier.train_step)
     for line in source.splitlines():
         if line.strip():
             assert line.strip() in text_of(page), line

@@ -114,7 +114,7 @@ def test_checkpoints_cross_from_numpy_and_back(tier_name, tmp_path, blob_data):
         tier.predict_proba(x), numpy_tier.predict_proba(x), rtol=tol.rtol, atol=tol.atol
     )
 
-    tier.train_step(blob_data.x_train[:16], blob_data.y_train[:16])
+    tier.train_on_batch(blob_data.x_train[:16], blob_data.y_train[:16])
     back = save_checkpoint(tmp_path / "back.npz", tier.checkpoint())
     again = get_tier("numpy")(model, train, params)
     again.restore(load_checkpoint(back))
@@ -197,7 +197,7 @@ def test_l2_shrinks_the_weights(tier_name, blob_data, small_model):
 def test_a_step_on_one_batch_lowers_its_loss(tier_name, blob_data, small_model):
     tier = make_tier(tier_name, small_model, TrainSpec(optimizer="sgd", lr=0.1, dtype="float64"))
     x, y = blob_data.x_train[:32], blob_data.y_train[:32]
-    losses = [tier.train_step(x, y) for _ in range(5)]
+    losses = [tier.train_on_batch(x, y) for _ in range(5)]
     assert all(b < a for a, b in itertools.pairwise(losses))
 
 
@@ -227,7 +227,7 @@ def test_dropout_changes_training_but_not_prediction(tier_name, blob_data, small
         small_model, TrainSpec(dtype="float64", optimizer="sgd", dropout=0.5), params
     )
     np.testing.assert_array_equal(plain.predict_proba(x), dropped.predict_proba(x))
-    assert plain.train_step(x, y) != dropped.train_step(x, y)
+    assert plain.train_on_batch(x, y) != dropped.train_on_batch(x, y)
 
 
 @pytest.mark.parametrize("rate", [0.1, 0.5])
@@ -246,7 +246,7 @@ def test_dropout_drops_its_share_and_scales_the_kept_units(tier_name, rate):
     tier = get_tier(tier_name)(model, train, params)
     x = np.ones((1, H))
     np.testing.assert_array_equal(tier.predict_proba(x), np.zeros((1, 2)))  # no dropout here
-    tier.train_step(x, np.array([0]))
+    tier.train_on_batch(x, np.array([0]))
     mask = tier.get_params()[1][0][:, 0]
     kept = mask != 0
     # The share kept is a binomial proportion: 5 standard errors either way.

@@ -43,7 +43,7 @@ def test_contract(tier_cls, blob_data, small_model, dtype, tmp_path):
         assert W.dtype == np.dtype(dtype) and b.shape == b0.shape
 
     x, y = data.x_train[:16], data.y_train[:16]
-    loss = tier.train_step(x, y)
+    loss = tier.train_on_batch(x, y)
     assert isinstance(loss, float) and np.isfinite(loss)
     assert not np.array_equal(tier.get_params()[0][0], params[0][0])
 
@@ -97,15 +97,15 @@ def test_contract_bad_batches(tier_cls, small_model):
     tier = tier_cls(small_model, TrainSpec(dtype="float32"), init_params(small_model, 0, "float32"))
     x = np.zeros((4, 5), dtype=np.float32)
     with pytest.raises(DataError, match="input has dtype float64 but the model is float32"):
-        tier.train_step(x.astype(np.float64), np.zeros(4, dtype=np.int64))
+        tier.train_on_batch(x.astype(np.float64), np.zeros(4, dtype=np.int64))
     with pytest.raises(DataError, match=r"needs \(batch, 5\)"):
-        tier.train_step(np.zeros((4, 6), dtype=np.float32), np.zeros(4, dtype=np.int64))
+        tier.train_on_batch(np.zeros((4, 6), dtype=np.float32), np.zeros(4, dtype=np.int64))
     with pytest.raises(DataError, match="labels must lie in 0 .. 2; got values from 0 to 3"):
-        tier.train_step(x, np.array([0, 1, 2, 3]))
+        tier.train_on_batch(x, np.array([0, 1, 2, 3]))
     with pytest.raises(DataError, match="needs at least one sample"):
-        tier.train_step(x[:0], np.zeros(0, dtype=np.int64))
+        tier.train_on_batch(x[:0], np.zeros(0, dtype=np.int64))
     with pytest.raises(DataError, match="do not match 4 inputs"):
-        tier.train_step(x, np.array([0, 1]))
+        tier.train_on_batch(x, np.array([0, 1]))
 
 
 def _die():
