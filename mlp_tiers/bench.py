@@ -32,11 +32,16 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlp_tiers.registry import TIERS
 from shared.errors import SpecError, UnknownNameError
 from shared.spec import RunConfig, to_dict
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from mlp_tiers.runner import Run
 
 FLOOR = "gemm-floor"
 
@@ -83,9 +88,12 @@ def parse_entries(text: str) -> list[Entry]:
 
 
 def default_entries() -> str:
-    """Every tier, its main peers and the floor (rows say which are not installed)."""
-    return ",".join([FLOOR, "numpy", "tf-nn", "keras", "keras-jax", "sklearn", "torch",
-                     "torch:compile", "jax-scan"])  # fmt: skip
+    """The floor, every hand-written tier with its speed variants beside its plain form, Keras
+    on TensorFlow (with and without XLA) and on JAX, and the peers; rows say which are not
+    installed."""
+    return ",".join([FLOOR, "numpy", "tf-nn", "tf-nn:steps16", "tf-nn:jit", "tf-nn:jit-steps16",
+                     "keras", "keras:jit", "keras-jax", "sklearn", "torch", "torch:compile",
+                     "jax-scan"])  # fmt: skip
 
 
 @dataclass
@@ -213,3 +221,105 @@ def load_average() -> list[float] | None:
         return [round(x, 2) for x in os.getloadavg()]
     except OSError:
         return None
+
+
+# Variables that change what a benchmark measures, recorded in its report when set.
+BENCH_ENVIRONMENT = (
+    "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS", "XLA_FLAGS", "KERAS_BACKEND",
+)  # fmt: skip
+
+
+@dataclass
+class BenchReport:
+    """What ``mlp-tiers bench`` measured: a row per entry, the floor, the chart's title, the load
+    before and after, and the JSON report (``to_dict``)."""
+
+    rows: list[BenchRow]
+    floor: float | None
+    n_train: int
+    title: str
+    load_before: list[float] | None
+    load_after: list[float] | None
+    details: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """``bench.json``: the machine and set-up first, then the floor and the rows."""
+        head = {key: self.details[key] for key in ("machine", "versions", "threads",
+                "threads_flag", "busy_processes", "blas")}  # fmt: skip
+        tail = {key: self.details[key] for key in ("environment", "data", "model", "train",
+                "repeats")}  # fmt: skip
+        return {**head, "load_average_before": self.load_before,
+                "load_average_after": self.load_after, **tail, "floor_epoch_seconds": self.floor,
+                "rows": [row.to_dict(self.floor, self.n_train) for row in self.rows]}  # fmt: skip
+
+
+def blas_kernel(rows: list[BenchRow]) -> tuple[list[dict[str, str]], str]:
+    """The BLAS libraries the NumPy entry ran with (or any entry's), and NumPy's kernel in words
+    (``"openblas 0.3.31 SkylakeX"``); other libraries, SciPy's for one, may load their own."""
+    blas = next((row.blas for row in rows if row.entry == "numpy" and row.blas), None) or next(
+        (row.blas for row in rows if row.blas), []
+    )
+    numpy_blas = [b for b in blas if "numpy" in b["filepath"]] or blas[:1]
+    if not numpy_blas:
+        return blas, "unknown BLAS"
+    return blas, " ".join(numpy_blas[0][key] for key in ("internal_api", "version", "architecture"))
+
+
+def bench_title(run: Run, repeats: int, threads: int, kernel: str, where: dict[str, str]) -> str:
+    """The table's and the chart's title: the spec, the rounds, the machine and its BLAS."""
+    model, train = run.model, run.train
+    return (
+        f"Seconds per epoch · {run.data.name}, {'-'.join(map(str, model.layer_sizes))} "
+        f"{model.activation}, batch {train.batch_size}, {train.optimizer}, "
+        f"{train.dtype} on {train.device}, {repeats} round{'s' if repeats != 1 else ''}"
+        f"{' (gemm-floor: NumPy on the host CPU)' if train.device != 'cpu' else ''}"
+        f"\n{where['processor']}, {where['cpus']} CPUs, "
+        f"{threads} thread{'s' if threads != 1 else ''}, NumPy's BLAS: {kernel}"
+    )
+
+
+def measure(
+    entries: list[Entry],
+    config: RunConfig,
+    run: Run,
+    repeats: int,
+    threads: int,
+    settings: dict[str, Any],
+    on_round: Callable[[int, str, dict[str, Any]], None] | None = None,
+) -> BenchReport:
+    """``bench`` with everything its report records around it: the load average before and
+    after, the machine, the versions, the BLAS, and the environment that changes timings.
+    ``settings`` are the command's own (``threads_flag``, ``busy_processes``)."""
+    from mlp_tiers.report import machine
+    from shared.packages import versions
+
+    load_before = load_average()
+    rows = bench(entries, config, repeats, threads, on_round)
+    load_after = load_average()
+    where = machine()
+    blas, kernel = blas_kernel(rows)
+    details = {
+        "machine": where,
+        "versions": versions(),
+        "threads": threads,
+        **settings,
+        "blas": blas,
+        "environment": {name: os.environ[name] for name in BENCH_ENVIRONMENT if name in os.environ},
+        "data": to_dict(run.data_spec),
+        "model": to_dict(run.model),
+        "train": to_dict(run.train),
+        "repeats": repeats,
+    }
+    return BenchReport(rows, floor_seconds(rows), len(run.data.y_train),
+                       bench_title(run, repeats, threads, kernel, where), load_before, load_after,
+                       details)  # fmt: skip
+
+
+def write_report(folder: Path, report: BenchReport) -> tuple[Path, Path]:
+    """``bench.json`` and the chart ``bench.png`` in ``folder``."""
+    from mlp_tiers.report import plot_bench, write_json
+
+    write_json(folder / "bench.json", report.to_dict())
+    plot_bench(report.rows, report.floor, folder / "bench.png", report.title)
+    return folder / "bench.json", folder / "bench.png"

@@ -15,6 +15,7 @@ from shared.metrics import Evaluation
 from shared.spec import ModelSpec, TrainSpec
 
 if TYPE_CHECKING:
+    from mlp_tiers.runner import Run
     from shared.contract import Tier
 
 
@@ -225,3 +226,117 @@ def parity_table(results: dict[str, dict[str, Any]], dtype: str, steps: int) -> 
         within = result["within"]
         table.add_row(name, *cells, "yes" if within else "[red]NO[/red]")
     return table
+
+
+def parity_findings(results: dict[str, Any], reference_bad: dict[str, Any] | None) -> list[str]:
+    """One sentence per entry outside its tolerance: where it first parted from the NumPy tier,
+    or where a NaN or an infinity first appeared."""
+
+    def place(bad: dict[str, Any]) -> str:
+        at = "the initial weights" if bad["step"] == 0 else f"step {bad['step']}"
+        return f"{bad['value']} first at {at} ({bad['level']} level), in {bad['what']}"
+
+    lines = []
+    if reference_bad is not None:
+        lines.append(
+            f"the NumPy tier itself: {place(reference_bad)}; the run diverges, so the tiers "
+            "cannot be compared past it (a smaller --lr keeps it finite)"
+        )
+    for entry, result in results.items():
+        if result["nonfinite"] is not None:
+            lines.append(f"{entry}: {place(result['nonfinite'])}")
+            continue
+        for level, cell in result["levels"].items():
+            outside = cell["outside"]
+            if outside is not None:
+                tol = cell["tolerance"]
+                at = "the initial weights" if outside["step"] == 0 else f"step {outside['step']}"
+                lines.append(
+                    f"{entry}: outside first at the {level} level, {at}, in {outside['what']}: "
+                    f"normwise difference {outside['error']:.1e}, tolerance rtol {tol['rtol']:g}"
+                    f" atol {tol['atol']:g}"
+                )
+                break
+    return lines
+
+
+def confusion_table(confusion: Any, names: tuple[str, ...], split: str) -> Any:
+    from rich.table import Table
+
+    table = Table(title=f"{split}: confusion matrix (rows: true class; columns: predicted)",
+                  title_justify="left")  # fmt: skip
+    table.add_column("true \\ predicted")
+    for name in names:
+        table.add_column(name, justify="right")
+    for name, row in zip(names, confusion):
+        table.add_row(name, *(str(int(count)) if count else "[dim]0[/dim]" for count in row))
+    return table
+
+
+def threads_table(
+    rows: list[dict[str, Any]], counts: list[int], busy: int, where: dict[str, str], kernel: str
+) -> Table:
+    """``mlp-tiers threads``: each shape's step time per thread count, and the speed-ups."""
+    from rich.table import Table
+
+    table = Table(
+        title=f"One training step's matrix products, float32 · {where['processor']}, "
+        f"{where['usable_cores']} usable cores, {kernel} · {busy} CPU-bound "
+        f"process{'es' if busy != 1 else ''} alongside",
+        title_justify="left",
+    )
+    for column in ("batch", "layers", "MFLOP", *[f"{c} thread{'s' * (c > 1)}" for c in counts],
+                   *[f"{c} vs 1" for c in counts if c != 1], "auto now"):  # fmt: skip
+        table.add_column(column, justify="left" if column == "layers" else "right")
+    for row in rows:
+        seconds = row["seconds"]
+        base = seconds.get(1)
+        table.add_row(
+            str(row["batch"]),
+            "-".join(map(str, row["sizes"])),
+            f"{row['flops'] / 1e6:.1f}",
+            *[f"{seconds[c] * 1e6:,.0f} µs" for c in counts],
+            *[f"{base / seconds[c]:.2f}×" if base else "" for c in counts if c != 1],
+            str(row["auto"]),
+        )
+    return table
+
+
+def comparison_notes(run: Run, n_tiers: int) -> tuple[str, str | None]:
+    """The comparison table's title, and with dropout on (and several tiers) the note that says
+    why the tiers then part."""
+    train = run.train
+    masks = "; each framework draws its own dropout masks" if train.dropout else ""
+    title = (
+        f"Same spec, initial weights and batches{masks} ({run.data.name}, "
+        f"{len(run.data.y_test)} test samples)"
+    )
+    if not (train.dropout and n_tiers > 1):
+        return title, None
+    return title, (
+        f"dropout {train.dropout:g} is on: each tier draws its masks with its own random "
+        "generator (NumPy's, TensorFlow's stateless ops, Keras's seed generators), so the "
+        "tiers train different thinned networks and their losses, accuracies and early "
+        "stopping differ. With --dropout 0 they agree step by step (mlp-tiers parity)."
+    )
+
+
+def bench_rounds_line(n_entries: int, repeats: int, busy: int) -> str:
+    """``bench``'s plan: how many entries, rounds and busy processes."""
+    return (
+        f"{n_entries} entries × {repeats} round{'s' if repeats != 1 else ''}, "
+        "each run in a process of its own, rounds interleaved"
+        + (f", {busy} CPU-bound process{'es' * (busy != 1)} alongside" if busy else "")
+    )
+
+
+def round_line(round_number: int, entry: str, result: dict[str, Any]) -> str:
+    """One entry's round of ``bench``: its first epoch and the range of the others."""
+    if "error" in result:
+        return f"round {round_number + 1} · {entry}: failed: {result['error']}"
+    seconds = result["epoch_seconds"]
+    later = seconds[1:] or seconds
+    return (
+        f"round {round_number + 1} · {entry}: first epoch {seconds[0]:.3f} s, "
+        f"then {min(later):.3f}–{max(later):.3f} s"
+    )

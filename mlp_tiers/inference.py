@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,6 +20,10 @@ from shared.checkpoint import Checkpoint, load_checkpoint
 from shared.data.dataset import validate_features
 from shared.data.files import read_table
 from shared.errors import CheckpointError, DataError, SpecError
+
+if TYPE_CHECKING:
+    from shared.contract import Tier
+    from shared.metrics import Evaluation
 
 
 def checkpoint_path(run_or_checkpoint: str | Path) -> Path:
@@ -47,7 +51,7 @@ class Trained:
     def standardize(self, x: np.ndarray) -> np.ndarray:
         return (x - self.mean) / self.scale
 
-    def tier(self, name: str | None = None) -> Any:
+    def tier(self, name: str | None = None) -> Tier:
         """An instance of tier ``name`` (by default the one that trained the model) holding the
         trained weights, on the CPU."""
         name = name or self.checkpoint.tier
@@ -123,3 +127,85 @@ def labels_for(table: Any, trained: Trained, path: Path) -> np.ndarray:
             f"{y.min()} .. {y.max()}"
         )
     return y
+
+
+def evaluation_splits(
+    trained: Trained, dataset: str, label_column: str | None = None
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The labelled data to evaluate ``trained`` on, standardized as its training data was: the
+    three splits of a registered dataset (the run's own splits when it is the run's dataset),
+    or the one labelled file ``dataset`` names."""
+    from shared.data import SOURCES, load_dataset
+    from shared.spec import DataSpec
+
+    checkpoint = trained.checkpoint
+    if dataset not in SOURCES:
+        x, y = read_inputs(Path(dataset), trained, label_column)
+        if y is None:
+            raise DataError(f"{dataset} has no labels to evaluate against; use mlp-tiers predict")
+        return {Path(dataset).name: (x, y)}
+    same = checkpoint.data is not None and checkpoint.data.name == dataset
+    data = load_dataset(checkpoint.data if same and checkpoint.data else DataSpec(name=dataset))
+    if data.n_features != checkpoint.model.n_inputs:
+        raise DataError(
+            f"{dataset} has {data.n_features} features, but the model takes "
+            f"{checkpoint.model.n_inputs}"
+        )
+    splits = {}
+    for split in ("train", "val", "test"):
+        x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
+        raw = x * data.feature_scale + data.feature_mean  # as the file had it
+        x = trained.standardize(raw).astype(checkpoint.train.dtype)
+        if y.size and y.max() >= len(trained.class_names):
+            raise DataError(
+                f"{dataset} has more classes than the model's {len(trained.class_names)}"
+            )
+        splits[split] = (x, y)
+    return splits
+
+
+def evaluate_trained(
+    tier: Tier, splits: dict[str, tuple[np.ndarray, np.ndarray]], loss: str
+) -> dict[str, Evaluation]:
+    """``tier``'s evaluation on each split: loss, accuracy, per-class scores, confusion."""
+    from shared.contract import check_inputs
+    from shared.metrics import evaluate
+
+    evaluations = {}
+    for split, (x, y) in splits.items():
+        check_inputs(x, tier.model_spec, tier.dtype)
+        evaluations[split] = evaluate(tier.predict_proba(x), y, loss)
+    return evaluations
+
+
+def predictions_csv(
+    predicted: np.ndarray, probabilities: np.ndarray, names: tuple[str, ...]
+) -> str:
+    """One CSV row per sample: the predicted class's name and index, then each probability."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["predicted", "class_index", *(f"p({name})" for name in names)])
+    for index, row in zip(predicted, probabilities):
+        writer.writerow([names[index], int(index), *(f"{p:.6g}" for p in row)])
+    return buffer.getvalue()
+
+
+def write_predictions(
+    path: str, predicted: np.ndarray, probabilities: np.ndarray, names: tuple[str, ...]
+) -> None:
+    """The predictions as ``.npz`` (arrays ``predicted``, ``probabilities``, ``class_names``) or
+    ``.csv`` (``predictions_csv``), by the file name's ending; written atomically."""
+    from shared.fileio import atomic_write
+
+    if path.lower().endswith(".npz"):
+        with atomic_write(path) as handle:
+            np.savez(handle, predicted=predicted, probabilities=probabilities,
+                     class_names=np.array(names))  # fmt: skip
+        return
+    if not path.lower().endswith(".csv"):
+        raise SpecError(f"--out takes a .csv or .npz file name; got {path!r}")
+    with atomic_write(path, "w") as handle:
+        handle.write(predictions_csv(predicted, probabilities, names))

@@ -75,11 +75,13 @@ class TierEntry:
         return getattr(importlib.import_module(module_name), class_name)
 
 
-# Variants, for `mlp-tiers bench --tiers tf-nn:eager,...`: how a tier's train step is executed.
-TF_MODES = (("function", (("mode", "function"),)), ("eager", (("mode", "eager"),)),
+# Variants, for `mlp-tiers bench --tiers tf-nn:eager,...`: how a tier runs. For the TensorFlow
+# tier: its step as a graph (function), op by op (eager) or compiled by XLA (jit), and the loop
+# several steps per call into TensorFlow (steps16, midlevel_tf.multistep). For Keras: XLA.
+TF_VARIANTS = (("function", (("mode", "function"),)), ("eager", (("mode", "eager"),)),
             ("jit", (("mode", "jit"),)), ("steps16", (("steps_per_call", 16),)),
             ("jit-steps16", (("mode", "jit"), ("steps_per_call", 16))))  # fmt: skip
-KERAS_JIT = (("auto", (("jit_compile", "auto"),)), ("jit", (("jit_compile", True),)),
+KERAS_VARIANTS = (("auto", (("jit_compile", "auto"),)), ("jit", (("jit_compile", True),)),
              ("nojit", (("jit_compile", False),)))  # fmt: skip
 
 TIERS: dict[str, TierEntry] = {
@@ -89,18 +91,18 @@ TIERS: dict[str, TierEntry] = {
                   "NumPy from scratch: hand-written forward, backward and optimizers"),
         TierEntry("tf-nn", "midlevel_tf.tier:TFNnTier", ("tensorflow",),
                   "TensorFlow: tf.Variable, tf.nn ops, GradientTape, tf.function",
-                  variants=TF_MODES),
+                  variants=TF_VARIANTS),
         TierEntry("tf-layers", "midlevel_tf.tier:TFLayersTier", ("tensorflow", "keras"),
                   "TensorFlow: Keras Dense layers in a custom GradientTape loop", "tensorflow",
-                  TF_MODES, casts_hyperparameters=True),
+                  TF_VARIANTS, casts_hyperparameters=True),
         TierEntry("keras", "highlevel_keras.tier:KerasTier", ("keras", "tensorflow"),
-                  "Keras 3 on TensorFlow: Sequential, compile, fit", "tensorflow", KERAS_JIT,
+                  "Keras 3 on TensorFlow: Sequential, compile, fit", "tensorflow", KERAS_VARIANTS,
                   casts_hyperparameters=True),
         TierEntry("keras-jax", "highlevel_keras.tier:KerasJaxTier", ("keras", "jax"),
-                  "Keras 3 on JAX: the same Sequential, compile, fit", "jax", KERAS_JIT,
+                  "Keras 3 on JAX: the same Sequential, compile, fit", "jax", KERAS_VARIANTS,
                   float64_demoted_ops=("tanh", "mean")),
         TierEntry("keras-torch", "highlevel_keras.tier:KerasTorchTier", ("keras", "torch"),
-                  "Keras 3 on PyTorch: the same Sequential, compile, fit", "torch", KERAS_JIT,
+                  "Keras 3 on PyTorch: the same Sequential, compile, fit", "torch", KERAS_VARIANTS,
                   float64_demoted_ops=("matmul", "mean")),
     )
 }  # fmt: skip
@@ -155,3 +157,25 @@ def run_in_new_process(fn: Any, *args: Any) -> Any:
 def runnable_tiers() -> list[str]:
     """Installed tiers that can run in this process (their Keras backend, if any, is its own)."""
     return [name for name in available_tiers() if not TIERS[name].conflicts()]
+
+
+def tier_names(text: str | None) -> list[str]:
+    """The tiers a comma-separated ``--tiers`` names (every installed one when it is None)."""
+    if text is None:
+        return available_tiers()
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise UnknownNameError(
+            "--tiers names no tier; give one or more, such as --tiers numpy,tf-nn"
+        )
+    for name in names:
+        if name not in TIERS:
+            raise UnknownNameError(
+                f"unknown tier {name!r}; registered tiers are {', '.join(TIERS)}"
+            )
+    return names
+
+
+def train_script(name: str) -> Any:
+    """The module of tier ``name``'s own train script (its ``add_flags`` and ``choose``)."""
+    return importlib.import_module(TIERS[name].script)

@@ -36,7 +36,7 @@ from shared.callbacks import Callback
 from shared.checkpoint import Checkpoint, CheckpointFile, load_checkpoint
 from shared.contract import SavesNative, Tier
 from shared.data import Dataset, load_dataset
-from shared.errors import CheckpointError, DivergedError, Interrupted
+from shared.errors import CheckpointError, DivergedError, Interrupted, SpecError
 from shared.fileio import remove_stale_temporaries
 from shared.history import History
 from shared.init import Params, init_params
@@ -99,6 +99,19 @@ def prepare_run(
             )
         params = checkpoint.params
     return Run(data.astype(train.dtype), data_spec, model, train, params, checkpoint)
+
+
+def prepare_resume(checkpoint: str | Path, **train_overrides: Any) -> Run:
+    """``prepare_run`` from ``checkpoint``, refused when its epochs already reach ``epochs``."""
+    run = prepare_run(None, resume=checkpoint, **train_overrides)
+    done = run.resume.epoch if run.resume is not None else 0
+    if run.train.epochs <= done:
+        raise SpecError(
+            f"the checkpoint {checkpoint} has {done} epochs done and --epochs is "
+            f"{run.train.epochs}, so there is nothing to train; --epochs counts all epochs, "
+            f"so pass one above {done} (for example --epochs {done + 10})"
+        )
+    return run
 
 
 def build_tier(name: str, run: Run, **options: Any) -> Tier:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import html
 import json
 import textwrap
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -614,3 +616,33 @@ def terminal_section(key: str) -> Any:
     grid.add_row(*panels)
     return Group(Text(wanted.title, style="bold"), Text(wanted.summary),
                  Text(formulas, style="dim"), grid)  # fmt: skip
+
+
+def make_page(
+    out: Path,
+    parity_json: str | None = None,
+    pictures_run: str | None = None,
+    status: Callable[[str], AbstractContextManager[Any]] = lambda _: nullcontext(),
+) -> Path:
+    """Write ``out/index.html``: the parity figures of ``parity_json`` (a report of
+    ``mlp-tiers parity``) or measured now, and the pictures of ``pictures_run`` (a run folder of
+    ``mlp-tiers compare``) or of the tiers trained now, into ``out/compare-spirals``. ``status``
+    is entered around each measurement (the command line shows a spinner)."""
+    from mlp_tiers.registry import runnable_tiers
+    from mlp_tiers.report import machine
+
+    pictures = pictures_from_run(pictures_run) if pictures_run is not None else None
+    others = [tier for tier in ("tf-nn", "tf-layers", "keras") if tier in runnable_tiers()]
+    if parity_json is not None:
+        parity = parity_from_report(parity_json)
+    else:
+        with status("measuring parity on a small problem ..."):
+            parity = measure_parity(others) if others else None
+    if pictures is None:
+        with status("training the tiers side by side for the pictures ..."):
+            pictures = make_pictures(out / "compare-spirals", ["numpy", *others])
+    source = parity.source if parity is not None else "not measured (only the NumPy tier here)"
+    where = machine()
+    made = (f"made on {where['processor']} ({where['cpus']} CPUs), parity figures {source}; "
+            "regenerate it with mlp-tiers study.")  # fmt: skip
+    return write_page(out / "index.html", parity, made, pictures)

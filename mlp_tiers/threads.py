@@ -206,3 +206,33 @@ class LoadGenerator:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def parse_counts(text: str | None) -> list[int]:
+    """``mlp-tiers threads --counts``: whole numbers >= 1; by default 1 and every usable core."""
+    text = text or ",".join(sorted({"1", str(usable_cores())}, key=int))
+    parts = [part.strip() for part in text.split(",")]
+    if not all(part.isdigit() and int(part) >= 1 for part in parts):
+        raise SpecError(f"--counts must list whole numbers >= 1, such as 1,2; got {text!r}")
+    return sorted({int(part) for part in parts})
+
+
+def sweep(counts: Sequence[int], rounds: int, busy: int) -> list[dict[str, object]]:
+    """For each shape of ``SWEEP``, one training step's matrix products timed with each thread
+    count of ``counts`` (median seconds), with ``busy`` CPU-bound processes alongside, and the
+    count ``--threads auto`` chooses for it now."""
+    if busy < 0:
+        raise SpecError(f"--busy must be a whole number >= 0; got {busy}")
+    if rounds < 1:
+        raise SpecError(f"--rounds must be a whole number >= 1; got {rounds}")
+    rows: list[dict[str, object]] = []
+    with LoadGenerator(busy):
+        for batch, sizes in SWEEP:
+            rows.append({
+                "batch": batch,
+                "sizes": sizes,
+                "flops": step_flops(sizes, batch),
+                "seconds": time_step_products(batch, sizes, counts, rounds),
+                "auto": auto_threads(sizes, batch),
+            })  # fmt: skip
+    return rows

@@ -126,3 +126,26 @@ def test_bad_flags_are_one_line(args, message, capsys):
     assert exit_code([*args, "--no-save", "--epochs", "1"]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_steps16_variant_trains_the_same_weights_as_the_plain_loop(
+    flavour, dtype, blob_data, small_model
+):
+    # batch 7 leaves a partial last batch; dropout and L2 on, early stopping on
+    train = TrainSpec(optimizer="adam", lr=0.01, batch_size=7, epochs=3, dtype=dtype,
+                      dropout=0.2, l2=1e-3, patience=2)  # fmt: skip
+    data = blob_data.astype(dtype)
+    params = init_params(small_model, 0, dtype)
+    plain = get_tier(flavour)(small_model, train, params)
+    fast = get_tier(flavour)(small_model, train, params, steps_per_call=16)
+    plain_history, fast_history = plain.fit(data), fast.fit(data)
+    assert fast.step == plain.step == 3 * -(-len(data.y_train) // 7)
+    for (W, b), (W_fast, b_fast) in zip(plain.get_params(), fast.get_params(), strict=True):
+        np.testing.assert_array_equal(W_fast, W)
+        np.testing.assert_array_equal(b_fast, b)
+    for record, fast_record in zip(plain_history.records, fast_history.records, strict=True):
+        assert {k: v for k, v in fast_record.items() if k != "seconds"} == {
+            k: v for k, v in record.items() if k != "seconds"
+        }

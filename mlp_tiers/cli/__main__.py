@@ -1,0 +1,7 @@
+"""``python -m mlp_tiers.cli``: the ``mlp-tiers`` command."""
+
+import sys
+
+from mlp_tiers.cli.app import main
+
+sys.exit(main())

@@ -1,0 +1,304 @@
+"""The ``mlp-tiers`` subcommands: each calls one tool of ``mlp_tiers`` and prints its report.
+
+Every handler takes the parsed flags and the console, and returns the exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mlp_tiers.flags import config_from_args, use_threads
+from shared.errors import SpecError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def compare(args: argparse.Namespace, console: Console) -> int:
+    """Train every installed tier on one spec and print one side-by-side table."""
+    from mlp_tiers.console import comparison_notes, comparison_table, describe_run
+    from mlp_tiers.registry import TIERS, tier_names
+    from mlp_tiers.report import new_run_dir
+    from mlp_tiers.runner import (
+        comparison_rows,
+        prepare_run,
+        train_for_comparison,
+        write_comparison,
+    )
+
+    names = tier_names(args.tiers)
+    config = config_from_args(args)
+    run = prepare_run(config)
+    count = use_threads(args, run.model, run.train)  # this process and the ones it starts
+    console.print(describe_run(", ".join(names), run.data, run.model, run.train, count))
+    outcomes = {}
+    for name in names:
+        with console.status(f"training {name} ..."):
+            outcomes[name] = train_for_comparison(name, run, config)
+        console.print(f"{name}: done ({len(outcomes[name].history)} epochs)")
+    rows = comparison_rows(outcomes)
+    title, dropout_note = comparison_notes(run, len(names))
+    console.print(comparison_table(title, rows))
+    if dropout_note:
+        console.print(dropout_note, highlight=False)
+    missing = [name for name in TIERS if name not in names]
+    if missing and not args.tiers:
+        console.print(f"not installed: {', '.join(missing)}")
+    if not args.no_save:
+        folder = new_run_dir(args.out, "compare", run.data_spec.name)
+        pictures = write_comparison(folder, outcomes, rows, run)
+        console.print(f"report: {folder / 'compare.json'}; pictures: {', '.join(pictures)}")
+    return 0
+
+
+def bench(args: argparse.Namespace, console: Console) -> int:
+    """Time tiers, their variants and their peers side by side on one spec."""
+    from mlp_tiers import threads
+    from mlp_tiers.bench import default_entries, parse_entries
+    from mlp_tiers.runner import prepare_run
+
+    entries = parse_entries(args.tiers or default_entries())
+    if args.repeats < 1:
+        raise SpecError(f"--repeats must be an integer >= 1; got {args.repeats}")
+    config = config_from_args(args)
+    # Every epoch is timed: early stopping would end entries after different numbers of them.
+    config = dataclasses.replace(config, train=dataclasses.replace(config.train, patience=None))
+    if args.busy < 0:
+        raise SpecError(f"--busy must be a whole number >= 0; got {args.busy}")
+    run = prepare_run(config)  # checks the spec and the data once, before any entry starts
+    with threads.LoadGenerator(args.busy) as load:  # a shared machine, made on purpose
+        if load.processes:
+            import time
+
+            time.sleep(0.5)  # let the load start before auto looks at the machine
+        count = threads.resolve(threads.parse_threads(args.threads), run.model.layer_sizes,
+                                run.train.batch_size)  # fmt: skip
+        return bench_rounds(args, console, entries, config, run, count)
+
+
+def bench_rounds(
+    args: argparse.Namespace, console: Console, entries: list, config: object, run: object,
+    count: int,
+) -> int:  # fmt: skip
+    """The rounds of ``bench``, with a line per entry and round, then the table and report."""
+    from mlp_tiers.bench import measure, write_report
+    from mlp_tiers.console import bench_rounds_line, bench_table, describe_run, round_line
+    from mlp_tiers.report import new_run_dir
+
+    console.print(describe_run("bench", run.data, run.model, run.train, count))
+    console.print(bench_rounds_line(len(entries), args.repeats, args.busy))
+    settings = {"threads_flag": args.threads, "busy_processes": args.busy}
+    report = measure(entries, config, run, args.repeats, count, settings,
+                     lambda *done: console.print(round_line(*done)))  # fmt: skip
+    console.print(bench_table(report.rows, report.floor, report.n_train, report.title))
+    if report.load_before is not None and report.load_after is not None:
+        console.print(
+            f"load average (1, 5, 15 min): {report.load_before} before, {report.load_after} after"
+        )
+    if not args.no_save:
+        folder = new_run_dir(args.out, "bench", run.data_spec.name)
+        data, chart = write_report(folder, report)
+        console.print(f"report: {data}, chart: {chart}")
+    return 0
+
+
+def parity(args: argparse.Namespace, console: Console) -> int:
+    """Step tiers in lockstep with the NumPy tier (on the CPU) and report their differences,
+    level by level: forward pass, loss, gradients, one update, and every step."""
+    from mlp_tiers.console import parity_findings, parity_table
+    from mlp_tiers.parity_run import run_parity, write_report
+    from mlp_tiers.registry import parse_tier
+    from mlp_tiers.report import new_run_dir
+    from mlp_tiers.runner import prepare_run
+
+    entries = {entry.strip(): parse_tier(entry) for entry in args.tiers.split(",") if entry.strip()}
+    if not entries:
+        raise SpecError("--tiers names no tier; give one or more, such as --tiers tf-nn,keras")
+    if args.steps < 1:
+        raise SpecError(f"--steps must be an integer >= 1; got {args.steps}")
+    run = prepare_run(config_from_args(args))
+    use_threads(args, run.model, run.train)
+    result = run_parity(run, entries, args.steps, console.status)
+    console.print(parity_table(result.results, run.train.dtype, result.steps))
+    for line in parity_findings(result.results, result.reference_nonfinite):
+        console.print(line, highlight=False)
+    if not args.no_save:
+        folder = new_run_dir(args.out, "parity", run.data_spec.name)
+        console.print(f"report: {write_report(folder, result)}")
+    if result.failed:
+        console.print(f"outside their tolerance: {', '.join(result.failed)}")
+        return 1
+    return 0
+
+
+def study_command(args: argparse.Namespace, console: Console) -> int:
+    """The study page, or one concept of it in the terminal."""
+    import time
+
+    from mlp_tiers import study
+    from mlp_tiers.concepts import CONCEPTS
+
+    if args.concept is not None and args.concept not in {c.key for c in CONCEPTS}:
+        raise SpecError(
+            f"--concept must be one of {', '.join(c.key for c in CONCEPTS)}; got {args.concept!r}"
+        )
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise SpecError(f"--out {out} is a file; give a folder for the study page")
+    if args.concept is not None:
+        if args.pictures is not None:
+            study.pictures_from_run(args.pictures)  # a bad folder is refused here too
+        if args.parity is not None:
+            study.parity_from_report(args.parity)
+        return print_concept(console, args.concept)
+    start = time.perf_counter()
+    path = study.make_page(out, args.parity, args.pictures, console.status)
+    size, seconds = path.stat().st_size, time.perf_counter() - start
+    console.print(f"study page: {path} ({size / 1024:.0f} KiB, made in {seconds:.1f} s)")
+    if args.open:
+        import webbrowser
+
+        webbrowser.open(path.resolve().as_uri())
+    return 0
+
+
+def print_concept(console: Console, key: str) -> int:
+    """One section of the study page, in the terminal."""
+    import shutil
+
+    from rich.console import Console as RichConsole
+
+    from mlp_tiers import study
+
+    # Columns need a width: the terminal's, or $COLUMNS, or 160 in a log.
+    width = shutil.get_terminal_size((160, 40)).columns
+    RichConsole(width=width, file=console.file, color_system=console.color_system).print(
+        study.terminal_section(key)
+    )
+    return 0
+
+
+def threads_command(args: argparse.Namespace, console: Console) -> int:
+    """Where a second BLAS thread starts to pay off for this MLP, idle or next to a load."""
+    from mlp_tiers import threads
+    from mlp_tiers.console import threads_table
+    from mlp_tiers.report import machine
+
+    counts = threads.parse_counts(args.counts)
+    where = {**machine(), "usable_cores": str(threads.usable_cores())}
+    blas = [b for b in threads.blas_info() if "numpy" in b["filepath"]] or threads.blas_info()
+    kernel = (
+        " ".join(blas[0][k] for k in ("internal_api", "version", "architecture")) if blas else ""
+    )
+    rows = threads.sweep(counts, args.rounds, args.busy)
+    console.print(threads_table(rows, counts, args.busy, where, kernel))
+    console.print("c vs 1: how many times faster than one thread (below 1: slower)")
+    return 0
+
+
+def predict(args: argparse.Namespace, console: Console) -> int:
+    """Predicted classes and probabilities of a trained model for the rows of a file."""
+    import numpy as np
+
+    from mlp_tiers.inference import load_trained, predictions_csv, read_inputs, write_predictions
+
+    trained = load_trained(args.run)
+    x, _ = read_inputs(args.input, trained, args.label_column)
+    tier = trained.tier(args.tier)
+    probabilities = tier.predict_proba(x)
+    predicted = probabilities.argmax(axis=1)
+    names = trained.class_names
+    if not args.out:
+        sys.stdout.write(predictions_csv(predicted, probabilities, names))
+        return 0
+    write_predictions(args.out, predicted, probabilities, names)
+    counts = np.bincount(predicted, minlength=len(names))
+    summary = ", ".join(f"{name} {count}" for name, count in zip(names, counts) if count)
+    console.print(f"{len(predicted)} predictions by {tier.name} written to {args.out} ({summary})")
+    return 0
+
+
+def evaluate_command(args: argparse.Namespace, console: Console) -> int:
+    """The evaluation of a trained model on a dataset or a labelled file."""
+    from mlp_tiers.console import confusion_table, evaluation_table, per_class_table
+    from mlp_tiers.inference import evaluate_trained, evaluation_splits, load_trained
+
+    trained = load_trained(args.run)
+    checkpoint = trained.checkpoint
+    tier = trained.tier(args.tier)
+    splits = evaluation_splits(trained, args.dataset, args.label_column)
+    evaluations = evaluate_trained(tier, splits, checkpoint.model.loss)
+    title = (
+        f"{tier.name} on {args.dataset} (weights of {checkpoint.tier}, epoch {checkpoint.epoch})"
+    )
+    console.print(evaluation_table(title, evaluations))
+    last = list(evaluations)[-1]
+    console.print(per_class_table(evaluations[last], trained.class_names, f"{last}, per class"))
+    console.print(confusion_table(evaluations[last].confusion, trained.class_names, last))
+    return 0
+
+
+def list_datasets(args: argparse.Namespace, console: Console) -> int:
+    from rich.table import Table
+
+    from shared.data import SOURCES
+
+    table = Table(
+        title="Datasets (or give --dataset a path to an .npz or .csv file)", title_justify="left"
+    )
+    table.add_column("name")
+    table.add_column("offline")
+    table.add_column("what")
+    for name, source in SOURCES.items():
+        table.add_row(name, "yes" if source.offline else "after first download", source.summary)
+    console.print(table)
+    return 0
+
+
+def list_tiers(args: argparse.Namespace, console: Console) -> int:
+    from rich.table import Table
+
+    from mlp_tiers.registry import TIERS
+
+    table = Table(title="Tiers", title_justify="left")
+    for column in ("name", "installed", "what"):
+        table.add_column(column)
+    for name, entry in TIERS.items():
+        missing = entry.missing()
+        table.add_row(
+            name, "yes" if not missing else f"no (needs {', '.join(missing)})", entry.summary
+        )
+    console.print(table)
+    return 0
+
+
+def list_concepts(args: argparse.Namespace, console: Console) -> int:
+    """The concept table: where each tier writes each step of training."""
+    from mlp_tiers.concepts import COLUMNS, CONCEPTS, render_page
+
+    if args.markdown:
+        sys.stdout.write(render_page())
+        return 0
+    from rich.table import Table
+
+    table = Table(
+        title="One concept, one name, in every tier (module.function in each tier's folder)",
+        title_justify="left",
+    )
+    table.add_column("concept", overflow="fold")
+    for column in COLUMNS:
+        table.add_column(column, overflow="fold")
+    for entry in CONCEPTS:
+        cells = []
+        for column in COLUMNS:
+            where = entry.where[column]
+            module, _, qualname = where.refs[0].partition(":") if where.refs else ("", "", "")
+            code = f"{module.rpartition('.')[2]}.{qualname}" if module else ""
+            cells.append("\n".join(part for part in (code, where.note) if part))
+        table.add_row(f"{entry.title}\n({entry.key})", *cells)
+    console.print(table)
+    return 0

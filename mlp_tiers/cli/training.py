@@ -1,0 +1,90 @@
+"""``python -m <tier>.train`` and ``mlp-tiers train``: one tier trained as the flags say, its
+progress and its evaluation printed."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING, Any
+
+from mlp_tiers.flags import config_from_args, flag_names, given_flags, resume_overrides, use_threads
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from shared.contract import Tier
+
+
+def run_training(
+    tier: str, args: argparse.Namespace, console: Console, options: dict[str, Any] | None = None
+) -> int:
+    """Train one tier (built with ``options``) as the flags say; print progress and results."""
+    from shared.signals import stop_on_signals
+
+    with stop_on_signals():  # Ctrl-C and SIGTERM: one line, and no partial file anywhere
+        return _run_training(tier, tier_class_of(tier), args, console, options)
+
+
+def tier_class_of(tier: str) -> type[Tier]:
+    from mlp_tiers.registry import get_tier
+
+    return get_tier(tier)  # fails early, clearly, for an unknown or uninstalled tier
+
+
+def _run_training(
+    tier: str, tier_class: type[Tier], args: argparse.Namespace, console: Console, options: Any
+) -> int:
+    from mlp_tiers.console import EpochProgress, describe_run, evaluation_table, per_class_table
+    from mlp_tiers.runner import prepare_resume, prepare_run, train_and_evaluate
+    from shared.metrics import l2_penalty
+
+    if args.resume:
+        with flag_names(given_flags(args)):
+            run = prepare_resume(args.resume, **resume_overrides(args))
+    else:
+        run = prepare_run(config_from_args(args))
+    count = use_threads(args, run.model, run.train)
+    console.print(describe_run(tier, run.data, run.model, run.train, count))
+    if run.resume is not None:
+        console.print(f"resuming from {args.resume} after epoch {run.resume.epoch}")
+    options = dict(options or {})
+    if tier_class.own_progress_bar:  # Keras: its own progress bar
+        # Keras's progress bar redraws itself with terminal codes: one line per epoch elsewhere.
+        options.setdefault("verbose", 0 if args.quiet else "auto" if sys.stdout.isatty() else 2)
+        callbacks = []
+    else:
+        callbacks = [] if args.quiet else [EpochProgress(console)]
+
+    def announce(built: Tier) -> None:
+        if run.train.device == "auto":
+            console.print(f"--device auto: training on {device_of(built)}")
+
+    import numpy as np
+
+    # A diverging run is stopped and reported by the loop (DivergedError); NumPy's overflow
+    # warnings on the way there would only repeat it.
+    with np.errstate(over="ignore", invalid="ignore"):
+        outcome = train_and_evaluate(
+            tier, run, callbacks, out=None if args.no_save else args.out, options=options,
+            on_built=announce,
+        )  # fmt: skip
+    history = outcome.history
+    if history.stopped_epoch is not None:
+        console.print(
+            f"early stopping after epoch {history.stopped_epoch}; restored the weights of epoch "
+            f"{history.best_epoch}"
+        )
+    penalty = l2_penalty(outcome.params, run.train.l2) if run.train.l2 else 0.0
+    console.print(evaluation_table("Evaluation", outcome.evaluations, penalty))
+    if not args.quiet:
+        console.print(per_class_table(outcome.evaluations["test"], run.data.class_names))
+    if outcome.folder is not None:
+        console.print(f"run folder: {outcome.folder}")
+    return 0
+
+
+def device_of(tier: Tier) -> str:
+    """Where a built tier computes, in words: ``cpu``, ``gpu``, ``gpu (CuPy)``."""
+    if tier.device == "cupy":
+        return "gpu (CuPy)"
+    return "gpu" if "gpu" in tier.device.lower() else "cpu"

@@ -1,0 +1,96 @@
+"""``mlp-tiers parity``: every named tier stepped on the NumPy tier's batches, compared with it
+level by level (forward pass, loss, gradients, one update) and step by step, each against the
+tolerance ``mlp_tiers.parity`` expects for it."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import Any
+
+from mlp_tiers.parity import (
+    compare_levels,
+    compare_traces,
+    expected_tolerance,
+    first_nonfinite,
+    trace,
+    trace_in_new_process,
+)
+from mlp_tiers.registry import TIERS
+from mlp_tiers.runner import Run
+from shared.batching import epoch_batches
+from shared.errors import SpecError
+
+
+@dataclasses.dataclass
+class ParityRun:
+    """Each entry's comparison with the NumPy tier (``results``, by entry), and where the NumPy
+    tier itself first computed a NaN or an infinity, if it did."""
+
+    run: Run
+    steps: int
+    results: dict[str, dict[str, Any]]
+    reference_nonfinite: dict[str, Any] | None
+
+    @property
+    def failed(self) -> list[str]:
+        return [entry for entry, result in self.results.items() if not result["within"]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """``parity.json``."""
+        from mlp_tiers.report import machine
+        from shared.packages import versions
+        from shared.spec import to_dict
+
+        spec = self.run.train
+        return {"machine": machine(), "versions": versions(), "device": spec.device,
+                "dtype": spec.dtype, "data": to_dict(self.run.data_spec),
+                "model": to_dict(self.run.model), "train": to_dict(spec),
+                "reference_nonfinite": self.reference_nonfinite, "tiers": self.results}  # fmt: skip
+
+
+def run_parity(
+    run: Run,
+    entries: dict[str, tuple[str, dict[str, Any]]],
+    steps: int,
+    status: Callable[[str], AbstractContextManager[Any]] = lambda _: nullcontext(),
+) -> ParityRun:
+    """Step each of ``entries`` (``{"tf-nn:jit": ("tf-nn", {"mode": "jit"})}``) ``steps`` steps
+    on the first batches of the shared order and compare it with the NumPy tier on the CPU.
+    ``status(text)`` is entered while an entry trains (the command line shows a spinner)."""
+    if not entries:
+        raise SpecError("--tiers names no tier; give one or more, such as --tiers tf-nn,keras")
+    if steps < 1:
+        raise SpecError(f"--steps must be an integer >= 1; got {steps}")
+    spec, data, model = run.train, run.data, run.model
+    rows = epoch_batches(len(data.y_train), spec.batch_size, spec.seed, 0)[:steps]
+    batches = [(data.x_train[r], data.y_train[r]) for r in rows]
+    cpu = dataclasses.replace(spec, device="cpu")
+    reference = trace("numpy", model, cpu, run.params, batches, {})
+    comparison = "step" if len(batches) == 1 else "epoch"
+    results = {}
+    for entry, (name, options) in entries.items():
+        tracer = trace_in_new_process if TIERS[name].conflicts() else trace
+        with status(f"stepping {entry} ..."):
+            traced = tracer(name, model, spec, run.params, batches, options)
+        levels = compare_levels(traced, reference, model, spec)
+        tol = expected_tolerance(name, comparison, spec.dtype, model.activation, model.loss, spec)
+        bad = first_nonfinite(traced)
+        results[entry] = {
+            "options": options,
+            "levels": {level: result.to_dict() for level, result in levels.items()},
+            "nonfinite": bad,
+            "within": bad is None and all(result.within for result in levels.values()),
+            "steps": compare_traces(traced, reference, tol),
+            "tolerance": dataclasses.asdict(tol),
+        }
+    return ParityRun(run, len(batches), results, first_nonfinite(reference))
+
+
+def write_report(folder: Path, parity: ParityRun) -> Path:
+    from mlp_tiers.report import write_json
+
+    write_json(folder / "parity.json", parity.to_dict())
+    return folder / "parity.json"
