@@ -5,11 +5,28 @@ batches, runs the compiled train step (forward pass, loss with the L2 terms, gra
 update), averages the loss over the epoch, evaluates on the validation data, and calls the
 callbacks (Keras's ``EarlyStopping``, and a recorder that fills the shared ``History``).
 
-What is not the lesson sits beside this file: ``backend`` chooses and configures Keras's backend,
-``batches`` feeds the shared batch order, ``callbacks`` holds the recorder and an early stopping
-that survives a resume, and ``resume`` reads and writes the framework-neutral checkpoint. Every
-Keras call runs with ``floatx`` and the dtype policy set to the run's dtype and on the run's
-device (``_scope``).
+The model, as a Keras user writes it (``build_model``, ``compile_model``):
+
+    model = keras.Sequential([
+        keras.Input((n_inputs,)),
+        keras.layers.Dense(128, activation="relu", kernel_regularizer=L2(l2)),
+        keras.layers.Dropout(rate),                        # only when rate > 0
+        keras.layers.Dense(64, activation="relu", kernel_regularizer=L2(l2)),
+        keras.layers.Dense(n_outputs, kernel_regularizer=L2(l2)),   # logits
+    ])
+    model.set_weights(shared_initial_weights)
+    model.compile(optimizer=Adam(...), loss=CategoricalCrossentropy(from_logits=True))
+
+The last layer emits logits, and cross-entropy is computed from them (``from_logits=True``): a
+softmax layer followed by ``from_logits=False`` would clip probabilities on some backends.
+For ``mse`` with a softmax output, a ``Softmax`` layer follows the logits, as MSE compares
+probabilities with one-hot targets.
+
+What is not the lesson sits beside this file: ``backend`` chooses and configures Keras's
+backend, and ``support`` feeds the shared batch order, records the history, keeps early
+stopping across a resume, reads and writes the framework-neutral checkpoint, and probes one
+batch for ``mlp-tiers parity``. Every Keras call runs with ``floatx`` and the dtype policy set
+to the run's dtype and on the run's device (``_scope``).
 """
 
 from __future__ import annotations
@@ -17,17 +34,21 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from adapters.keras_setup import keras_dtype
 from adapters.tensorflow_setup import quiet_tensorflow_startup
 from highlevel_keras.backend import check_dtypes, keras_device, load_keras
-from highlevel_keras.batches import shared_batches
-from highlevel_keras.callbacks import history_recorder, resumable_early_stopping
-from highlevel_keras.model import build_model, compile_model, steps_per_execution
-from highlevel_keras.resume import keras_checkpoint, restore_keras
+from highlevel_keras.support import (
+    history_recorder,
+    keras_checkpoint,
+    restore_keras,
+    resumable_early_stopping,
+    shared_batches,
+    use_steps_per_execution,
+)
 from shared.batching import n_batches
 from shared.callbacks import Callback
 from shared.checkpoint import Checkpoint, CheckpointFile, pairs
@@ -36,11 +57,80 @@ from shared.fileio import atomic_path
 from shared.history import History
 from shared.init import Params, check_params
 from shared.metrics import one_hot
+from shared.seeding import stream
 from shared.spec import ModelSpec, TrainSpec
 from shared.training import PREDICT_CHUNK, training_arrays
 
 if TYPE_CHECKING:
     from shared.data import Dataset
+
+
+KERAS_ACTIVATIONS = {"relu": "relu", "tanh": "tanh", "sigmoid": "sigmoid", "identity": "linear"}
+
+
+def dropout_seed(seed: int, layer: int) -> int:
+    """The seed of the ``Dropout`` after hidden layer ``layer``, from the run's seed."""
+    return int(stream(seed, "dropout", layer).integers(2**31 - 1))
+
+
+def build_model(keras: Any, spec: ModelSpec, train: TrainSpec, params: Params) -> Any:
+    """The uncompiled ``Sequential``, holding the shared initial weights."""
+    regularizer = (lambda: keras.regularizers.L2(train.l2)) if train.l2 else (lambda: None)
+    layers: list[Any] = [keras.Input((spec.n_inputs,), dtype=train.dtype)]
+    for index, width in enumerate(spec.hidden):
+        layers.append(
+            keras.layers.Dense(
+                width,
+                activation=KERAS_ACTIVATIONS[spec.activation],
+                kernel_regularizer=regularizer(),
+                name=f"dense_{index}",
+            )
+        )
+        if train.dropout:
+            layers.append(
+                keras.layers.Dropout(
+                    train.dropout, seed=dropout_seed(train.seed, index), name=f"dropout_{index}"
+                )
+            )
+    layers.append(
+        keras.layers.Dense(
+            spec.n_outputs, kernel_regularizer=regularizer(), name=f"dense_{len(spec.hidden)}"
+        )
+    )
+    if spec.loss == "mse" and spec.output == "softmax":
+        layers.append(keras.layers.Softmax(name="softmax"))
+    model = keras.Sequential(layers, name="mlp")
+    model.set_weights([array for pair in params for array in pair])
+    return model
+
+
+def make_optimizer(keras: Any, train: TrainSpec) -> Any:
+    """The spec's optimizer, as a Keras user builds one."""
+    if train.optimizer == "sgd":
+        return keras.optimizers.SGD(learning_rate=train.lr)
+    if train.optimizer in ("momentum", "nesterov"):
+        return keras.optimizers.SGD(
+            learning_rate=train.lr, momentum=train.momentum, nesterov=train.optimizer == "nesterov"
+        )
+    if train.optimizer == "adam":
+        return keras.optimizers.Adam(
+            learning_rate=train.lr, beta_1=train.beta1, beta_2=train.beta2, epsilon=train.eps
+        )
+    return keras.optimizers.RMSprop(learning_rate=train.lr, rho=train.rho, epsilon=train.eps)
+
+
+def compile_model(keras: Any, model: Any, spec: ModelSpec, train: TrainSpec, jit_compile) -> None:
+    """The loss (from logits for cross-entropy), the optimizer and an accuracy metric."""
+    if spec.loss == "cross_entropy":
+        loss = keras.losses.CategoricalCrossentropy(from_logits=True)
+    else:
+        loss = keras.losses.MeanSquaredError()
+    model.compile(
+        optimizer=make_optimizer(keras, train),
+        loss=loss,
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+        jit_compile=jit_compile,
+    )
 
 
 class KerasTier:
@@ -116,11 +206,8 @@ class KerasTier:
         stopped = self.early_stopping is not None and self.early_stopping.stopped_epoch > 0
         if self.epoch < spec.epochs and not stopped:
             with self._scope():
-                per_call = steps_per_execution(steps, self.backend)
-                if self.model.steps_per_execution != per_call:
-                    # compile()'s steps_per_execution, chosen now that the epoch's length is known
-                    self.model.steps_per_execution = per_call
-                    self.model.make_train_function(force=True)
+                # several steps per call into compiled code, now that the epoch's length is known
+                use_steps_per_execution(self.model, steps, self.backend)
                 self.model.fit(
                     batches,
                     epochs=spec.epochs,
@@ -141,7 +228,7 @@ class KerasTier:
     def probe(self, x: np.ndarray, y: np.ndarray) -> dict:
         """The logits, loss and gradients of one batch at the current weights, changing nothing:
         what ``mlp-tiers parity`` compares level by level (``highlevel_keras.probe``)."""
-        from highlevel_keras.probe import probe
+        from highlevel_keras.support import probe
 
         x, y = np.asarray(x), np.asarray(y)
         check_batch(x, y, self.model_spec, self.dtype)

@@ -81,7 +81,7 @@ CONCEPTS: tuple[Concept, ...] = (
                   "NumPy arrays, updated in place"),
             Where(("midlevel_tf.nn:NnModel.__init__",), "tf.Variables"),
             Where(("midlevel_tf.layers:LayersModel.__init__",), "Keras Dense layers, set_weights"),
-            Where(("highlevel_keras.model:build_model",), "a Sequential, set_weights"),
+            Where(("highlevel_keras.tier:build_model",), "a Sequential, set_weights"),
         ),
         named=False,
     ),
@@ -95,7 +95,7 @@ CONCEPTS: tuple[Concept, ...] = (
                    "lowlevel_numpy.activations:relu")),
             Where(("midlevel_tf.nn:NnModel.forward",), "tf.matmul and tf.nn ops"),
             Where(("midlevel_tf.layers:LayersModel.forward",), "each Dense layer called"),
-            Where(("highlevel_keras.model:build_model",), "the Sequential's layers, inside fit"),
+            Where(("highlevel_keras.tier:build_model",), "the Sequential's layers, inside fit"),
         ),
         args=("x",),
     ),
@@ -109,7 +109,7 @@ CONCEPTS: tuple[Concept, ...] = (
                   "also returns dL/dz"),
             Where(("midlevel_tf.nn:NnModel.loss",), "tf.nn.softmax_cross_entropy_with_logits"),
             Where(("midlevel_tf.layers:LayersModel.loss",), "a Keras loss object, layer.losses"),
-            Where(("highlevel_keras.model:compile_model",),
+            Where(("highlevel_keras.tier:compile_model",),
                   "loss and L2 regularizers given to compile; computed inside fit"),
         ),
         args=("z", "t"),
@@ -141,7 +141,7 @@ CONCEPTS: tuple[Concept, ...] = (
                    "midlevel_tf.optimizers:Adam.update"), "the rules written with TensorFlow ops"),
             Where(("midlevel_tf.tier:TFLayersTier.apply_update",
                    "midlevel_tf.layers:make_optimizer"), "Keras's optimizer.apply_gradients"),
-            Where(("highlevel_keras.model:make_optimizer",),
+            Where(("highlevel_keras.tier:make_optimizer",),
                   "Keras's optimizer, given to compile; applied inside fit"),
         ),
         args=("params", "grads"),
@@ -210,7 +210,7 @@ CONCEPTS: tuple[Concept, ...] = (
             Where(("midlevel_tf.tier:TFTier.checkpoint",)),
             Where(("midlevel_tf.tier:TFTier.checkpoint",)),
             Where(("highlevel_keras.tier:KerasTier.checkpoint",
-                   "highlevel_keras.resume:keras_checkpoint"), "also model.save to .keras"),
+                   "highlevel_keras.support:keras_checkpoint"), "also model.save to .keras"),
         ),
     ),
     Concept(
@@ -223,7 +223,7 @@ CONCEPTS: tuple[Concept, ...] = (
             Where(("midlevel_tf.tier:TFTier.restore",)),
             Where(("midlevel_tf.tier:TFTier.restore",)),
             Where(("highlevel_keras.tier:KerasTier.restore",
-                   "highlevel_keras.resume:restore_keras")),
+                   "highlevel_keras.support:restore_keras")),
         ),
         args=("checkpoint",),
     ),
@@ -403,12 +403,13 @@ listed here fails it, with the concept and the tier named.
   `layers.py` (the `tf-layers` flavour: Keras `Dense` layers, a Keras loss and a Keras
   optimizer), `tier.py` (the `GradientTape` step compiled by `tf.function`, and the loop),
   `train.py`.
-- `highlevel_keras/`: `model.py` (the `Sequential`, its loss, regularizers and optimizer),
-  `tier.py` (build, `compile`, `fit`, `predict`), `train.py`.
+- `highlevel_keras/`: `tier.py` (the `Sequential`, its loss, regularizers and optimizer;
+  build, `compile`, `fit`, `predict`), `train.py`.
 
 What is not the lesson sits beside it: `lowlevel_numpy/backend.py` (NumPy or CuPy),
-`midlevel_tf/runtime.py` (devices), `highlevel_keras/backend.py`, `batches.py`, `callbacks.py` and
-`resume.py` (backend set-up, the shared batch order, early stopping across resumes, checkpoints),
+`midlevel_tf/runtime.py` (devices), `midlevel_tf/multistep.py` (the faster loop, a variant),
+`highlevel_keras/backend.py` and `support.py` (backend set-up; the shared batch order, the
+history recorder, early stopping across resumes, checkpoints, the parity probe),
 and `adapters/` (TensorFlow imported quietly, Keras on a chosen backend and float type: what two
 tiers need from one framework). What every tier must do identically is in `shared/`: the batch
 order, initial weights, evaluation, early stopping, checkpoints (`shared/training.py` holds the

@@ -147,7 +147,7 @@ def train_and_evaluate(
     callbacks: Sequence[Callback] = (),
     out: str | Path | None = "runs",
     options: dict[str, Any] | None = None,
-    on_built: Callable[[Any], None] | None = None,
+    on_built: Callable[[Tier], None] | None = None,
 ) -> Outcome:
     """Train tier ``name`` (built with ``options``) on ``run``, evaluate it on all three splits,
     and write a run folder under ``out`` (none when ``out`` is None). ``on_built`` sees the tier
@@ -156,35 +156,12 @@ def train_and_evaluate(
     tier = build_tier(name, run, **options)
     if on_built is not None:
         on_built(tier)
-    folder = None if out is None else new_run_dir(out, name, run.data_spec.name)
-    saver = (
-        None
-        if folder is None
-        else CheckpointFile(folder / "checkpoint.npz", run.data_spec, run.data)
-    )
-    try:
-        history = tier.fit(run.data, callbacks, saver)
-    except Interrupted as exc:
-        if folder is None:
-            raise
-        checkpoint = folder / "checkpoint.npz"
-        if not checkpoint.is_file():  # stopped in the first epoch: nothing to keep
-            shutil.rmtree(folder, ignore_errors=True)
-            raise Interrupted(exc.signal_number, "no epoch had finished") from None
-        epoch = saver.saved_epoch
-        raise Interrupted(
-            exc.signal_number,
-            f"the checkpoint after epoch {epoch} is {checkpoint}; continue with --resume "
-            f"{checkpoint}",
-        ) from None
-    except DivergedError as exc:
-        if folder is None:
-            raise
-        checkpoint = folder / "checkpoint.npz"
-        if checkpoint.is_file():  # written after the last epoch that ended finite
-            raise DivergedError(f"{exc}; the last good checkpoint is {checkpoint}") from None
-        shutil.rmtree(folder, ignore_errors=True)  # nothing finite was written there
-        raise
+    if out is None:
+        history = tier.fit(run.data, callbacks)
+        folder = None
+    else:
+        folder = new_run_dir(out, name, run.data_spec.name)
+        history = fit_into_folder(tier, run, callbacks, folder)
     data = run.data
     outputs = {
         split: (tier.predict_proba(x), y)
@@ -205,6 +182,29 @@ def train_and_evaluate(
         if isinstance(tier, SavesNative):  # the tier's own format (model.keras)
             tier.save_native(folder / tier.native_file)
     return outcome
+
+
+def fit_into_folder(tier: Tier, run: Run, callbacks: Sequence[Callback], folder: Path) -> History:
+    """``tier.fit`` with its checkpoint saved in ``folder`` after every epoch. Stopped by a
+    signal or by divergence, the folder keeps the last good checkpoint, and the error says
+    where it is; with no epoch finished (or none finite), the folder is removed."""
+    saver = CheckpointFile(folder / "checkpoint.npz", run.data_spec, run.data)
+    try:
+        return tier.fit(run.data, callbacks, saver)
+    except Interrupted as exc:
+        if not saver.path.is_file():  # stopped in the first epoch: nothing to keep
+            shutil.rmtree(folder, ignore_errors=True)
+            raise Interrupted(exc.signal_number, "no epoch had finished") from None
+        raise Interrupted(
+            exc.signal_number,
+            f"the checkpoint after epoch {saver.saved_epoch} is {saver.path}; continue with "
+            f"--resume {saver.path}",
+        ) from None
+    except DivergedError as exc:
+        if saver.path.is_file():  # written after the last epoch that ended finite
+            raise DivergedError(f"{exc}; the last good checkpoint is {saver.path}") from None
+        shutil.rmtree(folder, ignore_errors=True)  # nothing finite was written there
+        raise
 
 
 def _train_in_child(name: str, config: RunConfig, options: dict[str, Any]) -> Outcome:

@@ -10,6 +10,7 @@ step. The first epoch includes tracing and compiling.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -18,15 +19,12 @@ from peers import PeerResult
 from shared.batching import epoch_batches
 
 
-def train(run: Any, epochs: int, options: dict[str, Any]) -> PeerResult:
+def make_step(model: Any, spec: Any) -> tuple[Callable, Callable]:
+    """``forward(params, x, key=None)`` and the training step ``step(carry, batch)`` that
+    ``lax.scan`` runs, with ``carry = (params, slots, t)``."""
     import jax
-
-    if run.train.dtype == "float64":
-        jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp
-    from jax import lax
 
-    model, spec, data = run.model, run.train, run.data
     activation = {
         "relu": jax.nn.relu,
         "tanh": jnp.tanh,
@@ -54,37 +52,7 @@ def train(run: Any, epochs: int, options: dict[str, Any]) -> PeerResult:
             data_loss = ((y - t) ** 2).mean()
         return data_loss + spec.l2 * sum((W * W).sum() for W, _ in params)
 
-    lr, b1, b2, eps = (dtype.type(v) for v in (spec.lr, spec.beta1, spec.beta2, spec.eps))
-    mom, rho = dtype.type(spec.momentum), dtype.type(spec.rho)
-
-    def update(params, slots, grads, t):
-        leaves = jax.tree_util.tree_leaves
-        flat_p, tree = jax.tree_util.tree_flatten(params)
-        flat_g, flat_s = leaves(grads), slots
-        new_p, new_s = [], []
-        for w, g, s in zip(flat_p, flat_g, flat_s):
-            if spec.optimizer == "sgd":
-                w = w - lr * g
-            elif spec.optimizer in ("momentum", "nesterov"):
-                (v,) = s
-                v = mom * v - lr * g
-                w = w + (mom * v - lr * g if spec.optimizer == "nesterov" else v)
-                s = (v,)
-            elif spec.optimizer == "adam":
-                m, v = s
-                m = m + (g - m) * (1 - b1)
-                v = v + (g * g - v) * (1 - b2)
-                alpha = lr * jnp.sqrt(1 - b2**t) / (1 - b1**t)
-                w = w - (m * alpha) / (jnp.sqrt(v) + eps)
-                s = (m, v)
-            else:  # rmsprop
-                (v,) = s
-                v = rho * v + (1 - rho) * g * g
-                w = w - lr * g / jnp.sqrt(v + eps)
-                s = (v,)
-            new_p.append(w)
-            new_s.append(s)
-        return jax.tree_util.tree_unflatten(tree, new_p), new_s
+    update = make_update(spec)
 
     def step(carry, batch):
         params, slots, t = carry
@@ -95,19 +63,66 @@ def train(run: Any, epochs: int, options: dict[str, Any]) -> PeerResult:
         params, slots = update(params, slots, grads, (t + 1).astype(dtype))
         return (params, slots, t + 1), value
 
-    @jax.jit
-    def full_batches(carry, x, y, index):
-        return lax.scan(step, carry, (x[index], y[index]))
+    return forward, step
 
+
+def make_update(spec: Any) -> Callable:
+    """``update(params, slots, grads, t)``: the spec's optimizer, in Keras's forms."""
+    import jax
+    import jax.numpy as jnp
+
+    dtype = jnp.dtype(spec.dtype)
+    lr, b1, b2, eps = (dtype.type(v) for v in (spec.lr, spec.beta1, spec.beta2, spec.eps))
+    mom, rho = dtype.type(spec.momentum), dtype.type(spec.rho)
+
+    def rule(w, g, s, t):
+        if spec.optimizer == "sgd":
+            return w - lr * g, s
+        if spec.optimizer in ("momentum", "nesterov"):
+            (v,) = s
+            v = mom * v - lr * g
+            return w + (mom * v - lr * g if spec.optimizer == "nesterov" else v), (v,)
+        if spec.optimizer == "adam":
+            m, v = s
+            m = m + (g - m) * (1 - b1)
+            v = v + (g * g - v) * (1 - b2)
+            alpha = lr * jnp.sqrt(1 - b2**t) / (1 - b1**t)
+            return w - (m * alpha) / (jnp.sqrt(v) + eps), (m, v)
+        (v,) = s  # rmsprop
+        v = rho * v + (1 - rho) * g * g
+        return w - lr * g / jnp.sqrt(v + eps), (v,)
+
+    def update(params, slots, grads, t):
+        flat_p, tree = jax.tree_util.tree_flatten(params)
+        new_p, new_s = [], []
+        for w, g, s in zip(flat_p, jax.tree_util.tree_leaves(grads), slots):
+            w, s = rule(w, g, s, t)
+            new_p.append(w)
+            new_s.append(s)
+        return jax.tree_util.tree_unflatten(tree, new_p), new_s
+
+    return update
+
+
+def train(run: Any, epochs: int, options: dict[str, Any]) -> PeerResult:
+    import jax
+
+    if run.train.dtype == "float64":
+        jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+    from jax import lax
+
+    spec, data = run.train, run.data
+    forward, step = make_step(run.model, spec)
+    full_batches = jax.jit(lambda carry, x, y, index: lax.scan(step, carry, (x[index], y[index])))
     one_step = jax.jit(step)
-
     # On the device the run names: the CPU, or JAX's default (a GPU when there is one).
     device = jax.devices("cpu")[0] if spec.device == "cpu" else jax.devices()[0]
     if spec.device == "gpu" and device.platform != "gpu":
         raise ValueError("--device gpu: JAX sees no GPU here")
 
     def on_device(array: Any) -> Any:
-        return jax.device_put(jnp.asarray(array, dtype), device)
+        return jax.device_put(jnp.asarray(array, jnp.dtype(spec.dtype)), device)
 
     params = [(on_device(W), on_device(b)) for W, b in run.params]
     n_slots = {"sgd": 0, "momentum": 1, "nesterov": 1, "adam": 2, "rmsprop": 1}[spec.optimizer]

@@ -20,18 +20,15 @@ from peers import PeerResult
 from shared.batching import epoch_batches
 
 
-def train(run: Any, epochs: int, options: dict[str, Any]) -> PeerResult:
+def build_model(run: Any, dtype: Any) -> Any:
+    """``nn.Sequential`` of ``Linear`` layers holding the run's initial weights, with the
+    activation (and dropout) after every hidden layer."""
     import torch
     from torch import nn
 
-    model_spec, spec, data = run.model, run.train, run.data
-    dtype = {"float32": torch.float32, "float64": torch.float64}[spec.dtype]
-    gpu = spec.device in ("gpu", "auto") and torch.cuda.is_available()
-    if spec.device == "gpu" and not gpu:
-        raise ValueError("--device gpu: PyTorch sees no CUDA GPU here")
-    device = torch.device("cuda" if gpu else "cpu")
+    spec = run.train
     activation = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid,
-                  "identity": nn.Identity}[model_spec.activation]  # fmt: skip
+                  "identity": nn.Identity}[run.model.activation]  # fmt: skip
     modules: list[nn.Module] = []
     for i, (W, b) in enumerate(run.params):
         linear = nn.Linear(*W.shape, dtype=dtype)
@@ -43,30 +40,54 @@ def train(run: Any, epochs: int, options: dict[str, Any]) -> PeerResult:
             modules.append(activation())
             if spec.dropout:
                 modules.append(nn.Dropout(spec.dropout))
-    model = nn.Sequential(*modules).to(device)
-    torch.manual_seed(spec.seed)
+    return nn.Sequential(*modules)
 
-    kernels = [m.weight for m in model if isinstance(m, nn.Linear)]
-    groups = model.parameters()
+
+def make_optimizer(spec: Any, parameters: Any) -> Any:
+    """The ``torch.optim`` optimizer of the spec, with PyTorch's own update rules."""
+    import torch
+
     if spec.optimizer in ("sgd", "momentum", "nesterov"):
         momentum = 0.0 if spec.optimizer == "sgd" else spec.momentum
-        optimizer = torch.optim.SGD(groups, lr=spec.lr, momentum=momentum,
-                                    nesterov=spec.optimizer == "nesterov")  # fmt: skip
-    elif spec.optimizer == "adam":
-        optimizer = torch.optim.Adam(groups, lr=spec.lr, betas=(spec.beta1, spec.beta2),
-                                     eps=spec.eps)  # fmt: skip
-    else:
-        optimizer = torch.optim.RMSprop(groups, lr=spec.lr, alpha=spec.rho, eps=spec.eps)
+        return torch.optim.SGD(parameters, lr=spec.lr, momentum=momentum,
+                               nesterov=spec.optimizer == "nesterov")  # fmt: skip
+    if spec.optimizer == "adam":
+        return torch.optim.Adam(parameters, lr=spec.lr, betas=(spec.beta1, spec.beta2),
+                                eps=spec.eps)  # fmt: skip
+    return torch.optim.RMSprop(parameters, lr=spec.lr, alpha=spec.rho, eps=spec.eps)
+
+
+def make_loss(model_spec: Any, dtype: Any) -> Any:
+    """``nn.CrossEntropyLoss`` from logits, or the MSE of the outputs against one-hot targets."""
+    import torch
+    from torch import nn
+
     if model_spec.loss == "cross_entropy":
-        loss_fn = nn.CrossEntropyLoss()
-    else:
-        mse = nn.MSELoss()
-        n_out = model_spec.n_outputs
+        return nn.CrossEntropyLoss()
+    mse = nn.MSELoss()
 
-        def loss_fn(z, y):
-            out = torch.softmax(z, dim=1) if model_spec.output == "softmax" else z
-            return mse(out, nn.functional.one_hot(y, n_out).to(dtype))
+    def loss_fn(z, y):
+        out = torch.softmax(z, dim=1) if model_spec.output == "softmax" else z
+        return mse(out, nn.functional.one_hot(y, model_spec.n_outputs).to(dtype))
 
+    return loss_fn
+
+
+def train(run: Any, epochs: int, options: dict[str, Any]) -> PeerResult:
+    import torch
+    from torch import nn
+
+    spec, data = run.train, run.data
+    dtype = {"float32": torch.float32, "float64": torch.float64}[spec.dtype]
+    gpu = spec.device in ("gpu", "auto") and torch.cuda.is_available()
+    if spec.device == "gpu" and not gpu:
+        raise ValueError("--device gpu: PyTorch sees no CUDA GPU here")
+    device = torch.device("cuda" if gpu else "cpu")
+    model = build_model(run, dtype).to(device)
+    torch.manual_seed(spec.seed)
+    kernels = [m.weight for m in model if isinstance(m, nn.Linear)]
+    optimizer = make_optimizer(spec, model.parameters())
+    loss_fn = make_loss(run.model, dtype)
     # torch.compile compiles the model's forward pass (and, through AOTAutograd, its backward);
     # the optimizer's step stays eager, as PyTorch's own tutorials write it.
     forward = torch.compile(model) if options.get("compile") else model

@@ -179,42 +179,7 @@ def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> Path:
 def load_checkpoint(path: str | Path) -> Checkpoint:
     """Read a checkpoint written by any tier; a clear ``CheckpointError`` if it cannot."""
     path = Path(path)
-    problem = npz_problem(path)
-    if problem == "not found":
-        raise CheckpointError(f"checkpoint not found: {path}")
-    if problem and problem.startswith("it is not a valid .npz"):
-        raise CheckpointError(
-            f"cannot read checkpoint {path}: the file is corrupted or not an .npz archive "
-            f"({problem})"
-        )
-    if problem:  # a folder, a pipe or device, a file this user may not read
-        raise CheckpointError(f"cannot read checkpoint {path}: {problem}")
-    try:
-        claimed = npz_bytes(path)
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-        raise CheckpointError(
-            f"cannot read checkpoint {path}: the file is corrupted or not an .npz archive ({exc})"
-        ) from None
-    if claimed > available_memory():
-        raise CheckpointError(
-            f"checkpoint {path} describes arrays of {size(claimed)} in all, more than this "
-            f"machine has free ({size(available_memory())}); it is not a checkpoint of a model "
-            "that fits here"
-        )
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            archive = {key: npz[key] for key in npz.files}
-        meta = json.loads(str(archive.pop("meta")))
-    except RecursionError:
-        raise CheckpointError(f"checkpoint {path} has metadata nested too deep to read") from None
-    except KeyError:
-        raise CheckpointError(
-            f"{path} is not an mlp-tiers checkpoint (it has no 'meta' entry)"
-        ) from None
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-        raise CheckpointError(
-            f"cannot read checkpoint {path}: the file is corrupted or not an .npz archive ({exc})"
-        ) from None
+    archive, meta = _read_archive(path)
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an mlp-tiers checkpoint")
     if meta.get("version") != VERSION:
@@ -224,36 +189,73 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         )
     _check_meta(meta, path)
     try:
-        model = build(ModelSpec, meta["model"], f"the model spec in {path}")
-        train = build(TrainSpec, meta["train"], f"the training spec in {path}")
-        data = (
-            None
-            if meta["data"] is None
-            else build(DataSpec, meta["data"], f"the data spec in {path}")
-        )
-        params = _unflatten("params", archive)
-        slots = {name: _unflatten(f"slots/{name}", archive) for name in meta["slots"]}
-        best = _unflatten("best", archive) or None
-        checkpoint = Checkpoint(
-            params=params,
-            model=model,
-            train=train,
-            slots=slots,
-            step=int(meta["step"]),
-            epoch=int(meta["epoch"]),
-            data=data,
-            tier=str(meta["tier"]),
-            history=list(meta["history"]),
-            best=best,
-            early_stopping=meta["early_stopping"],
-            scaling=_scaling(archive, model),
-            class_names=_class_names(meta.get("class_names"), model),
-        )
+        checkpoint = _checkpoint_from(archive, meta, path)
     except (KeyError, TypeError, SpecError) as exc:
         raise CheckpointError(f"checkpoint {path} is incomplete or inconsistent: {exc}") from None
     _check_shapes(checkpoint, path)
     _check_finite(checkpoint, path)
     return checkpoint
+
+
+def _read_archive(path: Path) -> tuple[dict[str, np.ndarray], Any]:
+    """The arrays of the ``.npz`` file at ``path`` and its parsed ``meta`` entry, after checking
+    that it is a readable archive whose arrays fit in memory."""
+    corrupted = "the file is corrupted or not an .npz archive"
+    problem = npz_problem(path)
+    if problem == "not found":
+        raise CheckpointError(f"checkpoint not found: {path}")
+    if problem and problem.startswith("it is not a valid .npz"):
+        raise CheckpointError(f"cannot read checkpoint {path}: {corrupted} ({problem})")
+    if problem:  # a folder, a pipe or device, a file this user may not read
+        raise CheckpointError(f"cannot read checkpoint {path}: {problem}")
+    try:
+        claimed = npz_bytes(path)
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise CheckpointError(f"cannot read checkpoint {path}: {corrupted} ({exc})") from None
+    if claimed > available_memory():
+        raise CheckpointError(
+            f"checkpoint {path} describes arrays of {size(claimed)} in all, more than this "
+            f"machine has free ({size(available_memory())}); it is not a checkpoint of a model "
+            "that fits here"
+        )
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            archive = {key: npz[key] for key in npz.files}
+        return archive, json.loads(str(archive.pop("meta")))
+    except RecursionError:
+        raise CheckpointError(f"checkpoint {path} has metadata nested too deep to read") from None
+    except KeyError:
+        raise CheckpointError(
+            f"{path} is not an mlp-tiers checkpoint (it has no 'meta' entry)"
+        ) from None
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise CheckpointError(f"cannot read checkpoint {path}: {corrupted} ({exc})") from None
+
+
+def _checkpoint_from(
+    archive: dict[str, np.ndarray], meta: dict[str, Any], path: Path
+) -> Checkpoint:
+    """The ``Checkpoint`` the checked ``meta`` and the arrays describe."""
+    model = build(ModelSpec, meta["model"], f"the model spec in {path}")
+    train = build(TrainSpec, meta["train"], f"the training spec in {path}")
+    data = (
+        None if meta["data"] is None else build(DataSpec, meta["data"], f"the data spec in {path}")
+    )
+    return Checkpoint(
+        params=_unflatten("params", archive),
+        model=model,
+        train=train,
+        slots={name: _unflatten(f"slots/{name}", archive) for name in meta["slots"]},
+        step=int(meta["step"]),
+        epoch=int(meta["epoch"]),
+        data=data,
+        tier=str(meta["tier"]),
+        history=list(meta["history"]),
+        best=_unflatten("best", archive) or None,
+        early_stopping=meta["early_stopping"],
+        scaling=_scaling(archive, model),
+        class_names=_class_names(meta.get("class_names"), model),
+    )
 
 
 def _is_int(value: Any) -> bool:

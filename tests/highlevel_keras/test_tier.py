@@ -174,7 +174,7 @@ def test_compare_runs_another_backend_in_its_own_process(tmp_path, backend):
 )
 def test_steps_per_execution_divides_the_epoch(steps, expected):
     """A call into compiled code never runs past an epoch's end (into the next epoch's batches)."""
-    from highlevel_keras.model import steps_per_execution
+    from highlevel_keras.support import steps_per_execution
 
     assert steps_per_execution(steps, "jax") == steps_per_execution(steps, "tensorflow")
     assert steps_per_execution(steps, "tensorflow") == expected
