@@ -143,25 +143,29 @@ class KerasTier:
 
     def __init__(
         self,
-        model: ModelSpec,
-        train: TrainSpec,
+        model_spec: ModelSpec,
+        train_spec: TrainSpec,
         params: Params,
         jit_compile: bool | str = "auto",
         verbose: int | str = 0,
     ) -> None:
-        check_params(params, model)
-        self.model_spec, self.train_spec, self.dtype = model, train, train.dtype
-        self.keras = keras = load_keras(self.backend, train.dtype)
-        self.device = keras_device(self.backend, train.device)
+        check_params(params, model_spec)
+        self.model_spec, self.train_spec, self.dtype = model_spec, train_spec, train_spec.dtype
+        self.keras = keras = load_keras(self.backend, train_spec.dtype)
+        self.device = keras_device(self.backend, train_spec.device)
         self.verbose = verbose
         with self._scope():
-            self.model = build_model(keras, model, train, params)  # holds the shared weights
-            compile_model(keras, self.model, model, train, jit_compile)  # loss and optimizer
+            self.model = build_model(
+                keras, model_spec, train_spec, params
+            )  # holds the shared weights
+            compile_model(
+                keras, self.model, model_spec, train_spec, jit_compile
+            )  # loss and optimizer
             self.model.optimizer.build(self.model.trainable_variables)
         check_dtypes(self.model, self.backend, self.dtype)  # never silently float32
         self.epoch = 0  # completed epochs
         self.history = History()
-        self.early_stopping = resumable_early_stopping(keras, train.patience)
+        self.early_stopping = resumable_early_stopping(keras, train_spec.patience)
 
     @contextmanager
     def _scope(self) -> Iterator[None]:

@@ -1,19 +1,19 @@
 """The multilayer perceptron: forward pass, loss, and backpropagation.
 
-For hidden layers ``l = 1 .. L`` and the output layer:
+For layers ``l = 1 .. L``, numbered from the input (the hidden layers ``l < L``, the output
+layer ``L``), as in every formula, gradient check and parity message of the project:
 
     a_0 = x
-    z_l = a_{l-1} @ W_l + b_l,    a_l = dropout(f(z_l))         (hidden layers)
-    z   = a_L @ W_out + b_out                                     (logits)
+    z_l = a_{l-1} @ W_l + b_l,    a_l = dropout(f(z_l))          (hidden layers, l < L)
+    z   = a_{L-1} @ W_L + b_L                                     (logits, z_L)
     loss = data_loss(z, t) + l2 * sum_l ||W_l||^2                (kernels only)
 
 Backpropagation applies the chain rule from the loss back to the input, layer by layer:
 
-    dz   = dL/dz from the loss                                    (losses.loss_and_gradient)
-    da_L = dz @ W_out.T,      dW_out = a_L.T @ dz,  db_out = sum_rows dz
-    dz_l = dropout_mask * da_l * f'(z_l)
-    da_{l-1} = dz_l @ W_l.T,  dW_l = a_{l-1}.T @ dz_l,  db_l = sum_rows dz_l    (no da_0: x is data)
-    dW_l += 2 * l2 * W_l                                          (the L2 term's gradient)
+    dz_L = dL/dz from the loss                                    (losses.loss_and_gradient)
+    dW_l = a_{l-1}.T @ dz_l + 2 * l2 * W_l,   db_l = sum_rows dz_l        (every layer)
+    da_{l-1} = dz_l @ W_l.T,   dz_{l-1} = dropout_mask * da_{l-1} * f'(z_{l-1})
+                                                        (down to l = 2: no da_0, x is data)
 """
 
 from __future__ import annotations

@@ -36,17 +36,17 @@ class Optimizer:
 
     slots: tuple[str, ...] = ()
 
-    def __init__(self, params: list[np.ndarray], spec: TrainSpec) -> None:
-        dtype = params[0].dtype.type
+    def __init__(self, parameters: list[np.ndarray], spec: TrainSpec) -> None:
+        dtype = parameters[0].dtype.type
         self.lr = dtype(spec.lr)
         self.iterations = 0  # steps taken; Adam's t is iterations + 1 during a step
         self.state: dict[str, list[np.ndarray]] = {
-            name: [np.zeros_like(p) for p in params] for name in self.slots
+            name: [np.zeros_like(p) for p in parameters] for name in self.slots
         }
 
-    def apply_update(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+    def apply_update(self, parameters: list[np.ndarray], grads: list[np.ndarray]) -> None:
         """Update every parameter in place from its gradient, then count the step."""
-        for i, (w, g) in enumerate(zip(params, grads)):
+        for i, (w, g) in enumerate(zip(parameters, grads)):
             self.update(i, w, g)
         self.iterations += 1
 
@@ -67,9 +67,9 @@ class Momentum(Optimizer):
     slots = ("v",)
     nesterov = False
 
-    def __init__(self, params: list[np.ndarray], spec: TrainSpec) -> None:
-        super().__init__(params, spec)
-        self.momentum = params[0].dtype.type(spec.momentum)
+    def __init__(self, parameters: list[np.ndarray], spec: TrainSpec) -> None:
+        super().__init__(parameters, spec)
+        self.momentum = parameters[0].dtype.type(spec.momentum)
 
     def update(self, i: int, w: np.ndarray, g: np.ndarray) -> None:
         v = self.state["v"][i]
@@ -91,15 +91,15 @@ class Adam(Optimizer):
 
     slots = ("m", "v")
 
-    def __init__(self, params: list[np.ndarray], spec: TrainSpec) -> None:
-        super().__init__(params, spec)
-        dtype = params[0].dtype.type
+    def __init__(self, parameters: list[np.ndarray], spec: TrainSpec) -> None:
+        super().__init__(parameters, spec)
+        dtype = parameters[0].dtype.type
         self.beta1, self.beta2, self.eps = dtype(spec.beta1), dtype(spec.beta2), dtype(spec.eps)
 
-    def apply_update(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+    def apply_update(self, parameters: list[np.ndarray], grads: list[np.ndarray]) -> None:
         t = self.lr.dtype.type(self.iterations + 1)
         self.alpha = self.lr * np.sqrt(1 - self.beta2**t) / (1 - self.beta1**t)
-        super().apply_update(params, grads)
+        super().apply_update(parameters, grads)
 
     def update(self, i: int, w: np.ndarray, g: np.ndarray) -> None:
         m, v = self.state["m"][i], self.state["v"][i]
@@ -113,9 +113,9 @@ class RMSprop(Optimizer):
 
     slots = ("s",)
 
-    def __init__(self, params: list[np.ndarray], spec: TrainSpec) -> None:
-        super().__init__(params, spec)
-        dtype = params[0].dtype.type
+    def __init__(self, parameters: list[np.ndarray], spec: TrainSpec) -> None:
+        super().__init__(parameters, spec)
+        dtype = parameters[0].dtype.type
         self.rho, self.eps = dtype(spec.rho), dtype(spec.eps)
 
     def update(self, i: int, w: np.ndarray, g: np.ndarray) -> None:
@@ -133,5 +133,5 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {
 }
 
 
-def make_optimizer(params: list[np.ndarray], spec: TrainSpec) -> Optimizer:
-    return OPTIMIZERS[spec.optimizer](params, spec)
+def make_optimizer(parameters: list[np.ndarray], spec: TrainSpec) -> Optimizer:
+    return OPTIMIZERS[spec.optimizer](parameters, spec)

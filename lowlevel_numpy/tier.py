@@ -2,10 +2,10 @@
 
 One training step is the whole algorithm (``NumpyTier.train_step``):
 
-    z = mlp.forward(x)                              # logits
-    loss, dz = mlp.loss(z, t)                       # data loss + L2, and dL/dz
-    grads = mlp.backward(dz)                        # dL/dW and dL/db of every layer
-    optimizer.apply_update(mlp.parameters, grads)   # w <- w - (something) * g
+    z = model.forward(x)                              # logits
+    loss, dz = model.loss(z, t)                       # data loss + L2, and dL/dz
+    grads = model.backward(dz)                        # dL/dW and dL/db of every layer
+    optimizer.apply_update(model.parameters, grads)   # w <- w - (something) * g
 
 ``fit`` repeats it over the batches of ``shared.batching`` for each epoch; after each epoch it
 validates, writes the epoch's record, checks for divergence, steps early stopping and saves the
@@ -55,20 +55,22 @@ class NumpyTier:
     name = "numpy"
     own_progress_bar: ClassVar[bool] = False
 
-    def __init__(self, model: ModelSpec, train: TrainSpec, params: Params) -> None:
-        check_params(params, model)
-        self.model_spec, self.train_spec, self.dtype = model, train, train.dtype
-        self.xp = array_module(train.device)
+    def __init__(self, model_spec: ModelSpec, train_spec: TrainSpec, params: Params) -> None:
+        check_params(params, model_spec)
+        self.model_spec, self.train_spec, self.dtype = model_spec, train_spec, train_spec.dtype
+        self.xp = array_module(train_spec.device)
         self.device = self.xp.__name__  # "numpy", or "cupy" on a GPU
         # Copies: training updates the weights in place and must not touch the caller's arrays.
         on_device = [
             (self.xp.array(W, self.dtype), self.xp.array(b, self.dtype)) for W, b in params
         ]
-        self.mlp = MLP(model, on_device, dropout=train.dropout, l2=train.l2, xp=self.xp)
-        self.optimizer = make_optimizer(self.mlp.parameters, train)
+        self.model = MLP(
+            model_spec, on_device, dropout=train_spec.dropout, l2=train_spec.l2, xp=self.xp
+        )
+        self.optimizer = make_optimizer(self.model.parameters, train_spec)
         self.epoch = 0  # completed epochs
         self.history = History()
-        self.early_stopping = early_stopping_for(train)
+        self.early_stopping = early_stopping_for(train_spec)
 
     @property
     def step(self) -> int:
@@ -81,14 +83,14 @@ class NumpyTier:
         """One optimizer step on a batch already on the device: ``x (n, n_inputs)``, one-hot
         ``t (n, n_outputs)``. Returns the batch's loss and how many samples the forward pass
         got right (the training accuracy, counted as Keras counts it: before the update)."""
-        mlp, spec = self.mlp, self.train_spec
+        model, spec = self.model, self.train_spec
         # Dropout masks come from a stream keyed by the step: a resumed run draws the same ones.
         rng = stream(spec.seed, "dropout", self.step) if spec.dropout else None
-        z = mlp.forward(x, rng)  # logits
-        loss, dz = mlp.loss(z, t)  # data loss + L2, and dL/dz
+        z = model.forward(x, rng)  # logits
+        loss, dz = model.loss(z, t)  # data loss + L2, and dL/dz
         correct = (z.argmax(axis=1) == t.argmax(axis=1)).sum()
-        grads = mlp.backward(dz)  # dL/dW, dL/db of every layer
-        self.optimizer.apply_update(mlp.parameters, grads)
+        grads = model.backward(dz)  # dL/dW, dL/db of every layer
+        self.optimizer.apply_update(model.parameters, grads)
         return float(loss), int(correct)
 
     def train_on_batch(self, x: np.ndarray, y: np.ndarray) -> float:
@@ -106,9 +108,9 @@ class NumpyTier:
         x, y = np.asarray(x), np.asarray(y)
         check_batch(x, y, self.model_spec, self.dtype)
         t = self.xp.asarray(one_hot(y, self.model_spec.n_outputs, self.dtype))
-        z = self.mlp.forward(self.xp.asarray(x))
-        loss, dz = self.mlp.loss(z, t)
-        grads = [to_numpy(g).copy() for g in self.mlp.backward(dz)]
+        z = self.model.forward(self.xp.asarray(x))
+        loss, dz = self.model.loss(z, t)
+        grads = [to_numpy(g).copy() for g in self.model.backward(dz)]
         return {"logits": to_numpy(z), "loss": float(loss), "grads": pairs(grads)}
 
     # -- the training loop ------------------------------------------------------------------
@@ -174,18 +176,18 @@ class NumpyTier:
         """Predictions ``(n, n_outputs)`` as NumPy, dropout off; probabilities for softmax."""
 
         def predict(chunk: np.ndarray) -> np.ndarray:
-            return to_numpy(self.mlp.predict_proba(self.xp.asarray(chunk)))
+            return to_numpy(self.model.predict_proba(self.xp.asarray(chunk)))
 
         return predict_in_chunks(predict, x, self.model_spec, self.dtype)
 
     def get_params(self) -> Params:
         """``[(W, b), ...]`` as NumPy copies."""
-        return [(to_numpy(layer.W).copy(), to_numpy(layer.b).copy()) for layer in self.mlp.layers]
+        return [(to_numpy(layer.W).copy(), to_numpy(layer.b).copy()) for layer in self.model.layers]
 
     def set_params(self, params: Params) -> None:
         """Overwrite the weights in place (the optimizer keeps references to these arrays)."""
         check_params(params, self.model_spec)
-        for layer, (W, b) in zip(self.mlp.layers, params):
+        for layer, (W, b) in zip(self.model.layers, params):
             layer.W[...] = self.xp.asarray(W, self.dtype)
             layer.b[...] = self.xp.asarray(b, self.dtype)
 

@@ -35,10 +35,10 @@ class Optimizer(tf.Module):
             for name in self.slots
         }
 
-    def apply_update(self, params: list[tf.Variable], grads: list[tf.Tensor]) -> None:
+    def apply_update(self, parameters: list[tf.Variable], grads: list[tf.Tensor]) -> None:
         """Update every parameter from its gradient, then count the step."""
         shared = self.prepare()
-        for i, (w, g) in enumerate(zip(params, grads)):
+        for i, (w, g) in enumerate(zip(parameters, grads)):
             self.update(i, w, g, **shared)
         self.iterations.assign_add(1)
 

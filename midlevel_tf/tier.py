@@ -68,31 +68,31 @@ class TFTier:
 
     def __init__(
         self,
-        model: ModelSpec,
-        train: TrainSpec,
+        model_spec: ModelSpec,
+        train_spec: TrainSpec,
         params: Params,
         mode: str = "function",
         steps_per_call: int = 1,
     ) -> None:
-        check_params(params, model)
+        check_params(params, model_spec)
         if mode not in MODES:
             raise UnknownNameError(
                 f"unknown TensorFlow execution mode {mode!r}; the modes are {', '.join(MODES)}"
             )
-        self.model_spec, self.train_spec, self.dtype = model, train, train.dtype
+        self.model_spec, self.train_spec, self.dtype = model_spec, train_spec, train_spec.dtype
         self.mode = mode
-        self.device = device_name(train.device)
+        self.device = device_name(train_spec.device)
         params = [(np.asarray(W, self.dtype), np.asarray(b, self.dtype)) for W, b in params]
         with self._context():
-            self.model, self.optimizer = self._build(model, train, params)
-            self._seed = tf.constant(train.seed, tf.int64)
+            self.model, self.optimizer = self._build(model_spec, train_spec, params)
+            self._seed = tf.constant(train_spec.seed, tf.int64)
         self.epoch = 0  # completed epochs
         self.history = History()
-        self.early_stopping = early_stopping_for(train)
+        self.early_stopping = early_stopping_for(train_spec)
 
         dtype = tf.as_dtype(self.dtype)
-        x_spec = tf.TensorSpec([None, model.n_inputs], dtype)
-        t_spec = tf.TensorSpec([None, model.n_outputs], dtype)
+        x_spec = tf.TensorSpec([None, model_spec.n_inputs], dtype)
+        t_spec = tf.TensorSpec([None, model_spec.n_outputs], dtype)
         # The signatures let the partial last batch reuse the traced graph instead of retracing.
         # ``self.train_step`` is now the compiled step; the method below is what it runs.
         self.train_step = self._compile(self.train_step, [x_spec, t_spec])  # type: ignore[method-assign]
@@ -102,10 +102,12 @@ class TFTier:
 
     # -- what a flavour supplies ----------------------------------------------------------------
 
-    def _build(self, model: ModelSpec, train: TrainSpec, params: Params) -> tuple[Any, Any]:
+    def _build(
+        self, model_spec: ModelSpec, train_spec: TrainSpec, params: Params
+    ) -> tuple[Any, Any]:
         raise NotImplementedError
 
-    def apply_update(self, params: list[Any], grads: list[tf.Tensor]) -> None:
+    def apply_update(self, parameters: list[Any], grads: list[tf.Tensor]) -> None:
         raise NotImplementedError
 
     def _slot_variables(self) -> dict[str, list[Any]]:
@@ -288,15 +290,17 @@ class TFNnTier(TFTier):
 
     name = "tf-nn"
 
-    def _build(self, model: ModelSpec, train: TrainSpec, params: Params) -> tuple[Any, Any]:
+    def _build(
+        self, model_spec: ModelSpec, train_spec: TrainSpec, params: Params
+    ) -> tuple[Any, Any]:
         from midlevel_tf.nn import NnModel
         from midlevel_tf.optimizers import make_optimizer
 
-        net = NnModel(model, train, params)
-        return net, make_optimizer(net.parameters, train)
+        net = NnModel(model_spec, train_spec, params)
+        return net, make_optimizer(net.parameters, train_spec)
 
-    def apply_update(self, params: list[tf.Variable], grads: list[tf.Tensor]) -> None:
-        self.optimizer.apply_update(params, grads)  # midlevel_tf.optimizers: the rule as TF ops
+    def apply_update(self, parameters: list[tf.Variable], grads: list[tf.Tensor]) -> None:
+        self.optimizer.apply_update(parameters, grads)  # midlevel_tf.optimizers: the rule as TF ops
 
     def _slot_variables(self) -> dict[str, list[tf.Variable]]:
         return self.optimizer.state
@@ -307,16 +311,18 @@ class TFLayersTier(TFTier):
 
     name = "tf-layers"
 
-    def _build(self, model: ModelSpec, train: TrainSpec, params: Params) -> tuple[Any, Any]:
+    def _build(
+        self, model_spec: ModelSpec, train_spec: TrainSpec, params: Params
+    ) -> tuple[Any, Any]:
         from midlevel_tf.layers import LayersModel, make_optimizer
 
-        net = LayersModel(model, train, params)
-        optimizer = make_optimizer(train)
+        net = LayersModel(model_spec, train_spec, params)
+        optimizer = make_optimizer(train_spec)
         optimizer.build(net.parameters)
         return net, optimizer
 
-    def apply_update(self, params: list[Any], grads: list[tf.Tensor]) -> None:
-        self.optimizer.apply_gradients(zip(grads, params))  # Keras's optimizer: gradients first
+    def apply_update(self, parameters: list[Any], grads: list[tf.Tensor]) -> None:
+        self.optimizer.apply_gradients(zip(grads, parameters))  # Keras's optimizer: gradients first
 
     def _slot_variables(self) -> dict[str, list[Any]]:
         from adapters.keras_setup import optimizer_slots

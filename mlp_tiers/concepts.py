@@ -144,7 +144,7 @@ CONCEPTS: tuple[Concept, ...] = (
             Where(("highlevel_keras.tier:make_optimizer",),
                   "Keras's optimizer, given to compile; applied inside fit"),
         ),
-        args=("params", "grads"),
+        args=("parameters", "grads"),
     ),
     Concept(
         "train_step",
@@ -377,8 +377,15 @@ PAGE = """\
 Training an MLP takes the same handful of steps whichever library does the work. Each tier writes
 them under the same names, with the same argument order, so that the three folders read side by
 side: `forward(x)` gives the logits, `loss(z, t)` the data loss plus the L2 term,
-`apply_update(params, grads)` moves the parameters, `train_step` does one step and `fit` the whole
-loop. Where a framework does a step for you, the table says where it happens instead.
+`apply_update(parameters, grads)` moves the parameters, `train_step` does one step and `fit` the
+whole loop. Where a framework does a step for you, the table says where it happens instead.
+
+The words mean one thing everywhere. A *spec* is a specification (`model_spec`, `train_spec`);
+the *model* is the network itself. `params` are the `(W, b)` pairs of every layer, as NumPy
+arrays (what tiers exchange, and checkpoints hold); `parameters` are the flat list
+`[W_1, b_1, W_2, b_2, ...]` a model trains. Layers are numbered from 1, first to last, in the
+formulas, the gradient check and the parity messages; the checkpoint's keys count from 0, so
+`params/0/W` holds `W_1`.
 
 This page is generated from `mlp_tiers/concepts.py`
 (`mlp-tiers concepts --markdown > docs/concepts.md`; `mlp-tiers concepts` prints the table in a

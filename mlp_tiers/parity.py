@@ -1,6 +1,6 @@
 """Parity between tiers: how to measure a difference, and the one table of what is allowed.
 
-Differences between tiers have three sources (docs/numerics.md): conventions, which are made
+Differences between tiers have three sources (docs/parity.md): conventions, which are made
 identical by construction; precision (float32, fused kernels, hyper-parameters rounded through
 float32); and order (threads, reductions). The last two are bounded by the tolerances below,
 every one of which is tested.
@@ -51,7 +51,7 @@ FLOAT32 = (
     "RMSprop, which move an entry whose gradient is at the rounding level by about lr either way"
 )
 
-# (comparison, dtype) -> tolerance. The measured values are in docs/numerics.md.
+# (comparison, dtype) -> tolerance. The measured values are in docs/parity.md.
 TOLERANCES: dict[tuple[str, str], Tolerance] = {
     ("forward", "float64"): Tolerance(1e-12, 0.0, ROUNDING),
     ("forward", "float32"): Tolerance(1e-5, 1e-6, FLOAT32),
@@ -61,7 +61,7 @@ TOLERANCES: dict[tuple[str, str], Tolerance] = {
     ("epoch", "float32"): Tolerance(1e-3, 1e-4, FLOAT32 + ", over one epoch of steps"),
 }
 
-# Differences with a known cause of their own (docs/numerics.md): cause, then the rows it needs.
+# Differences with a known cause of their own (docs/parity.md): cause, then the rows it needs.
 HYPERPARAMETER_CAST = (
     "on TensorFlow, Keras casts some Python-float hyper-parameters with ops.cast(x, 'float64'), "
     "and tf.cast makes a float32 tensor of a Python float first: SGD's momentum (0.9 becomes "
@@ -173,13 +173,13 @@ def normwise_error(actual: Any, expected: Any) -> float:
 
 
 def param_errors(actual: Params, expected: Params) -> dict[str, float]:
-    """The normwise error of every array, by name (``W0``, ``b0``, ``W1``, ...)."""
+    """The normwise error of every array, by name (``W1``, ``b1``, ``W2``, ...: layers from 1)."""
     if len(actual) != len(expected):
         raise ValueError(f"{len(actual)} layers against {len(expected)}")
     errors = {}
-    for i, ((W, b), (W_ref, b_ref)) in enumerate(zip(actual, expected)):
-        errors[f"W{i}"] = normwise_error(W, W_ref)
-        errors[f"b{i}"] = normwise_error(b, b_ref)
+    for layer, ((W, b), (W_ref, b_ref)) in enumerate(zip(actual, expected), start=1):
+        errors[f"W{layer}"] = normwise_error(W, W_ref)
+        errors[f"b{layer}"] = normwise_error(b, b_ref)
     return errors
 
 
@@ -290,10 +290,11 @@ def params_close(actual: Params, expected: Params, tol: Tolerance) -> bool:
 
 
 def named_arrays(params: Params, prefix: str = "") -> dict[str, np.ndarray]:
-    """``{"W0": W0, "b0": b0, "W1": ...}`` (``prefix`` before each name: ``"d"`` for gradients)."""
+    """``{"W1": W1, "b1": b1, "W2": ...}``, layers from 1 (``prefix`` before each name: ``"d"``
+    for gradients)."""
     return {
-        f"{prefix}{kind}{i}": np.asarray(array)
-        for i, pair in enumerate(params)
+        f"{prefix}{kind}{layer}": np.asarray(array)
+        for layer, pair in enumerate(params, start=1)
         for kind, array in zip("Wb", pair)
     }
 

@@ -4,11 +4,16 @@ A run folder (``runs/<time>-<tier>-<dataset>/`` by default) holds:
 
 - ``history.csv``: one row per epoch: ``epoch, loss, accuracy, val_loss, val_accuracy, seconds``
   (with an L2 term, ``loss+L2`` and ``val_loss+L2``: the losses include it);
-- ``metrics.json``: the specs, the test-set evaluation (loss, accuracy, confusion matrix,
-  per-class precision, recall and F1), timing, and the versions used;
-- ``params.npz``: the final weights (``params/{i}/W``, ``params/{i}/b``);
+- ``metrics.json``: the specs, the dataset's sizes and classes, the evaluation of every split
+  (loss, accuracy, confusion matrix, per-class precision, recall and F1), the epochs run, best
+  and stopped, timing, the thread count, and the versions used;
+- ``params.npz``: the final weights (``params/{i}/W``, ``params/{i}/b``; ``i`` counts from 0,
+  so ``params/0/W`` is the first layer's ``W_1``);
 - ``checkpoint.npz``: the full training state, for ``--resume``;
-- ``learning_curves.png``: training and validation loss, and accuracy, per epoch.
+- ``learning_curves.png``: training and validation loss, and accuracy, per epoch;
+- ``confusion.png``: the test confusion matrix; on 2-D data ``boundaries.png`` (the decision
+  boundaries), on image data ``misclassified.png`` (the test images the tier got wrong);
+- ``model.keras``: for a Keras tier, the whole model in Keras's own format.
 """
 
 from __future__ import annotations

@@ -6,11 +6,9 @@ OpenMP. By default each takes every core, which is the right choice for large ma
 idle machine and a bad one for this project's small ones on a shared machine: a BLAS thread that
 waits for a core held by another process stalls every matrix product it takes part in.
 
-``mlp-tiers threads`` measures where a second thread starts to pay off, by the size of the step
-(``docs/benchmarks.md`` has its tables). On a 2-core AMD EPYC VM with OpenBLAS: on an idle
-machine, no gain at 3 MFLOP per step (64-128-64-10, batch 32), 1.4 to 1.9 times faster from
-6 MFLOP up; next to one CPU-bound process, two threads were up to 1.2 to 2.5 times *slower* than
-one, from run to run.
+``mlp-tiers threads`` measures where a second thread starts to pay off, by the size of the step;
+``docs/benchmarks.md`` has its tables, measured idle and next to a CPU-bound process: a small
+step gains nothing from a second thread, and next to a load two threads can be slower than one.
 
 So ``auto`` gives one thread to a step too small to share (under ``PAYOFF_FLOPS``), and otherwise
 one per core that no other process is using when the run starts. A load that starts later can

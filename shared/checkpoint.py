@@ -38,7 +38,10 @@ if TYPE_CHECKING:
     from shared.data import Dataset
 
 FORMAT = "mlp-tiers-checkpoint"
-VERSION = 1
+# Version 2: every history record holds the training accuracy. Version 1 files, written before
+# it joined the history, are read too: their records may lack it (an empty cell in history.csv).
+VERSION = 2
+READS = (1, 2)
 
 
 @dataclass
@@ -88,7 +91,7 @@ class Checkpoint:
         early_stopping: dict[str, Any] | None = None,
     ) -> Checkpoint:
         """The checkpoint of tier ``tier`` after ``epoch`` epochs and ``step`` optimizer steps,
-        with its optimizer ``slots`` given flat (``{name: [W0, b0, W1, b1, ...]}``)."""
+        with its optimizer ``slots`` given flat (``{name: [W1, b1, W2, b2, ...]}``)."""
         return cls(
             params=params,
             model=model,
@@ -117,7 +120,7 @@ class Checkpoint:
             )
 
     def flat_slots(self, dtype: str) -> dict[str, list[np.ndarray]]:
-        """The optimizer slots as ``{name: [W0, b0, W1, b1, ...]}`` in ``dtype``."""
+        """The optimizer slots as ``{name: [W1, b1, W2, b2, ...]}`` in ``dtype``."""
         return {
             name: [np.asarray(a, dtype) for pair in slot for a in pair]
             for name, slot in self.slots.items()
@@ -125,7 +128,7 @@ class Checkpoint:
 
 
 def pairs(arrays: list[Any]) -> Params:
-    """``[W0, b0, W1, b1, ...]`` -> ``[(W0, b0), (W1, b1), ...]``."""
+    """``[W1, b1, W2, b2, ...]`` -> ``[(W1, b1), (W2, b2), ...]``."""
     return [(arrays[i], arrays[i + 1]) for i in range(0, len(arrays), 2)]
 
 
@@ -182,10 +185,10 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     archive, meta = _read_archive(path)
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an mlp-tiers checkpoint")
-    if meta.get("version") != VERSION:
+    if meta.get("version") not in READS:
         raise CheckpointError(
             f"checkpoint {path} has format version {meta.get('version')}; "
-            f"this mlp-tiers reads version {VERSION}"
+            f"this mlp-tiers reads versions {' and '.join(map(str, READS))}"
         )
     _check_meta(meta, path)
     try:
@@ -266,9 +269,9 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-HISTORY_KEYS = ("epoch", "loss", "val_loss", "val_accuracy", "seconds")
-# Written since the training accuracy joined the history; checkpoints from before lack it.
-OPTIONAL_HISTORY_KEYS = ("accuracy",)
+HISTORY_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
+# What a version 1 record must hold: all but the training accuracy, which it may hold.
+HISTORY_KEYS_V1 = tuple(key for key in HISTORY_KEYS if key != "accuracy")
 
 
 def _check_meta(meta: dict[str, Any], path: Path) -> None:
@@ -290,10 +293,11 @@ def _check_meta(meta: dict[str, Any], path: Path) -> None:
     if not isinstance(history, list) or len(history) != epoch:
         count = len(history) if isinstance(history, list) else "no list of"
         fail("'history'", f"holds {count} records for {epoch} epochs")
+    required = HISTORY_KEYS_V1 if meta["version"] == 1 else HISTORY_KEYS
     for i, record in enumerate(history):
-        if not isinstance(record, dict) or set(HISTORY_KEYS) - set(record):
-            fail(f"history record {i + 1}", f"must hold {', '.join(HISTORY_KEYS)}")
-        present = [*HISTORY_KEYS, *(k for k in OPTIONAL_HISTORY_KEYS if k in record)]
+        if not isinstance(record, dict) or set(required) - set(record):
+            fail(f"history record {i + 1}", f"must hold {', '.join(required)}")
+        present = [key for key in HISTORY_KEYS if key in record]
         if record["epoch"] != i + 1 or not all(_is_number(record[k]) for k in present):
             fail(f"history record {i + 1}", "must be numbers, for epochs 1, 2, ... in order")
     stopping = meta.get("early_stopping")
@@ -322,11 +326,11 @@ def _check_finite(checkpoint: Checkpoint, path: Path) -> None:
     if checkpoint.best is not None:
         groups["best weights"] = checkpoint.best
     for name, params in groups.items():
-        for i, pair in enumerate(params):
+        for layer, pair in enumerate(params, start=1):
             for kind, array in zip("Wb", pair):
                 if array.dtype.kind != "f" or not np.isfinite(array).all():
                     raise CheckpointError(
-                        f"checkpoint {path}: {name} {kind}{i} holds NaN, infinite or non-float "
+                        f"checkpoint {path}: {name} {kind}{layer} holds NaN, infinite or non-float "
                         "values; a checkpoint is written only after an epoch that ended finite"
                     )
 
@@ -346,7 +350,7 @@ def _scaling(
     archive: dict[str, np.ndarray], model: ModelSpec
 ) -> tuple[np.ndarray, np.ndarray] | None:
     if "scaling/mean" not in archive:
-        return None  # a checkpoint written before the statistics travelled with it
+        return None  # saved without its dataset (``Checkpoint.scaling`` is None)
     mean, scale = archive["scaling/mean"], archive["scaling/scale"]
     for name, array in (("mean", mean), ("scale", scale)):
         if array.shape != (model.n_inputs,) or array.dtype.kind != "f":

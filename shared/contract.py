@@ -44,7 +44,7 @@ class Tier(Protocol):
     epoch: int  # completed epochs
     history: History
 
-    def __init__(self, model: ModelSpec, train: TrainSpec, params: Params) -> None: ...
+    def __init__(self, model_spec: ModelSpec, train_spec: TrainSpec, params: Params) -> None: ...
 
     @property
     def step(self) -> int:

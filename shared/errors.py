@@ -1,7 +1,9 @@
 """The errors mlp-tiers raises for bad input.
 
 Each one carries a single sentence that names what is wrong and what is allowed. The command line
-prints that sentence and exits with status 2; it never shows a traceback for these.
+prints that sentence and exits with status 2 (bad input), or 1 for a run that diverged
+(``DivergedError``); it never shows a traceback for these. A run stopped by a signal
+(``Interrupted``) exits with 128 plus the signal's number, as shells report it.
 """
 
 

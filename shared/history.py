@@ -21,8 +21,8 @@ class History:
     training samples that their step classified right, before its update and with dropout on,
     as Keras's ``accuracy`` metric counts them), ``val_loss`` (validation data loss plus the L2
     term: Keras's ``val_loss``, which early stopping monitors), ``val_accuracy``, and ``seconds``
-    (the wall time of the epoch's training steps). Epochs trained before mlp-tiers recorded the
-    training accuracy (read from an older checkpoint) have None for it.
+    (the wall time of the epoch's training steps). Epochs read from a checkpoint of format
+    version 1, written before the training accuracy was recorded, have None for it.
     """
 
     records: list[dict[str, Any]] = field(default_factory=list)

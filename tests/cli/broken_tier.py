@@ -7,7 +7,7 @@ from lowlevel_numpy.tier import NumpyTier
 
 class PerturbedSGD(SGD):
     def update(self, i, w, g):
-        w -= self.lr * g * (1.001 if i == 2 else 1.0)  # parameters: W0, b0, W1, b1, ...
+        w -= self.lr * g * (1.001 if i == 2 else 1.0)  # parameters: W1, b1, W2, b2, ...
 
 
 class BrokenTier(NumpyTier):
@@ -15,4 +15,4 @@ class BrokenTier(NumpyTier):
 
     def __init__(self, model, train, params):
         super().__init__(model, train, params)
-        self.optimizer = PerturbedSGD(self.mlp.parameters, train)
+        self.optimizer = PerturbedSGD(self.model.parameters, train)

@@ -144,6 +144,9 @@ CASES = {
     "negative epoch": (lambda m, a: m.update(epoch=-3), "'epoch' must be a whole number >= 0"),
     "history too short": (lambda m, a: m.update(epoch=3, step=200), "holds 2 records for 3 epochs"),
     "history malformed": (lambda m, a: m["history"][0].pop("loss"), "history record 1 must hold"),
+    "version 2 without the training accuracy": (
+        lambda m, a: m["history"][1].pop("accuracy"),
+        "history record 2 must hold epoch, loss, accuracy, val_loss, val_accuracy, seconds"),
     "text training accuracy": (lambda m, a: m["history"][1].update(accuracy="high"),
                                "history record 2 must be numbers"),
     "early stopping malformed": (lambda m, a: m.update(early_stopping={"wait": 1}),
@@ -151,7 +154,7 @@ CASES = {
     "best epoch past the end": (lambda m, a: m["early_stopping"].update(best_epoch=7),
                                 "early_stopping 'best_epoch' must be null or an epoch from 1 to 2"),
     "nan weights": (lambda m, a: a["params/0/W"].__setitem__((0, 0), np.nan),
-                    "params W0 holds NaN, infinite or non-float values"),
+                    "params W1 holds NaN, infinite or non-float values"),
 }  # fmt: skip
 
 
@@ -169,10 +172,11 @@ def test_a_checkpoint_whose_metadata_lies_is_refused(
 def test_a_checkpoint_from_before_the_training_accuracy_resumes(
     script, good_checkpoint, tmp_path, capsys
 ):
-    """Checkpoints written before the history held the training accuracy still resume; those
-    epochs have an empty cell in history.csv, and the new ones a number."""
+    """Checkpoints written before the history held the training accuracy (format version 1)
+    still resume; those epochs have an empty cell in history.csv, and the new ones a number."""
     path = tampered(good_checkpoint, tmp_path / "older.npz",
-                    lambda m, a: [record.pop("accuracy") for record in m["history"]])  # fmt: skip
+                    lambda m, a: [m.update(version=1)] + [record.pop("accuracy")
+                                                          for record in m["history"]])  # fmt: skip
     out = tmp_path / "runs"
     assert run(script, ["--resume", str(path), "--epochs", "3", "--quiet", "--out", str(out)]) == 0
     (folder,) = list(out.iterdir())

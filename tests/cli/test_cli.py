@@ -268,7 +268,7 @@ def test_parity_names_the_tier_level_step_and_array_where_a_broken_tier_parts(
     )  # fmt: skip
     out = capsys.readouterr().out
     assert code == 1
-    assert "broken: outside first at the update level, step 1, in W1" in out
+    assert "broken: outside first at the update level, step 1, in W2" in out
     assert "outside their tolerance: broken" in out
     report = json.loads((only_run_folder(tmp_path) / "parity.json").read_text())
     broken = report["tiers"]["broken"]
@@ -278,8 +278,8 @@ def test_parity_names_the_tier_level_step_and_array_where_a_broken_tier_parts(
         True,
         True,
     ]
-    assert broken["levels"]["update"]["outside"]["what"] == "W1"
-    # 0.1% of one step's change of W1, relative to W1: far above the float64 row (1e-10)
+    assert broken["levels"]["update"]["outside"]["what"] == "W2"
+    # 0.1% of one step's change of W2, relative to W2: far above the float64 row (1e-10)
     assert 1e-7 < broken["levels"]["update"]["error"] < 1e-4
     assert {"machine", "versions", "model", "train"} <= set(report)
 

@@ -10,7 +10,7 @@ from shared.init import init_params
 from shared.spec import ACTIVATIONS, ModelSpec
 
 HEADS = [("softmax", "cross_entropy"), ("softmax", "mse"), ("identity", "mse")]
-TOLERANCE = 1e-7  # NUMERICS.md: relative error <= 1e-7 in float64 with h = 1e-5
+TOLERANCE = 1e-7  # docs/numerics.md: relative error <= 1e-7 in float64 with h = 1e-5
 
 
 def model(activation="tanh", output="softmax", loss="cross_entropy", hidden=(7, 5), l2=0.0):

@@ -1,7 +1,7 @@
 """Each optimizer against its update rule worked by hand for two steps on tiny arrays.
 
 w = [1, -2]; the gradients are g1 = [0.5, 0.25], then g2 = [-1, 0.5]. The expected values are
-written out from the formulas in NUMERICS.md, independently of the code under test.
+written out from the formulas in docs/numerics.md, independently of the code under test.
 """
 
 import numpy as np

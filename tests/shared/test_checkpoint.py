@@ -18,7 +18,7 @@ def checkpoint() -> Checkpoint:
     return Checkpoint(
         params=params, model=model, train=TrainSpec(epochs=9, patience=2), slots=slots, step=17,
         epoch=3, data=DataSpec(name="digits"), tier="numpy",
-        history=[{"epoch": e, "loss": 0.5, "val_loss": 0.6 + e / 10, "val_accuracy": 0.7,
+        history=[{"epoch": e, "loss": 0.5, "accuracy": 0.75, "val_loss": 0.6 + e / 10, "val_accuracy": 0.7,
                   "seconds": 0.1} for e in (1, 2, 3)],
         best=init_params(model, 3), early_stopping={"patience": 2, "best": 0.7, "best_epoch": 1,
                                                     "wait": 2, "stopped_epoch": None},
@@ -55,7 +55,7 @@ def test_archive_holds_plain_arrays_only(tmp_path, checkpoint):
     with np.load(path, allow_pickle=False) as npz:
         assert "params/0/W" in npz.files and "slots/m/1/b" in npz.files
         meta = json.loads(str(npz["meta"]))
-    assert meta["format"] == "mlp-tiers-checkpoint" and meta["version"] == 1
+    assert meta["format"] == "mlp-tiers-checkpoint" and meta["version"] == 2
 
 
 def test_failed_write_leaves_previous_file_and_no_temporary(tmp_path, checkpoint, monkeypatch):

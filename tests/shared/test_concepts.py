@@ -42,9 +42,9 @@ def test_the_hand_written_tiers_write_the_core_concepts_under_one_name():
         "lowlevel_numpy.model:MLP.loss": ("z", "t"),
         "midlevel_tf.nn:NnModel.loss": ("z", "t"),
         "midlevel_tf.layers:LayersModel.loss": ("z", "t"),
-        "lowlevel_numpy.optimizers:Optimizer.apply_update": ("params", "grads"),
-        "midlevel_tf.optimizers:Optimizer.apply_update": ("params", "grads"),
-        "midlevel_tf.tier:TFLayersTier.apply_update": ("params", "grads"),
+        "lowlevel_numpy.optimizers:Optimizer.apply_update": ("parameters", "grads"),
+        "midlevel_tf.optimizers:Optimizer.apply_update": ("parameters", "grads"),
+        "midlevel_tf.tier:TFLayersTier.apply_update": ("parameters", "grads"),
         "lowlevel_numpy.tier:NumpyTier.train_step": ("x", "t"),
         "midlevel_tf.tier:TFTier.train_step": ("x", "t"),
     }
