@@ -14,7 +14,12 @@ _PURPOSES = {"init": 1, "batches": 2, "dropout": 3, "split": 4, "synthetic": 5}
 
 
 def stream(seed: int, purpose: str, *keys: int) -> np.random.Generator:
-    """A NumPy generator for ``purpose``, reproducible from ``(seed, purpose, *keys)``."""
+    """A NumPy generator for ``purpose``, reproducible from ``(seed, purpose, *keys)``.
+
+    NumPy's ``SeedSequence`` pads its entropy with zeros, so trailing zero keys do not count:
+    ``stream(s, p, 3)`` and ``stream(s, p, 3, 0)`` are one stream. Each purpose therefore always
+    takes the same number of keys.
+    """
     if purpose not in _PURPOSES:
         raise ValueError(f"unknown random stream purpose {purpose!r}; known: {sorted(_PURPOSES)}")
     entropy = [int(seed), _PURPOSES[purpose], *(int(k) for k in keys)]

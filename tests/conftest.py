@@ -14,9 +14,11 @@ from tests.helpers import blobs
 
 # In CI the property tests draw the same examples on every run, so that a submission's result does
 # not depend on the luck of the draw; locally they keep drawing new ones (and remember failures).
-settings.register_profile("ci", derandomize=True, print_blob=True)
-if os.environ.get("CI"):
-    settings.load_profile("ci")
+# No deadline in either: the property tests check results, not speed, and on a loaded 2-core
+# machine one example can take longer than hypothesis's default 200 ms.
+settings.register_profile("local", deadline=None)
+settings.register_profile("ci", derandomize=True, print_blob=True, deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else "local")
 
 # A closed port on the loopback interface: any download a test forgets to redirect fails fast
 # instead of reaching the internet.

@@ -1,4 +1,5 @@
-"""The shape of the code: no function of the project longer than a reader takes in at once."""
+"""The shape of the code: no function longer than a reader takes in at once, and a test module
+for every module of the interface, named after it."""
 
 import ast
 from pathlib import Path
@@ -30,3 +31,15 @@ def test_a_long_function_is_named_with_its_length():
     body = "\n".join(f"    x{i} = {i}" for i in range(61))
     source = f"def short():\n    pass\n\n\ndef long():\n{body}\n"
     assert long_functions(source, Path("m.py").name) == ["m.py:5 long has 62 lines"]
+
+
+def test_every_interface_module_has_a_test_module_named_after_it():
+    missing = []
+    for path in sorted((ROOT / "shared").rglob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        relative = path.relative_to(ROOT)
+        test = ROOT / "tests" / relative.parent / f"test_{path.name}"
+        if not test.is_file():
+            missing.append(f"{relative} has no {test.relative_to(ROOT)}")
+    assert missing == []

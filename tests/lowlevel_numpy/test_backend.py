@@ -55,5 +55,5 @@ def test_gpu_matches_cpu_in_float64(blob_data, optimizer):
              for d in ("cpu", "gpu")]  # fmt: skip
     for tier in tiers:
         tier.fit(blob_data)
-    for (Wc, _), (Wg, _) in zip(tiers[0].get_params(), tiers[1].get_params()):
+    for (Wc, _), (Wg, _) in zip(tiers[0].get_params(), tiers[1].get_params(), strict=True):
         assert np.max(np.abs(Wc - Wg)) / np.max(np.abs(Wc)) <= 1e-10

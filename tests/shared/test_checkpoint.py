@@ -27,7 +27,7 @@ def checkpoint() -> Checkpoint:
 
 def assert_params_equal(a, b):
     assert len(a) == len(b)
-    for (Wa, ba), (Wb, bb) in zip(a, b):
+    for (Wa, ba), (Wb, bb) in zip(a, b, strict=True):
         np.testing.assert_array_equal(Wa, Wb)
         np.testing.assert_array_equal(ba, bb)
 

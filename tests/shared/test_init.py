@@ -23,7 +23,7 @@ def test_shapes_dtypes_and_zero_biases():
 def test_same_seed_same_weights_and_float32_is_float64_rounded():
     model = spec("glorot_uniform")
     a, b = init_params(model, 7), init_params(model, 7)
-    for (Wa, _), (Wb, _) in zip(a, b):
+    for (Wa, _), (Wb, _) in zip(a, b, strict=True):
         np.testing.assert_array_equal(Wa, Wb)
     single = init_params(model, 7, "float32")
     np.testing.assert_array_equal(single[0][0], a[0][0].astype(np.float32))

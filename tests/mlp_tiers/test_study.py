@@ -223,7 +223,7 @@ def test_the_page_in_a_real_browser(tmp_path):
     report = json.loads((tmp_path / "compare-spirals" / "compare.json").read_text())
     # The command the page's caption names is the run the pictures come from.
     words = study.PICTURE_FLAGS.split()
-    flags = dict(zip(words[::2], words[1::2]))
+    flags = dict(zip(words[::2], words[1::2], strict=True))
     assert flags["--dataset"] == report["dataset"]["name"] == "spirals"
     assert [int(n) for n in flags["--hidden"].split(",")] == report["model"]["hidden"]
     assert float(flags["--lr"]) == report["train"]["lr"]

@@ -1,4 +1,4 @@
-"""NumPy-specific tier tests; the behaviour every tier shares is in tests/shared/test_tier_behaviour.py."""
+"""NumPy-specific tier tests; the behaviour every tier shares is in tests/test_every_tier.py."""
 
 import numpy as np
 

@@ -1,40 +1,8 @@
-import csv
-import io
-
 import numpy as np
 import pytest
 
 from mlp_tiers.report import new_run_dir, plot_learning_curves, save_params, write_json
-from shared.history import History
-
-
-def history() -> History:
-    h = History()
-    for epoch in range(1, 4):
-        h.append({"epoch": epoch, "loss": 1 / epoch, "accuracy": 0.25 * epoch,
-                  "val_loss": 1.5 / epoch, "val_accuracy": 0.3 * epoch, "seconds": 0.01})  # fmt: skip
-    h.best_epoch = 3
-    return h
-
-
-def test_history_csv():
-    rows = list(csv.DictReader(io.StringIO(history().to_csv())))
-    assert [r["epoch"] for r in rows] == ["1", "2", "3"]
-    assert float(rows[1]["loss"]) == 0.5
-    assert list(rows[0]) == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"]
-    assert float(rows[1]["accuracy"]) == 0.5
-
-
-def test_epochs_without_a_training_accuracy_are_empty_cells_and_gaps(tmp_path):
-    """A run resumed from a checkpoint written before the training accuracy was recorded: its
-    first epochs have none. The CSV leaves the cell empty and the plot leaves a gap."""
-    h = history()
-    del h.records[0]["accuracy"]
-    rows = list(csv.DictReader(io.StringIO(h.to_csv())))
-    assert [r["accuracy"] for r in rows] == ["", "0.5", "0.75"]
-    assert h.column("accuracy") == [None, 0.5, 0.75]
-    plot_learning_curves(h, tmp_path / "curves.png", "test", resumed_after=1)
-    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+from tests.shared.test_history import history
 
 
 def test_run_dirs_are_unique(tmp_path):

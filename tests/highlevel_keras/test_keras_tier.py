@@ -34,7 +34,7 @@ def test_a_keras_file_round_trips(tmp_path, blob_data, keras_tier):
         loaded = keras.saving.load_model(path)
         x = blob_data.x_test.astype("float32")
         np.testing.assert_array_equal(loaded.predict(x, verbose=0), tier.predict_proba(x))
-    for a, b in zip(loaded.get_weights(), tier.model.get_weights()):
+    for a, b in zip(loaded.get_weights(), tier.model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     assert int(np.asarray(loaded.optimizer.iterations)) == tier.step
     with pytest.raises(ValueError, match="must end in .keras"):

@@ -8,7 +8,7 @@ import pytest
 
 from mlp_tiers.flags import FLAGS, add_run_flags
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[3] / "README.md"
 
 
 def table_rows() -> dict[str, set[str]]:

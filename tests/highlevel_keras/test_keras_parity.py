@@ -89,7 +89,7 @@ def test_fit_matches_numpy_epoch_by_epoch(
     tier.fit(blob_data)
     tol = expected_tolerance(keras_tier, "epoch", "float64", activation, loss)
     assert_params_close(tier.get_params(), reference.get_params(), tol, f"{keras_tier} fit")
-    for ours, theirs in zip(tier.history.records, reference.history.records):
+    for ours, theirs in zip(tier.history.records, reference.history.records, strict=True):
         assert ours["loss"] == pytest.approx(theirs["loss"], rel=max(tol.rtol, 1e-10), abs=tol.atol)
         assert ours["val_loss"] == pytest.approx(
             theirs["val_loss"], rel=max(tol.rtol, 1e-10), abs=tol.atol

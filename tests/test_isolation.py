@@ -60,7 +60,7 @@ def test_training_runs_where_no_framework_can_be_imported(tmp_path):
     assert "test" in result.stdout and "accuracy" in result.stdout
 
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = Path(__file__).resolve().parents[1] / "shared"
 FRAMEWORK_MODULES = {*FRAMEWORKS, "cupy", "jaxlib", "tf_keras"}
 
 

@@ -58,7 +58,7 @@ def test_resume_through_the_cli_matches_an_uninterrupted_run(tmp_path, capsys):
     straight = load_checkpoint(only_run_folder(tmp_path / "a") / "checkpoint.npz")
     resumed = load_checkpoint(only_run_folder(tmp_path / "c") / "checkpoint.npz")
     assert resumed.epoch == straight.epoch == 4
-    for (Wa, ba), (Wb, bb) in zip(straight.params, resumed.params):
+    for (Wa, ba), (Wb, bb) in zip(straight.params, resumed.params, strict=True):
         np.testing.assert_array_equal(Wa, Wb)
         np.testing.assert_array_equal(ba, bb)
 
@@ -260,7 +260,9 @@ def test_parity_names_the_tier_level_step_and_array_where_a_broken_tier_parts(
     from mlp_tiers.registry import TIERS, TierEntry
 
     monkeypatch.setitem(
-        TIERS, "broken", TierEntry("broken", "tests.cli.broken_tier:BrokenTier", ("numpy",), "")
+        TIERS,
+        "broken",
+        TierEntry("broken", "tests.mlp_tiers.cli.broken_tier:BrokenTier", ("numpy",), ""),
     )
     code = mlp_tiers(
         ["parity", "--tiers", "numpy,broken", "--optimizer", "sgd", "--dtype", "float64",

@@ -34,7 +34,7 @@ def make_tier(name, model, train, seed=0):
 
 
 def assert_same_params(a, b):
-    for (Wa, ba), (Wb, bb) in zip(a, b):
+    for (Wa, ba), (Wb, bb) in zip(a, b, strict=True):
         np.testing.assert_array_equal(Wa, Wb)
         np.testing.assert_array_equal(ba, bb)
 
