@@ -191,7 +191,8 @@ class TFTier:
         With ``checkpoint_file``, the full state is saved there after every epoch."""
         spec = self.train_spec
         x, t = training_arrays(data, self.model_spec, self.dtype)
-        x, t = self._on_device(x), self._on_device(t)  # onto the device once; steps gather rows
+        with tf.device(self.device):  # onto the device once; each step gathers its rows there
+            x, t = tf.identity(x), tf.identity(t)
         n, steps = len(x), n_batches(len(x), spec.batch_size)
         hooks = CallbackList(callbacks, self)
         hooks.train_begin(self.epoch + 1, spec.epochs, steps)
@@ -200,12 +201,11 @@ class TFTier:
             start = time.perf_counter()
             losses, sizes, correct = [], [], 0
             for batch, rows in enumerate(epoch_batches(n, spec.batch_size, spec.seed, self.epoch)):
-                rows = self._on_device(rows)
                 loss, batch_correct = self.train_step(tf.gather(x, rows), tf.gather(t, rows))
                 loss = check_finite(loss, self.name, spec.lr, self.epoch + 1, batch + 1, steps)
                 losses.append(loss)
                 sizes.append(len(rows))
-                correct += int(batch_correct)
+                correct += batch_correct
                 hooks.batch_end(batch, loss)
             seconds = time.perf_counter() - start
             self.epoch += 1

@@ -96,7 +96,7 @@ def epoch_record(
     epoch: int,
     losses: Sequence[float],
     sizes: Sequence[int],
-    correct: int,
+    correct: Any,
     val_loss: float,
     val_accuracy: float,
     seconds: float,
@@ -104,14 +104,15 @@ def epoch_record(
     """The history's row for ``epoch`` (from 1).
 
     ``loss`` is the batch losses weighted by batch size, over all the epoch's samples;
-    ``accuracy`` is ``correct`` over those samples: each counted by its own step's forward pass,
-    before that step's update and with dropout on, as Keras's ``accuracy`` metric counts them.
+    ``accuracy`` is ``correct`` (a count: a Python int, or a framework's integer scalar) over
+    those samples: each counted by its own step's forward pass, before that step's update and
+    with dropout on, as Keras's ``accuracy`` metric counts them.
     """
     n = sum(sizes)
     return {
         "epoch": epoch,
         "loss": float(np.dot(losses, sizes)) / n,
-        "accuracy": correct / n,
+        "accuracy": int(correct) / n,
         "val_loss": val_loss,
         "val_accuracy": val_accuracy,
         "seconds": seconds,
