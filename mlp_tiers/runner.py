@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -225,6 +226,38 @@ def train_for_comparison(name: str, run: Run, config: RunConfig) -> Outcome:
     if TIERS[name].conflicts():
         return train_in_new_process(name, config)
     return train_and_evaluate(name, run, out=None)
+
+
+@dataclass
+class Comparison:
+    """Tiers trained side by side on one run: each one's outcome, and the rows of the table and
+    of ``compare.json``."""
+
+    run: Run
+    outcomes: dict[str, Outcome]
+    rows: list[dict[str, Any]]
+
+    def write(self, folder: Path) -> list[str]:
+        """``compare.json`` and the pictures in ``folder``; the names of the pictures."""
+        return write_comparison(folder, self.outcomes, self.rows, self.run)
+
+
+def compare(
+    run: Run,
+    config: RunConfig,
+    names: list[str],
+    status: Callable[[str], AbstractContextManager[Any]] = lambda _: nullcontext(),
+    on_done: Callable[[str, Outcome], None] | None = None,
+) -> Comparison:
+    """Train and evaluate each tier of ``names`` on ``run`` (``train_for_comparison``), in turn.
+    ``status(text)`` is entered while a tier trains; ``on_done`` hears of each one finished."""
+    outcomes = {}
+    for name in names:
+        with status(f"training {name} ..."):
+            outcomes[name] = train_for_comparison(name, run, config)
+        if on_done is not None:
+            on_done(name, outcomes[name])
+    return Comparison(run, outcomes, comparison_rows(outcomes))
 
 
 def comparison_rows(outcomes: dict[str, Outcome]) -> list[dict[str, Any]]:

@@ -357,21 +357,15 @@ def make_pictures(folder: str | Path, tiers: list[str]) -> Pictures:
     import argparse
 
     from mlp_tiers.flags import add_run_flags, config_from_args
-    from mlp_tiers.runner import (
-        comparison_rows,
-        prepare_run,
-        train_for_comparison,
-        write_comparison,
-    )
+    from mlp_tiers.runner import compare, prepare_run
 
     parser = argparse.ArgumentParser()
     add_run_flags(parser, resume=False)  # compare's flags: the caption's command is the run
     config = config_from_args(parser.parse_args(PICTURE_FLAGS.split()))
-    run = prepare_run(config)
-    outcomes = {name: train_for_comparison(name, run, config) for name in tiers}
+    comparison = compare(prepare_run(config), config, tiers)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    write_comparison(folder, outcomes, comparison_rows(outcomes), run)
+    comparison.write(folder)
     found = pictures_from_run(folder)
     found.caption += f" (mlp-tiers compare --tiers {','.join(tiers)} {PICTURE_FLAGS})"
     return found

@@ -99,30 +99,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     return guard(lambda: _main(argv), "mlp-tiers", command_line=argv is None)
 
 
-COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
-    "compare": commands.compare,
-    "bench": commands.bench,
-    "parity": commands.parity,
-    "train": lambda args, out: train_command(args, out),
-    "datasets": commands.list_datasets,
-    "threads": commands.threads_command,
-    "study": commands.study_command,
-    "tiers": commands.list_tiers,
-    "concepts": commands.list_concepts,
-    "predict": commands.predict,
-    "evaluate": commands.evaluate_command,
-}
-
-
-def _main(argv: Sequence[str] | None) -> int:
-    parser = build_parser(argv)
-    if not (sys.argv[1:] if argv is None else argv):  # no command: say what there is
-        parser.print_help(sys.stderr)
-        return 2
-    args = parser.parse_args(argv)
-    return COMMANDS[args.command](args, console())
-
-
 def train_command(args: argparse.Namespace, console: Console) -> int:
     """``mlp-tiers train``: the tier of ``--tier`` with its options, trained as the flags say."""
     name, options = chosen_tier(args)
@@ -152,3 +128,27 @@ def chosen_tier(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
             )
         options = variant
     return name, options
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
+    "compare": commands.compare,
+    "bench": commands.bench,
+    "parity": commands.parity,
+    "train": train_command,
+    "datasets": commands.list_datasets,
+    "threads": commands.threads_command,
+    "study": commands.study_command,
+    "tiers": commands.list_tiers,
+    "concepts": commands.list_concepts,
+    "predict": commands.predict,
+    "evaluate": commands.evaluate_command,
+}
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    parser = build_parser(argv)
+    if not (sys.argv[1:] if argv is None else argv):  # no command: say what there is
+        parser.print_help(sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
+    return COMMANDS[args.command](args, console())

@@ -17,32 +17,29 @@ from shared.errors import SpecError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from mlp_tiers.runner import Outcome
+
 
 def compare(args: argparse.Namespace, console: Console) -> int:
     """Train every installed tier on one spec and print one side-by-side table."""
     from mlp_tiers.console import comparison_notes, comparison_table, describe_run
     from mlp_tiers.registry import TIERS, tier_names
     from mlp_tiers.report import new_run_dir
-    from mlp_tiers.runner import (
-        comparison_rows,
-        prepare_run,
-        train_for_comparison,
-        write_comparison,
-    )
+    from mlp_tiers.runner import compare as compare_tiers
+    from mlp_tiers.runner import prepare_run
 
     names = tier_names(args.tiers)
     config = config_from_args(args)
     run = prepare_run(config)
     count = use_threads(args, run.model, run.train)  # this process and the ones it starts
     console.print(describe_run(", ".join(names), run.data, run.model, run.train, count))
-    outcomes = {}
-    for name in names:
-        with console.status(f"training {name} ..."):
-            outcomes[name] = train_for_comparison(name, run, config)
-        console.print(f"{name}: done ({len(outcomes[name].history)} epochs)")
-    rows = comparison_rows(outcomes)
+
+    def done(name: str, outcome: Outcome) -> None:
+        console.print(f"{name}: done ({len(outcome.history)} epochs)")
+
+    comparison = compare_tiers(run, config, names, console.status, done)
     title, dropout_note = comparison_notes(run, len(names))
-    console.print(comparison_table(title, rows))
+    console.print(comparison_table(title, comparison.rows))
     if dropout_note:
         console.print(dropout_note, highlight=False)
     missing = [name for name in TIERS if name not in names]
@@ -50,7 +47,7 @@ def compare(args: argparse.Namespace, console: Console) -> int:
         console.print(f"not installed: {', '.join(missing)}")
     if not args.no_save:
         folder = new_run_dir(args.out, "compare", run.data_spec.name)
-        pictures = write_comparison(folder, outcomes, rows, run)
+        pictures = comparison.write(folder)
         console.print(f"report: {folder / 'compare.json'}; pictures: {', '.join(pictures)}")
     return 0
 
