@@ -49,6 +49,9 @@ from highlevel_keras.support import (
     shared_batches,
     use_steps_per_execution,
 )
+from highlevel_keras.support import (
+    probe as probe_batch,
+)
 from shared.batching import n_batches
 from shared.callbacks import Callback
 from shared.checkpoint import Checkpoint, CheckpointFile, pairs
@@ -119,7 +122,9 @@ def make_optimizer(keras: Any, train: TrainSpec) -> Any:
     return keras.optimizers.RMSprop(learning_rate=train.lr, rho=train.rho, epsilon=train.eps)
 
 
-def compile_model(keras: Any, model: Any, spec: ModelSpec, train: TrainSpec, jit_compile) -> None:
+def compile_model(
+    keras: Any, model: Any, spec: ModelSpec, train: TrainSpec, jit_compile: bool | str
+) -> None:
     """The loss (from logits for cross-entropy), the optimizer and an accuracy metric."""
     if spec.loss == "cross_entropy":
         loss = keras.losses.CategoricalCrossentropy(from_logits=True)
@@ -155,12 +160,9 @@ class KerasTier:
         self.device = keras_device(self.backend, train_spec.device)
         self.verbose = verbose
         with self._scope():
-            self.model = build_model(
-                keras, model_spec, train_spec, params
-            )  # holds the shared weights
-            compile_model(
-                keras, self.model, model_spec, train_spec, jit_compile
-            )  # loss and optimizer
+            # the Sequential, holding the shared weights; then its loss and optimizer
+            self.model = build_model(keras, model_spec, train_spec, params)
+            compile_model(keras, self.model, model_spec, train_spec, jit_compile)
             self.model.optimizer.build(self.model.trainable_variables)
         check_dtypes(self.model, self.backend, self.dtype)  # never silently float32
         self.epoch = 0  # completed epochs
@@ -231,13 +233,11 @@ class KerasTier:
 
     def probe(self, x: np.ndarray, y: np.ndarray) -> dict:
         """The logits, loss and gradients of one batch at the current weights, changing nothing:
-        what ``mlp-tiers parity`` compares level by level (``highlevel_keras.probe``)."""
-        from highlevel_keras.support import probe
-
+        what ``mlp-tiers parity`` compares level by level (``highlevel_keras.support``)."""
         x, y = np.asarray(x), np.asarray(y)
         check_batch(x, y, self.model_spec, self.dtype)
         with self._scope():
-            return probe(self, x, one_hot(y, self.model_spec.n_outputs, self.dtype))
+            return probe_batch(self, x, one_hot(y, self.model_spec.n_outputs, self.dtype))
 
     # -- inference and parameters ---------------------------------------------------------------
 
@@ -264,7 +264,7 @@ class KerasTier:
     # -- checkpoints, and the native .keras file ------------------------------------------------
 
     def checkpoint(self) -> Checkpoint:
-        """The full training state in the shared format (``highlevel_keras.resume``)."""
+        """The full training state in the shared format (``highlevel_keras.support``)."""
         return keras_checkpoint(self)
 
     def restore(self, checkpoint: Checkpoint) -> None:

@@ -20,8 +20,8 @@ Hyper-parameters are cast to the parameters' dtype, so a float32 run computes in
 throughout.
 
 Each update is written as its formula. The state arrays (``v``, ``m``, ``s``) and the
-parameters change in place (``+=``, ``[...] =``): the model and a checkpoint hold references to
-these very arrays.
+parameters change in place (``+=``, ``[...] =``): the model computes with these very arrays,
+and ``restore`` writes a checkpoint's values into them.
 """
 
 from __future__ import annotations

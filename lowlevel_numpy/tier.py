@@ -137,7 +137,8 @@ class NumpyTier:
             losses, sizes, correct = [], [], 0
             for batch, rows in enumerate(epoch_batches(n, spec.batch_size, spec.seed, self.epoch)):
                 rows = self.xp.asarray(rows)
-                loss, batch_correct = self.train_step(x[rows], t[rows])
+                x_batch, t_batch = x[rows], t[rows]
+                loss, batch_correct = self.train_step(x_batch, t_batch)
                 loss = check_finite(loss, self.name, spec.lr, self.epoch + 1, batch + 1, steps)
                 losses.append(loss)
                 sizes.append(len(rows))

@@ -76,9 +76,6 @@ def fit(
     x, t = training_arrays(data, tier.model_spec, tier.dtype)
     x, t = tier._on_device(x), tier._on_device(t)
     n, steps = len(x), n_batches(len(x), spec.batch_size)
-    # Traced once per shape of its row chunks: (k, batch), the epoch's rest, and the last,
-    # smaller batch. XLA needs those shapes known.
-    several_steps = tier._compile(lambda *args: train_steps(tier, *args), None)
     hooks = CallbackList(callbacks, tier)
     hooks.train_begin(tier.epoch + 1, spec.epochs, steps)
 
@@ -87,7 +84,10 @@ def fit(
         losses, sizes, correct = [], [], 0
         batches = epoch_batches(n, spec.batch_size, spec.seed, tier.epoch)
         for first, chunk in chunks(batches, steps_per_call):
-            chunk_losses, chunk_correct = several_steps(x, t, tier._on_device(np.stack(chunk)))
+            # traced once per shape of its row chunks: (k, batch), the epoch's rest, and the
+            # last, smaller batch (XLA needs those shapes known)
+            rows = tier._on_device(np.stack(chunk))
+            chunk_losses, chunk_correct = tier._several_steps(x, t, rows)
             for batch, loss in enumerate(chunk_losses.numpy().tolist(), start=first):
                 loss = check_finite(loss, tier.name, spec.lr, tier.epoch + 1, batch + 1, steps)
                 losses.append(loss)

@@ -36,7 +36,7 @@ from shared.batching import epoch_batches, n_batches
 from shared.callbacks import Callback, CallbackList
 from shared.checkpoint import Checkpoint, CheckpointFile, pairs
 from shared.contract import check_batch
-from shared.errors import UnknownNameError
+from shared.errors import SpecError, UnknownNameError
 from shared.history import History
 from shared.init import Params, check_params
 from shared.metrics import one_hot
@@ -61,7 +61,13 @@ MODES = ("function", "eager", "jit")
 
 class TFTier:
     """What both flavours share; each says how to build its model and optimizer, how to apply an
-    update, and where its optimizer keeps its state."""
+    update, and where its optimizer keeps its state.
+
+    As ``@tf.function`` on a function would, the compiled step takes the name of the method it
+    compiles: after ``__init__``, ``self.train_step`` runs ``train_step`` below as ``mode`` says.
+    With ``steps_per_call > 1`` (the variant ``steps16``), ``__init__`` binds the faster loop of
+    ``midlevel_tf.multistep`` as this instance's ``fit``; the ``fit`` below is the plain one.
+    """
 
     name = "tf"
     own_progress_bar: ClassVar[bool] = False
@@ -79,6 +85,8 @@ class TFTier:
             raise UnknownNameError(
                 f"unknown TensorFlow execution mode {mode!r}; the modes are {', '.join(MODES)}"
             )
+        if type(steps_per_call) is not int or steps_per_call < 1:
+            raise SpecError(f"steps_per_call must be a whole number >= 1; got {steps_per_call!r}")
         self.model_spec, self.train_spec, self.dtype = model_spec, train_spec, train_spec.dtype
         self.mode = mode
         self.device = device_name(train_spec.device)
@@ -94,10 +102,10 @@ class TFTier:
         x_spec = tf.TensorSpec([None, model_spec.n_inputs], dtype)
         t_spec = tf.TensorSpec([None, model_spec.n_outputs], dtype)
         # The signatures let the partial last batch reuse the traced graph instead of retracing.
-        # ``self.train_step`` is now the compiled step; the method below is what it runs.
         self.train_step = self._compile(self.train_step, [x_spec, t_spec])  # type: ignore[method-assign]
         self._compiled_predict = self._compile(self.model.predict_proba, [x_spec])
         if steps_per_call > 1:  # the variant steps16: the faster loop of midlevel_tf.multistep
+            self._several_steps = self._compile(partial(multistep.train_steps, self), None)
             self.fit = partial(multistep.fit, self, steps_per_call)  # type: ignore[method-assign]
 
     # -- what a flavour supplies ----------------------------------------------------------------
@@ -201,7 +209,9 @@ class TFTier:
             start = time.perf_counter()
             losses, sizes, correct = [], [], 0
             for batch, rows in enumerate(epoch_batches(n, spec.batch_size, spec.seed, self.epoch)):
-                loss, batch_correct = self.train_step(tf.gather(x, rows), tf.gather(t, rows))
+                with tf.device(self.device):  # the batch gathered where the data lives
+                    x_batch, t_batch = tf.gather(x, rows), tf.gather(t, rows)
+                loss, batch_correct = self.train_step(x_batch, t_batch)
                 loss = check_finite(loss, self.name, spec.lr, self.epoch + 1, batch + 1, steps)
                 losses.append(loss)
                 sizes.append(len(rows))

@@ -30,7 +30,7 @@ class TierEntry:
     summary: str
     keras_backend: str | None = None  # the Keras backend the tier needs, if it uses Keras
     variants: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()  # name -> options
-    # Known, measured causes of difference from the NumPy tier (shared.parity names their rows):
+    # Known, measured causes of difference from the NumPy tier (mlp_tiers.parity names their rows):
     # Keras's optimizers on TensorFlow round some float64 hyper-parameters through float32 ...
     casts_hyperparameters: bool = False
     # ... and the Keras ops that compute float64 inputs in float32 on this backend ("matmul":

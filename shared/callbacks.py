@@ -36,8 +36,7 @@ class CallbackList:
     """The callbacks of one ``fit``, called together: ``callbacks.batch_end(i, loss)``.
 
     A loop calls ``train_begin`` once, ``batch_end`` after every step, ``epoch_end`` after every
-    epoch and ``train_end`` once. A step's loss is read (which waits for the step to finish on a
-    GPU or in a TensorFlow graph) only when some callback is there to receive it.
+    epoch and ``train_end`` once; each callback receives a step's loss as a Python float.
     """
 
     def __init__(self, callbacks: Sequence[Callback], tier: Tier) -> None:

@@ -2,7 +2,8 @@
 
 Layout of the archive (every entry a plain NumPy array, read with ``allow_pickle=False``):
 
-- ``params/{i}/W``, ``params/{i}/b``: kernel ``(n_in, n_out)`` and bias of layer ``i``;
+- ``params/{i}/W``, ``params/{i}/b``: kernel ``(n_in, n_out)`` and bias of layer ``i + 1`` (the
+  keys count from 0, the layers from 1: ``params/0/W`` is ``W_1``);
 - ``slots/{name}/{i}/W``, ``slots/{name}/{i}/b``: the optimizer's per-parameter state, with the
   same shapes (``v`` for momentum and Nesterov; ``m`` and ``v`` for Adam; ``s`` for RMSprop);
 - ``best/{i}/W``, ``best/{i}/b``: the best weights so far, when early stopping is on;
@@ -38,8 +39,9 @@ if TYPE_CHECKING:
     from shared.data import Dataset
 
 FORMAT = "mlp-tiers-checkpoint"
-# Version 2: every history record holds the training accuracy. Version 1 files, written before
-# it joined the history, are read too: their records may lack it (an empty cell in history.csv).
+# Version 2: every history record holds the training accuracy, a number, or null for an epoch
+# trained before it was recorded. Version 1 files, written before that, are read too: their
+# records may lack it, and are read with it null (an empty cell in history.csv).
 VERSION = 2
 READS = (1, 2)
 
@@ -297,8 +299,9 @@ def _check_meta(meta: dict[str, Any], path: Path) -> None:
     for i, record in enumerate(history):
         if not isinstance(record, dict) or set(required) - set(record):
             fail(f"history record {i + 1}", f"must hold {', '.join(required)}")
-        present = [key for key in HISTORY_KEYS if key in record]
-        if record["epoch"] != i + 1 or not all(_is_number(record[k]) for k in present):
+        record.setdefault("accuracy", None)  # version 1: not recorded yet
+        numbers = [k for k in HISTORY_KEYS if not (k == "accuracy" and record[k] is None)]
+        if record["epoch"] != i + 1 or not all(_is_number(record[k]) for k in numbers):
             fail(f"history record {i + 1}", "must be numbers, for epochs 1, 2, ... in order")
     stopping = meta.get("early_stopping")
     if stopping is None:

@@ -48,14 +48,6 @@ def stopped(early_stopping: EarlyStopping | None) -> bool:
     return early_stopping is not None and early_stopping.stopped_epoch is not None
 
 
-def epoch_loss(losses: Sequence[Any], sizes: Sequence[int]) -> float:
-    """The epoch's training loss: the batch losses weighted by batch size, over all samples.
-
-    ``losses`` may hold a framework's scalars; reading them waits for the last step to finish.
-    """
-    return float(np.dot([float(loss) for loss in losses], sizes)) / sum(sizes)
-
-
 def check_finite(loss: Any, name: str, lr: float, epoch: int, batch: int, n_batches: int) -> float:
     """The step's loss as a float; stop at once when it is NaN or infinite: the weights have
     diverged, and every later step, epoch record and checkpoint would hold NaN. ``epoch`` is the

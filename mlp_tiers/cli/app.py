@@ -1,9 +1,10 @@
 """The command line's frame: ``mlp-tiers`` and every tier's train script parse their flags,
 call the tools of ``mlp_tiers`` and print what they return; errors become one line.
 
-Only the standard library and two small modules of ours load before the guard (``guard``) is in
-place: rich, NumPy, scikit-learn and the frameworks load inside it, so `--help` is immediate and
-Ctrl-C during start-up ends quietly.
+Only the standard library and a few small modules of ours (this package, ``mlp_tiers.flags``,
+``shared.errors``, ``shared.spec``) load before the guard (``guard``) is in place: rich, NumPy,
+scikit-learn and the frameworks load inside it, so `--help` is immediate and Ctrl-C during
+start-up ends quietly.
 """
 
 from __future__ import annotations

@@ -81,3 +81,58 @@ def test_float32_stays_float32_and_updates_in_place(optimizer):
     opt.apply_update([w], [G1.astype(np.float32)])
     assert w is same and w.dtype == np.float32
     assert all(a.dtype == np.float32 for slot in opt.state.values() for a in slot)
+
+
+def in_place_rule(name, spec, state, w, g, t):
+    """The order of operations of the in-place form the optimizers once had (each product and
+    sum rounded in this order, through scratch arrays): the plain formulas must round alike."""
+    dtype = w.dtype.type
+    lr, mom, b1, b2, rho, eps = (dtype(v) for v in (spec.lr, spec.momentum, spec.beta1,
+                                                     spec.beta2, spec.rho, spec.eps))  # fmt: skip
+    s = np.empty_like(w)
+    if name == "sgd":
+        w -= np.multiply(lr, g, out=s)
+    elif name in ("momentum", "nesterov"):
+        v = state["v"]
+        np.multiply(lr, g, out=s)
+        v *= mom
+        v -= s
+        w += mom * v - s if name == "nesterov" else v
+    elif name == "adam":
+        m, v = state["m"], state["v"]
+        alpha = lr * np.sqrt(1 - b2 ** dtype(t)) / (1 - b1 ** dtype(t))
+        np.subtract(g, m, out=s)
+        s *= 1 - b1
+        m += s
+        np.multiply(g, g, out=s)
+        s -= v
+        s *= 1 - b2
+        v += s
+        np.sqrt(v, out=s)
+        s += eps
+        w -= np.multiply(m, alpha) / s
+    else:  # rmsprop
+        v, a = state["s"], np.empty_like(w)
+        v *= rho
+        np.multiply(g, g, out=a)
+        a *= 1 - rho
+        v += a
+        np.add(v, eps, out=a)
+        np.sqrt(a, out=a)
+        w -= np.multiply(lr, g, out=s) / a
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "adam", "rmsprop"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_formulas_round_exactly_as_the_in_place_form_did(name, dtype):
+    rng = np.random.default_rng(3)
+    spec = TrainSpec(optimizer=name, lr=0.01, dtype=dtype)
+    w = rng.standard_normal((7, 5)).astype(dtype)
+    reference = w.copy()
+    optimizer = make_optimizer([w], spec)
+    state = {key: np.zeros_like(w) for key in ("v", "m", "s")}
+    for t in range(1, 6):
+        g = rng.standard_normal(w.shape).astype(dtype)
+        optimizer.apply_update([w], [g])
+        in_place_rule(name, spec, state, reference, g, t)
+        np.testing.assert_array_equal(w, reference)

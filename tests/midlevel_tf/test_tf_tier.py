@@ -14,10 +14,12 @@ from tests.helpers import require_framework
 tf = require_framework("tensorflow", "tf")
 
 from adapters.tensorflow_setup import quiet_tensorflow_startup
+from midlevel_tf import multistep
+from midlevel_tf.multistep import train_steps
 from midlevel_tf.nn import dropout
 from midlevel_tf.train import main as train_main
 from mlp_tiers.registry import get_tier
-from shared.errors import DeviceError, UnknownNameError
+from shared.errors import DeviceError, SpecError, UnknownNameError
 from shared.init import init_params
 from shared.spec import TrainSpec
 
@@ -131,16 +133,21 @@ def test_bad_flags_are_one_line(args, message, capsys):
 @pytest.mark.parametrize("flavour", FLAVOURS)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_the_steps16_variant_trains_the_same_weights_as_the_plain_loop(
-    flavour, dtype, blob_data, small_model
+    flavour, dtype, blob_data, small_model, monkeypatch
 ):
     # batch 7 leaves a partial last batch; dropout and L2 on, early stopping on
     train = TrainSpec(optimizer="adam", lr=0.01, batch_size=7, epochs=3, dtype=dtype,
                       dropout=0.2, l2=1e-3, patience=2)  # fmt: skip
     data = blob_data.astype(dtype)
     params = init_params(small_model, 0, dtype)
+    traced = []  # the variant's loop really runs: its graph is traced (once per chunk shape)
+    monkeypatch.setattr(
+        multistep, "train_steps", lambda *args: traced.append(1) or train_steps(*args)
+    )
     plain = get_tier(flavour)(small_model, train, params)
     fast = get_tier(flavour)(small_model, train, params, steps_per_call=16)
     plain_history, fast_history = plain.fit(data), fast.fit(data)
+    assert traced
     assert fast.step == plain.step == 3 * -(-len(data.y_train) // 7)
     for (W, b), (W_fast, b_fast) in zip(plain.get_params(), fast.get_params(), strict=True):
         np.testing.assert_array_equal(W_fast, W)
@@ -149,3 +156,13 @@ def test_the_steps16_variant_trains_the_same_weights_as_the_plain_loop(
         assert {k: v for k, v in fast_record.items() if k != "seconds"} == {
             k: v for k, v in record.items() if k != "seconds"
         }
+
+
+@pytest.mark.parametrize("steps", [0, -3, 2.5, True])
+def test_steps_per_call_must_be_a_whole_number_from_one(steps, small_model):
+    with pytest.raises(
+        SpecError, match=f"steps_per_call must be a whole number >= 1; got {steps!r}"
+    ):
+        get_tier("tf-nn")(
+            small_model, TrainSpec(), init_params(small_model, 0), steps_per_call=steps
+        )

@@ -9,6 +9,7 @@ import pytest
 
 from lowlevel_numpy.train import main as train
 from mlp_tiers.cli import main as mlp_tiers
+from shared.checkpoint import load_checkpoint
 from shared.packages import installed
 
 pytestmark = pytest.mark.slow  # end to end: each case runs the command line
@@ -184,6 +185,11 @@ def test_a_checkpoint_from_before_the_training_accuracy_resumes(
     accuracy = [row.split(",")[2] for row in rows]
     assert accuracy[:3] == ["accuracy", "", ""] and 0 < float(accuracy[3]) <= 1
     assert (folder / "learning_curves.png").stat().st_size > 0
+    # the resumed run's own checkpoint (format 2) holds the old epochs' accuracy as null, and
+    # loads again
+    resumed = load_checkpoint(folder / "checkpoint.npz")
+    assert [record["accuracy"] for record in resumed.history][:2] == [None, None]
+    assert 0 < resumed.history[2]["accuracy"] <= 1
 
 
 def test_metadata_nested_too_deep_is_refused(script, good_checkpoint, tmp_path, capsys):
