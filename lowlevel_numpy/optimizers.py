@@ -73,7 +73,8 @@ class Momentum(Optimizer):
 
     def update(self, i: int, w: np.ndarray, g: np.ndarray) -> None:
         v = self.state["v"][i]
-        v[...] = self.momentum * v - self.lr * g
+        v *= self.momentum  # v = momentum * v - lr * g, in v's own array
+        v -= self.lr * g
         if self.nesterov:
             w += self.momentum * v - self.lr * g
         else:
@@ -120,7 +121,8 @@ class RMSprop(Optimizer):
 
     def update(self, i: int, w: np.ndarray, g: np.ndarray) -> None:
         s = self.state["s"][i]
-        s[...] = self.rho * s + g * g * (1 - self.rho)
+        s *= self.rho  # s = rho * s + (1 - rho) * g^2, in s's own array
+        s += g * g * (1 - self.rho)
         w -= self.lr * g / np.sqrt(s + self.eps)
 
 
