@@ -164,10 +164,8 @@ class NumpyTier:
         stopper = self.early_stopping
         if stopper is not None and stopper.best_params is not None:  # the best epoch's weights
             self.set_params(stopper.best_params)
-            self.history.best_epoch, self.history.stopped_epoch = (
-                stopper.best_epoch,
-                stopper.stopped_epoch,
-            )
+            self.history.best_epoch = stopper.best_epoch
+            self.history.stopped_epoch = stopper.stopped_epoch
         hooks.train_end()
         return self.history
 

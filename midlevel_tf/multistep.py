@@ -112,9 +112,7 @@ def fit(
     stopper = tier.early_stopping
     if stopper is not None and stopper.best_params is not None:
         tier.set_params(stopper.best_params)
-        tier.history.best_epoch, tier.history.stopped_epoch = (
-            stopper.best_epoch,
-            stopper.stopped_epoch,
-        )
+        tier.history.best_epoch = stopper.best_epoch
+        tier.history.stopped_epoch = stopper.stopped_epoch
     hooks.train_end()
     return tier.history

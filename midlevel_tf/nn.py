@@ -42,9 +42,9 @@ class NnModel(tf.Module):
         super().__init__(name="mlp")
         self.spec, self.rate, self.l2 = spec, train.dropout, train.l2
         self.activation = ACTIVATIONS[spec.activation]
-        self.kernels = [tf.Variable(W, name=f"W{i}") for i, (W, _) in enumerate(params)]
-        self.biases = [tf.Variable(b, name=f"b{i}") for i, (_, b) in enumerate(params)]
-        # In the order of the shared checkpoints and the NumPy tier: W0, b0, W1, b1, ...
+        self.kernels = [tf.Variable(W, name=f"W{l}") for l, (W, _) in enumerate(params, start=1)]
+        self.biases = [tf.Variable(b, name=f"b{l}") for l, (_, b) in enumerate(params, start=1)]
+        # In the order of the shared checkpoints and the NumPy tier: W1, b1, W2, b2, ...
         self.parameters = [v for pair in zip(self.kernels, self.biases) for v in pair]
 
     def pairs(self) -> list[tuple[tf.Variable, tf.Variable]]:
