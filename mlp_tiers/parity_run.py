@@ -51,6 +51,14 @@ class ParityRun:
                 "reference_nonfinite": self.reference_nonfinite, "tiers": self.results}  # fmt: skip
 
 
+def check_request(entries: dict[str, tuple[str, dict[str, Any]]], steps: int) -> None:
+    """A clear ``SpecError`` unless some entry is named and ``steps`` is at least 1."""
+    if not entries:
+        raise SpecError("--tiers names no tier; give one or more, such as --tiers tf-nn,keras")
+    if steps < 1:
+        raise SpecError(f"--steps must be an integer >= 1; got {steps}")
+
+
 def run_parity(
     run: Run,
     entries: dict[str, tuple[str, dict[str, Any]]],
@@ -60,10 +68,7 @@ def run_parity(
     """Step each of ``entries`` (``{"tf-nn:jit": ("tf-nn", {"mode": "jit"})}``) ``steps`` steps
     on the first batches of the shared order and compare it with the NumPy tier on the CPU.
     ``status(text)`` is entered while an entry trains (the command line shows a spinner)."""
-    if not entries:
-        raise SpecError("--tiers names no tier; give one or more, such as --tiers tf-nn,keras")
-    if steps < 1:
-        raise SpecError(f"--steps must be an integer >= 1; got {steps}")
+    check_request(entries, steps)
     spec, data, model = run.train, run.data, run.model
     rows = epoch_batches(len(data.y_train), spec.batch_size, spec.seed, 0)[:steps]
     batches = [(data.x_train[r], data.y_train[r]) for r in rows]

@@ -107,16 +107,13 @@ def parity(args: argparse.Namespace, console: Console) -> int:
     """Step tiers in lockstep with the NumPy tier (on the CPU) and report their differences,
     level by level: forward pass, loss, gradients, one update, and every step."""
     from mlp_tiers.console import parity_findings, parity_table
-    from mlp_tiers.parity_run import run_parity, write_report
+    from mlp_tiers.parity_run import check_request, run_parity, write_report
     from mlp_tiers.registry import parse_tier
     from mlp_tiers.report import new_run_dir
     from mlp_tiers.runner import prepare_run
 
     entries = {entry.strip(): parse_tier(entry) for entry in args.tiers.split(",") if entry.strip()}
-    if not entries:
-        raise SpecError("--tiers names no tier; give one or more, such as --tiers tf-nn,keras")
-    if args.steps < 1:
-        raise SpecError(f"--steps must be an integer >= 1; got {args.steps}")
+    check_request(entries, args.steps)  # before the data loads
     run = prepare_run(config_from_args(args))
     use_threads(args, run.model, run.train)
     result = run_parity(run, entries, args.steps, console.status)
