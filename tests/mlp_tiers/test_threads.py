@@ -3,6 +3,7 @@ every framework's pool."""
 
 import subprocess
 import sys
+import time
 
 import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
@@ -40,9 +41,20 @@ def test_auto_never_asks_for_more_threads_than_there_are_cores():
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/loadavg (Linux)")
 def test_busy_cores_sees_a_process_that_just_started_spinning():
-    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    # The spinner says when its loop starts: before that it may be waiting on the disk for its
+    # own start-up (a loaded machine), which the kernel rightly does not count as running.
+    spinner = subprocess.Popen(
+        [sys.executable, "-c", "print('spinning', flush=True)\nwhile True: pass"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
-        assert threads.busy_cores(samples=7, interval=0.02) >= 1
+        assert spinner.stdout is not None and spinner.stdout.readline() == "spinning\n"
+        deadline = time.monotonic() + 5.0  # a few readings, in case the machine is swamped
+        seen = threads.busy_cores(samples=7, interval=0.02)
+        while seen < 1 and time.monotonic() < deadline:
+            seen = threads.busy_cores(samples=7, interval=0.02)
+        assert seen >= 1
     finally:
         spinner.kill()
         spinner.wait()
