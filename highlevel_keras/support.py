@@ -185,12 +185,14 @@ def history_recorder(
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             check_validation(float(logs["val_loss"]), tier.name, tier.train_spec.lr, epoch + 1)
             tier.epoch = epoch + 1
+            classifier = "accuracy" in logs  # a regressor is compiled without the metric
             record = {
                 "epoch": epoch + 1,
                 "loss": float(logs["loss"]),
-                "accuracy": float(logs["accuracy"]),  # the compiled metric's epoch mean
+                # the compiled metric's epoch mean
+                "accuracy": float(logs["accuracy"]) if classifier else None,
                 "val_loss": float(logs["val_loss"]),
-                "val_accuracy": float(logs["val_accuracy"]),
+                "val_accuracy": float(logs["val_accuracy"]) if classifier else None,
                 "seconds": self.seconds,
             }
             tier.history.append(record)

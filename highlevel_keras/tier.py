@@ -20,7 +20,9 @@ The model, as a Keras user writes it (``build_model``, ``compile_model``):
 The last layer emits logits, and cross-entropy is computed from them (``from_logits=True``): a
 softmax layer followed by ``from_logits=False`` would clip probabilities on some backends.
 For ``mse`` with a softmax output, a ``Softmax`` layer follows the logits, as MSE compares
-probabilities with one-hot targets.
+probabilities with one-hot targets. A regressor is the same ``Sequential`` with one linear
+output per target, compiled with ``MeanSquaredError`` and no accuracy metric, and fitted on the
+standardized targets.
 
 What is not the lesson sits beside this file: ``backend`` chooses and configures Keras's
 backend, and ``support`` feeds the shared batch order, records the history, keeps early
@@ -59,10 +61,9 @@ from shared.contract import check_batch, check_inputs
 from shared.fileio import atomic_path
 from shared.history import History
 from shared.init import Params, check_params
-from shared.metrics import one_hot
 from shared.seeding import stream
 from shared.spec import ModelSpec, TrainSpec
-from shared.training import PREDICT_CHUNK, training_arrays
+from shared.training import PREDICT_CHUNK, training_arrays, training_targets
 
 if TYPE_CHECKING:
     from shared.data import Dataset
@@ -125,16 +126,15 @@ def make_optimizer(keras: Any, train: TrainSpec) -> Any:
 def compile_model(
     keras: Any, model: Any, spec: ModelSpec, train: TrainSpec, jit_compile: bool | str
 ) -> None:
-    """The loss (from logits for cross-entropy), the optimizer and an accuracy metric."""
+    """The loss (from logits for cross-entropy), the optimizer and, for a classifier, an
+    accuracy metric."""
     if spec.loss == "cross_entropy":
         loss = keras.losses.CategoricalCrossentropy(from_logits=True)
     else:
         loss = keras.losses.MeanSquaredError()
+    metrics = [] if spec.is_regression else [keras.metrics.CategoricalAccuracy(name="accuracy")]
     model.compile(
-        optimizer=make_optimizer(keras, train),
-        loss=loss,
-        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
-        jit_compile=jit_compile,
+        optimizer=make_optimizer(keras, train), loss=loss, metrics=metrics, jit_compile=jit_compile
     )
 
 
@@ -182,11 +182,12 @@ class KerasTier:
     # -- one step, and fit ----------------------------------------------------------------------
 
     def train_on_batch(self, x: np.ndarray, y: np.ndarray) -> float:
-        """One optimizer step on one batch through ``model.train_on_batch``; its loss. Keras's
+        """One optimizer step on one batch (labels, or a regressor's targets) through
+        ``model.train_on_batch``; its loss. Keras's
         own training step (``Model.train_step``) runs inside it, and inside ``fit``."""
         x, y = np.asarray(x), np.asarray(y)
         check_batch(x, y, self.model_spec, self.dtype)
-        t = one_hot(y, self.model_spec.n_outputs, self.dtype)
+        t = training_targets(y, self.model_spec, self.dtype)
         with self._scope():
             logs = self.model.train_on_batch(x, t, return_dict=True)
         return float(logs["loss"])
@@ -205,7 +206,7 @@ class KerasTier:
         batches, keras_callbacks = shared_batches(
             keras, x, t, spec.batch_size, spec.seed, range(self.epoch, spec.epochs)
         )
-        y_val = one_hot(data.y_val, self.model_spec.n_outputs, self.dtype)
+        y_val = training_targets(data.y_val, self.model_spec, self.dtype)
         if self.early_stopping is not None:
             keras_callbacks.append(self.early_stopping)  # before the recorder: restores weights
         keras_callbacks.append(history_recorder(keras, self, callbacks, steps, checkpoint_file))
@@ -237,7 +238,7 @@ class KerasTier:
         x, y = np.asarray(x), np.asarray(y)
         check_batch(x, y, self.model_spec, self.dtype)
         with self._scope():
-            return probe_batch(self, x, one_hot(y, self.model_spec.n_outputs, self.dtype))
+            return probe_batch(self, x, training_targets(y, self.model_spec, self.dtype))
 
     # -- inference and parameters ---------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lowlevel_numpy.model import MLP
-from shared.metrics import one_hot
+from shared.training import training_targets
 
 TINY = 1e-300
 
@@ -74,7 +74,8 @@ def check_gradients(
 
     Args:
         model: a float64 ``MLP`` on the CPU, with dropout off.
-        x, y: a batch of inputs ``(n, n_inputs)`` and integer labels ``(n,)``.
+        x, y: a batch of inputs ``(n, n_inputs)`` and integer labels ``(n,)`` (a regressor:
+            targets ``(n, n_outputs)``).
         term: ``"data"`` (the data loss alone), ``"l2"`` (the L2 term alone) or ``"total"``.
         entries: how many randomly chosen entries of each parameter array to check.
         h: the finite-difference step.
@@ -83,7 +84,7 @@ def check_gradients(
     """
     if term not in ("data", "l2", "total"):
         raise ValueError(f"term must be data, l2 or total; got {term!r}")
-    t = one_hot(y, model.spec.n_outputs)
+    t = training_targets(y, model.spec, str(x.dtype))  # one-hot labels, or a regressor's
     l2 = model.l2
 
     def loss() -> float:

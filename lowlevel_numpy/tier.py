@@ -30,7 +30,6 @@ from shared.checkpoint import Checkpoint, CheckpointFile, pairs
 from shared.contract import check_batch
 from shared.history import History
 from shared.init import Params, check_params
-from shared.metrics import one_hot
 from shared.seeding import stream
 from shared.spec import ModelSpec, TrainSpec
 from shared.training import (
@@ -42,6 +41,7 @@ from shared.training import (
     resumed_state,
     stopped,
     training_arrays,
+    training_targets,
     validate,
 )
 
@@ -79,26 +79,30 @@ class NumpyTier:
 
     # -- one step ---------------------------------------------------------------------------
 
-    def train_step(self, x, t) -> tuple[float, int]:
-        """One optimizer step on a batch already on the device: ``x (n, n_inputs)``, one-hot
-        ``t (n, n_outputs)``. Returns the batch's loss and how many samples the forward pass
-        got right (the training accuracy, counted as Keras counts it: before the update)."""
+    def train_step(self, x, t) -> tuple[float, int | None]:
+        """One optimizer step on a batch already on the device: ``x (n, n_inputs)`` and targets
+        ``t (n, n_outputs)`` (one-hot labels, or a regressor's standardized numbers). Returns
+        the batch's loss and how many samples the forward pass got right (the training accuracy,
+        counted as Keras counts it: before the update; None for a regressor)."""
         model, spec = self.model, self.train_spec
         # Dropout masks come from a stream keyed by the step: a resumed run draws the same ones.
         rng = stream(spec.seed, "dropout", self.step) if spec.dropout else None
-        z = model.forward(x, rng)  # logits
+        z = model.forward(x, rng)  # logits (a regressor's predictions)
         loss, dz = model.loss(z, t)  # data loss + L2, and dL/dz
-        correct = (z.argmax(axis=1) == t.argmax(axis=1)).sum()
+        correct = None
+        if not self.model_spec.is_regression:
+            correct = int((z.argmax(axis=1) == t.argmax(axis=1)).sum())
         grads = model.backward(dz)  # dL/dW, dL/db of every layer
         self.optimizer.apply_update(model.parameters, grads)
-        return float(loss), int(correct)
+        return float(loss), correct
 
     def train_on_batch(self, x: np.ndarray, y: np.ndarray) -> float:
-        """``train_step`` on host arrays ``x (n, n_inputs)`` and labels ``y (n,)``, checked;
-        its loss. What ``mlp-tiers parity`` drives, step by step, in every tier."""
+        """``train_step`` on host arrays ``x (n, n_inputs)`` and labels ``y (n,)`` (a
+        regressor's targets ``(n, n_outputs)``), checked; its loss. What ``mlp-tiers parity``
+        drives, step by step, in every tier."""
         x, y = np.asarray(x), np.asarray(y)
         check_batch(x, y, self.model_spec, self.dtype)
-        t = one_hot(y, self.model_spec.n_outputs, self.dtype)
+        t = training_targets(y, self.model_spec, self.dtype)
         loss, _ = self.train_step(self.xp.asarray(x), self.xp.asarray(t))
         return loss
 
@@ -107,7 +111,7 @@ class NumpyTier:
         changing nothing: what ``mlp-tiers parity`` compares level by level."""
         x, y = np.asarray(x), np.asarray(y)
         check_batch(x, y, self.model_spec, self.dtype)
-        t = self.xp.asarray(one_hot(y, self.model_spec.n_outputs, self.dtype))
+        t = self.xp.asarray(training_targets(y, self.model_spec, self.dtype))
         z = self.model.forward(self.xp.asarray(x))
         loss, dz = self.model.loss(z, t)
         grads = [to_numpy(g).copy() for g in self.model.backward(dz)]
@@ -134,7 +138,8 @@ class NumpyTier:
 
         while self.epoch < spec.epochs and not stopped(self.early_stopping):
             start = time.perf_counter()
-            losses, sizes, correct = [], [], 0
+            losses, sizes = [], []
+            correct = None if self.model_spec.is_regression else 0  # a classifier's right answers
             for batch, rows in enumerate(epoch_batches(n, spec.batch_size, spec.seed, self.epoch)):
                 rows = self.xp.asarray(rows)
                 x_batch, t_batch = x[rows], t[rows]
@@ -142,7 +147,8 @@ class NumpyTier:
                 loss = check_finite(loss, self.name, spec.lr, self.epoch + 1, batch + 1, steps)
                 losses.append(loss)
                 sizes.append(len(rows))
-                correct += batch_correct
+                if correct is not None:
+                    correct += batch_correct
                 hooks.batch_end(batch, loss)
             seconds = time.perf_counter() - start
             self.epoch += 1
@@ -172,7 +178,8 @@ class NumpyTier:
     # -- inference, parameters, checkpoints -------------------------------------------------
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        """Predictions ``(n, n_outputs)`` as NumPy, dropout off; probabilities for softmax."""
+        """Predictions ``(n, n_outputs)`` as NumPy, dropout off: probabilities for softmax, a
+        regressor's standardized numbers for an identity output."""
 
         def predict(chunk: np.ndarray) -> np.ndarray:
             return to_numpy(self.model.predict_proba(self.xp.asarray(chunk)))

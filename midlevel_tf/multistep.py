@@ -52,16 +52,21 @@ def chunks(batches: list[np.ndarray], k: int) -> Iterator[tuple[int, list[np.nda
         first = last
 
 
-def train_steps(tier: TFTier, x: tf.Tensor, t: tf.Tensor, rows: tf.Tensor) -> tuple[tf.Tensor, ...]:
+def train_steps(
+    tier: TFTier, x: tf.Tensor, t: tf.Tensor, rows: tf.Tensor
+) -> tuple[tf.Tensor, tf.Tensor | None]:
     """``tier``'s step on each batch of ``rows (k, batch)`` in turn, its rows of the training
-    arrays gathered inside the graph; the ``k`` losses, and the ``k`` counts right."""
+    arrays gathered inside the graph; the ``k`` losses, and the ``k`` counts right (None for a
+    regressor, which counts nothing)."""
     step = type(tier).train_step  # the Python step itself: this whole loop is one graph
     k = tf.shape(rows)[0]
     losses, corrects = tf.TensorArray(x.dtype, size=k), tf.TensorArray(tf.int32, size=k)
     for i in tf.range(k):
         loss, correct = step(tier, tf.gather(x, rows[i]), tf.gather(t, rows[i]))
-        losses, corrects = losses.write(i, loss), corrects.write(i, correct)
-    return losses.stack(), corrects.stack()
+        losses = losses.write(i, loss)
+        if correct is not None:  # decided when the loop is traced
+            corrects = corrects.write(i, correct)
+    return losses.stack(), None if tier.model_spec.is_regression else corrects.stack()
 
 
 def fit(
@@ -81,7 +86,8 @@ def fit(
 
     while tier.epoch < spec.epochs and not stopped(tier.early_stopping):
         start = time.perf_counter()
-        losses, sizes, correct = [], [], 0
+        losses, sizes = [], []
+        correct = None if tier.model_spec.is_regression else 0
         batches = epoch_batches(n, spec.batch_size, spec.seed, tier.epoch)
         for first, chunk in chunks(batches, steps_per_call):
             # traced once per shape of its row chunks: (k, batch), the epoch's rest, and the
@@ -93,7 +99,8 @@ def fit(
                 losses.append(loss)
                 sizes.append(len(batches[batch]))
                 hooks.batch_end(batch, loss)
-            correct += int(chunk_correct.numpy().sum())
+            if correct is not None:
+                correct += int(chunk_correct.numpy().sum())
         seconds = time.perf_counter() - start
         tier.epoch += 1
 

@@ -39,7 +39,6 @@ from shared.contract import check_batch
 from shared.errors import SpecError, UnknownNameError
 from shared.history import History
 from shared.init import Params, check_params
-from shared.metrics import one_hot
 from shared.spec import ModelSpec, TrainSpec
 from shared.training import (
     check_finite,
@@ -50,6 +49,7 @@ from shared.training import (
     resumed_state,
     stopped,
     training_arrays,
+    training_targets,
     validate,
 )
 
@@ -145,10 +145,11 @@ class TFTier:
 
     # -- one step -------------------------------------------------------------------------------
 
-    def train_step(self, x: tf.Tensor, t: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """One optimizer step on ``x (n, n_inputs)`` and one-hot ``t (n, n_outputs)``. Returns
-        the loss and how many samples the forward pass got right (the training accuracy,
-        counted as Keras counts it: before the update)."""
+    def train_step(self, x: tf.Tensor, t: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor | None]:
+        """One optimizer step on ``x (n, n_inputs)`` and targets ``t (n, n_outputs)`` (one-hot
+        labels, or a regressor's standardized numbers). Returns the loss and how many samples
+        the forward pass got right (the training accuracy, counted as Keras counts it: before
+        the update; None for a regressor)."""
         seed = None
         if self.train_spec.dropout:
             # A pure function of (seed, step): resuming draws the same dropout masks.
@@ -158,15 +159,18 @@ class TFTier:
             loss = self.model.loss(z, t)
         grads = tape.gradient(loss, self.model.parameters)
         self.apply_update(self.model.parameters, grads)
+        if self.model_spec.is_regression:  # a Python if: settled when the step is traced
+            return loss, None
         right = tf.equal(tf.argmax(z, axis=1), tf.argmax(t, axis=1))
         return loss, tf.reduce_sum(tf.cast(right, tf.int32))
 
     def train_on_batch(self, x: np.ndarray, y: np.ndarray) -> float:
-        """``train_step`` on host arrays ``x (n, n_inputs)`` and labels ``y (n,)``, checked;
-        its loss. What ``mlp-tiers parity`` drives, step by step, in every tier."""
+        """``train_step`` on host arrays ``x (n, n_inputs)`` and labels ``y (n,)`` (a
+        regressor's targets ``(n, n_outputs)``), checked; its loss. What ``mlp-tiers parity``
+        drives, step by step, in every tier."""
         x, y = np.asarray(x), np.asarray(y)
         check_batch(x, y, self.model_spec, self.dtype)
-        t = one_hot(y, self.model_spec.n_outputs, self.dtype)
+        t = training_targets(y, self.model_spec, self.dtype)
         loss, _ = self.train_step(self._on_device(x), self._on_device(t))
         return float(loss)
 
@@ -175,7 +179,7 @@ class TFTier:
         changing nothing: what ``mlp-tiers parity`` compares level by level."""
         x, y = np.asarray(x), np.asarray(y)
         check_batch(x, y, self.model_spec, self.dtype)
-        t = one_hot(y, self.model_spec.n_outputs, self.dtype)
+        t = training_targets(y, self.model_spec, self.dtype)
         with self._context(), tf.GradientTape() as tape:
             z = self.model.forward(tf.constant(x))
             loss = self.model.loss(z, tf.constant(t))
@@ -207,7 +211,8 @@ class TFTier:
 
         while self.epoch < spec.epochs and not stopped(self.early_stopping):
             start = time.perf_counter()
-            losses, sizes, correct = [], [], 0
+            losses, sizes = [], []
+            correct = None if self.model_spec.is_regression else 0  # a classifier's right answers
             for batch, rows in enumerate(epoch_batches(n, spec.batch_size, spec.seed, self.epoch)):
                 with tf.device(self.device):  # the batch gathered where the data lives
                     x_batch, t_batch = tf.gather(x, rows), tf.gather(t, rows)
@@ -215,7 +220,8 @@ class TFTier:
                 loss = check_finite(loss, self.name, spec.lr, self.epoch + 1, batch + 1, steps)
                 losses.append(loss)
                 sizes.append(len(rows))
-                correct += batch_correct
+                if correct is not None:
+                    correct += batch_correct
                 hooks.batch_end(batch, loss)
             seconds = time.perf_counter() - start
             self.epoch += 1
@@ -250,7 +256,8 @@ class TFTier:
     # -- inference, parameters, checkpoints -----------------------------------------------------
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        """Predictions ``(n, n_outputs)`` as NumPy, dropout off; probabilities for softmax."""
+        """Predictions ``(n, n_outputs)`` as NumPy, dropout off: probabilities for softmax, a
+        regressor's standardized numbers for an identity output."""
 
         def predict(chunk: np.ndarray) -> np.ndarray:
             return self._compiled_predict(self._on_device(chunk)).numpy()

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from shared.callbacks import Callback
 from shared.data import Dataset
-from shared.metrics import Evaluation
+from shared.metrics import Evaluation, RegressionEvaluation
 from shared.spec import ModelSpec, TrainSpec
 
 if TYPE_CHECKING:
@@ -56,11 +56,14 @@ class EpochProgress(Callback):
     def on_epoch_end(self, tier: Tier, record: dict[str, Any]) -> None:
         epoch = record["epoch"]
         plus = "+L2" if self.l2 else ""  # Keras's convention: these losses include the L2 term
+        # A regressor's records have no accuracies: its losses are MSEs of standardized targets.
+        accuracy = record["accuracy"] is not None and record["val_accuracy"] is not None
         self.progress.console.print(
             f"{self.label}epoch {epoch:>3}/{self.epochs}  loss{plus} {record['loss']:.4f}  "
-            f"acc {record['accuracy']:.4f}  "
-            f"val_loss{plus} {record['val_loss']:.4f}  val_acc {record['val_accuracy']:.4f}  "
-            f"{duration(record['seconds'])}",
+            + (f"acc {record['accuracy']:.4f}  " if accuracy else "")
+            + f"val_loss{plus} {record['val_loss']:.4f}  "
+            + (f"val_acc {record['val_accuracy']:.4f}  " if accuracy else "")
+            + duration(record["seconds"]),
             highlight=False,
         )
         self.progress.reset(
@@ -98,16 +101,26 @@ def describe_run(
     )
 
 
-def evaluation_table(title: str, rows: dict[str, Evaluation], l2_penalty: float = 0.0) -> Table:
-    """Loss, accuracy and macro F1 per split. ``loss`` is the data loss alone; with an L2 term,
-    a ``loss+L2`` column adds it, as the epoch lines and ``val_loss+L2`` count it."""
+def evaluation_table(
+    title: str, rows: dict[str, Evaluation | RegressionEvaluation], l2_penalty: float = 0.0
+) -> Table:
+    """Loss, accuracy and macro F1 per split; for a regressor, loss, MSE, RMSE, MAE and R² in
+    the targets' units. ``loss`` is the data loss alone (a regressor's: the MSE of the
+    standardized targets, as in the epoch lines); with an L2 term, a ``loss+L2`` column adds
+    it, as the epoch lines and ``val_loss+L2`` count it."""
     table = Table(title=title, title_justify="left")
-    columns = ["split", "loss", *(["loss+L2"] if l2_penalty else []), "accuracy", "macro F1"]
+    regression = any(isinstance(ev, RegressionEvaluation) for ev in rows.values())
+    scores = ["MSE", "RMSE", "MAE", "R²"] if regression else ["accuracy", "macro F1"]
+    columns = ["split", "loss", *(["loss+L2"] if l2_penalty else []), *scores]
     for column in columns:
         table.add_column(column, justify="left" if column == "split" else "right")
     for split, ev in rows.items():
         with_l2 = [f"{ev.loss + l2_penalty:.4f}"] if l2_penalty else []
-        table.add_row(split, f"{ev.loss:.4f}", *with_l2, f"{ev.accuracy:.4f}", f"{ev.macro_f1:.4f}")
+        if isinstance(ev, RegressionEvaluation):
+            values = [f"{ev.mse:.5g}", f"{ev.rmse:.5g}", f"{ev.mae:.5g}", f"{ev.r2:.4f}"]
+        else:
+            values = [f"{ev.accuracy:.4f}", f"{ev.macro_f1:.4f}"]
+        table.add_row(split, f"{ev.loss:.4f}", *with_l2, *values)
     return table
 
 
@@ -125,15 +138,15 @@ def per_class_table(
 
 
 def comparison_table(title: str, rows: list[dict[str, Any]]) -> Table:
+    """One row per tier: its epochs, final training loss, validation and test accuracy (a
+    regressor's RMSE and R², in the targets' units), and its median seconds per epoch."""
     table = Table(title=title, title_justify="left")
-    columns = (
-        "tier",
-        "epochs",
-        "final loss",
-        "val accuracy",
-        "test accuracy",
-        "median s/epoch",
-    )
+    regression = any("test_r2" in row for row in rows)
+    scores = (["val RMSE", "val R²", "test RMSE", "test R²"] if regression
+              else ["val accuracy", "test accuracy"])  # fmt: skip
+    keys = (["val_rmse", "val_r2", "test_rmse", "test_r2"] if regression
+            else ["val_accuracy", "test_accuracy"])  # fmt: skip
+    columns = ("tier", "epochs", "final loss", *scores, "median s/epoch")
     vs_numpy = any("params_vs_numpy" in row for row in rows)
     if vs_numpy:
         columns = (*columns, "params vs numpy")
@@ -144,8 +157,7 @@ def comparison_table(title: str, rows: list[dict[str, Any]]) -> Table:
             row["tier"],
             str(row["epochs"]),
             f"{row['final_loss']:.4f}",
-            f"{row['val_accuracy']:.4f}",
-            f"{row['test_accuracy']:.4f}",
+            *(f"{row[key]:.5g}" if "rmse" in key else f"{row[key]:.4f}" for key in keys),
             f"{row['median_epoch_seconds']:.4f}",
         ]
         if vs_numpy:

@@ -2,8 +2,9 @@
 
 A run folder (or its ``checkpoint.npz``) holds what inference needs: the specs, the weights, the
 class names, and the training split's feature statistics, so that new data is standardized
-exactly as the training data was (``x_std = (x - mean) / scale``). Any installed tier can load
-the weights: by default the tier that trained them.
+exactly as the training data was (``x_std = (x - mean) / scale``); a regressor's also holds its
+training targets' statistics, which turn its predictions back into the targets' units. Any
+installed tier can load the weights: by default the tier that trained them.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from shared.errors import CheckpointError, DataError, SpecError
 
 if TYPE_CHECKING:
     from shared.contract import Tier
-    from shared.metrics import Evaluation
+    from shared.metrics import Evaluation, RegressionEvaluation
 
 
 def checkpoint_path(run_or_checkpoint: str | Path) -> Path:
@@ -41,15 +42,28 @@ def checkpoint_path(run_or_checkpoint: str | Path) -> Path:
 
 @dataclass
 class Trained:
-    """A trained model ready for inference: its checkpoint, scaling and class names."""
+    """A trained model ready for inference: its checkpoint, scaling and class names (for a
+    regressor: its target names and the training targets' scaling)."""
 
     checkpoint: Checkpoint
     mean: np.ndarray
     scale: np.ndarray
     class_names: tuple[str, ...]
+    target_scaling: tuple[np.ndarray, np.ndarray] | None = None
+    target_names: tuple[str, ...] = ()
+
+    @property
+    def is_regression(self) -> bool:
+        return self.checkpoint.model.is_regression
 
     def standardize(self, x: np.ndarray) -> np.ndarray:
         return (x - self.mean) / self.scale
+
+    def in_target_units(self, outputs: np.ndarray) -> np.ndarray:
+        """A regressor's standardized predictions in the targets' units."""
+        assert self.target_scaling is not None
+        mean, scale = self.target_scaling
+        return np.asarray(outputs, dtype=np.float64) * scale + mean
 
     def tier(self, name: str | None = None) -> Tier:
         """An instance of tier ``name`` (by default the one that trained the model) holding the
@@ -66,42 +80,66 @@ def load_trained(run_or_checkpoint: str | Path) -> Trained:
     dataset for a checkpoint written before the statistics travelled with it)."""
     checkpoint = load_checkpoint(checkpoint_path(run_or_checkpoint))
     model = checkpoint.model
-    if checkpoint.scaling is not None:
-        mean, scale = checkpoint.scaling
-        names = checkpoint.class_names
-    elif checkpoint.data is not None:
+    regression = model.is_regression
+    scaling, targets = checkpoint.scaling, checkpoint.target_scaling
+    names = checkpoint.target_names if regression else checkpoint.class_names
+    if (scaling is None or (regression and targets is None)) and checkpoint.data is not None:
         from shared.data import load_dataset
 
-        data = load_dataset(checkpoint.data)
-        mean, scale, names = data.feature_mean, data.feature_scale, data.class_names
-    else:
+        data = load_dataset(checkpoint.data, model.task)
+        scaling, targets = (data.feature_mean, data.feature_scale), data.target_scaling
+        names = data.target_names if regression else data.class_names
+    if scaling is None or (regression and targets is None):
         raise CheckpointError(
-            f"{run_or_checkpoint} records neither the scaling of its features nor its dataset, "
-            "so new data cannot be standardized as its training data was"
+            f"{run_or_checkpoint} records neither the scaling of its features (and targets) nor "
+            "its dataset, so new data cannot be standardized as its training data was"
         )
+    mean, scale = scaling
+    if regression:
+        names = names or tuple(f"target_{j}" for j in range(model.n_outputs))
+        return Trained(checkpoint, np.asarray(mean), np.asarray(scale), (), targets, tuple(names))
     names = names or tuple(str(i) for i in range(model.n_outputs))
     return Trained(checkpoint, np.asarray(mean), np.asarray(scale), tuple(names))
 
 
 def read_inputs(
-    path: str | Path, trained: Trained, label_column: str | None = None
+    path: str | Path, trained: Trained, target: str | None = None
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """The features of a user's ``.npz`` or ``.csv`` file, standardized for ``trained``, and its
-    labels if it has any; a clear ``DataError`` when the shapes do not fit the model."""
+    labels (a regressor's targets, standardized) if it has any; a clear ``DataError`` when the
+    shapes do not fit the model."""
     path = Path(path).expanduser()
-    n_inputs = trained.checkpoint.model.n_inputs
-    table = read_table(path, label_column, n_features=n_inputs)
+    model = trained.checkpoint.model
+    n_inputs = model.n_inputs
+    table = read_table(path, target, n_features=n_inputs, task=model.task)
     x = validate_features(table.x, str(path))
     if x.shape[1] != n_inputs:
+        extra = f"{model.n_outputs} target" if model.is_regression else "one label"
         raise DataError(
             f"{path} has {x.shape[1]} feature columns, but the model takes {n_inputs} (a CSV "
-            f"may add one label column: {n_inputs + 1} columns in all)"
+            f"may add {extra} column{'s' if model.n_outputs > 1 and model.is_regression else ''}"
+            f": {n_inputs + (model.n_outputs if model.is_regression else 1)} columns in all)"
         )
     y = None
     if table.y is not None:
-        y = labels_for(table, trained, path)
+        y = targets_for(table, trained, path) if model.is_regression else labels_for(
+            table, trained, path
+        )  # fmt: skip
     dtype = trained.checkpoint.train.dtype
     return trained.standardize(x).astype(dtype), y
+
+
+def targets_for(table: Any, trained: Trained, path: Path) -> np.ndarray:
+    """A file's regression targets, standardized as the model's training targets were."""
+    from shared.data.dataset import validate_targets
+
+    y, _ = validate_targets(table.y, len(table.x), str(path))
+    k = trained.checkpoint.model.n_outputs
+    if y.shape[1] != k:
+        raise DataError(f"{path} has {y.shape[1]} target columns, but the model predicts {k}")
+    assert trained.target_scaling is not None
+    mean, scale = trained.target_scaling
+    return ((y - mean) / scale).astype(trained.checkpoint.train.dtype)
 
 
 def labels_for(table: Any, trained: Trained, path: Path) -> np.ndarray:
@@ -139,13 +177,22 @@ def evaluation_splits(
     from shared.spec import DataSpec
 
     checkpoint = trained.checkpoint
+    task = checkpoint.model.task
     if dataset not in SOURCES:
         x, y = read_inputs(Path(dataset), trained, label_column)
         if y is None:
             raise DataError(f"{dataset} has no labels to evaluate against; use mlp-tiers predict")
         return {Path(dataset).name: (x, y)}
+    if SOURCES[dataset].task != task:
+        kind = "regressor" if task == "regression" else "classifier"
+        ours = [name for name, source in SOURCES.items() if source.task == task]
+        raise DataError(
+            f"the model is a {kind}, and {dataset} is a {SOURCES[dataset].task} dataset; "
+            f"evaluate it on {task} data ({', '.join(ours)}, or a file)"
+        )
     same = checkpoint.data is not None and checkpoint.data.name == dataset
-    data = load_dataset(checkpoint.data if same and checkpoint.data else DataSpec(name=dataset))
+    spec = checkpoint.data if same and checkpoint.data else DataSpec(name=dataset)
+    data = load_dataset(spec, task)
     if data.n_features != checkpoint.model.n_inputs:
         raise DataError(
             f"{dataset} has {data.n_features} features, but the model takes "
@@ -156,6 +203,15 @@ def evaluation_splits(
         x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
         raw = x * data.feature_scale + data.feature_mean  # as the file had it
         x = trained.standardize(raw).astype(checkpoint.train.dtype)
+        if task == "regression":
+            if data.n_outputs != checkpoint.model.n_outputs:
+                raise DataError(
+                    f"{dataset} has {data.n_outputs} targets, but the model predicts "
+                    f"{checkpoint.model.n_outputs}"
+                )
+            mean, scale = trained.target_scaling  # type: ignore[misc]
+            splits[split] = (x, ((data.in_target_units(y) - mean) / scale).astype(x.dtype))
+            continue
         if y.size and y.max() >= len(trained.class_names):
             raise DataError(
                 f"{dataset} has more classes than the model's {len(trained.class_names)}"
@@ -165,16 +221,19 @@ def evaluation_splits(
 
 
 def evaluate_trained(
-    tier: Tier, splits: dict[str, tuple[np.ndarray, np.ndarray]], loss: str
-) -> dict[str, Evaluation]:
-    """``tier``'s evaluation on each split: loss, accuracy, per-class scores, confusion."""
+    tier: Tier, splits: dict[str, tuple[np.ndarray, np.ndarray]], trained: Trained
+) -> dict[str, Evaluation | RegressionEvaluation]:
+    """``tier``'s evaluation on each split: loss, accuracy, per-class scores, confusion; for a
+    regressor, MSE, RMSE, MAE and R² in the targets' units."""
     from shared.contract import check_inputs
-    from shared.metrics import evaluate
+    from shared.metrics import evaluate_for
 
     evaluations = {}
     for split, (x, y) in splits.items():
         check_inputs(x, tier.model_spec, tier.dtype)
-        evaluations[split] = evaluate(tier.predict_proba(x), y, loss)
+        evaluations[split] = evaluate_for(
+            tier.model_spec, tier.predict_proba(x), y, trained.target_scaling
+        )
     return evaluations
 
 
@@ -191,6 +250,34 @@ def predictions_csv(
     for index, row in zip(predicted, probabilities):
         writer.writerow([names[index], int(index), *(f"{p:.6g}" for p in row)])
     return buffer.getvalue()
+
+
+def regression_csv(predicted: np.ndarray, names: tuple[str, ...]) -> str:
+    """One CSV row per sample: each target's prediction, in the targets' units."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([f"predicted {name}" for name in names])
+    for row in predicted:
+        writer.writerow([f"{value:.8g}" for value in row])
+    return buffer.getvalue()
+
+
+def write_regression_predictions(path: str, predicted: np.ndarray, names: tuple[str, ...]) -> None:
+    """A regressor's predictions as ``.npz`` (arrays ``predicted (n, n_targets)`` and
+    ``target_names``) or ``.csv`` (``regression_csv``), by the file name's ending; atomically."""
+    from shared.fileio import atomic_write
+
+    if path.lower().endswith(".npz"):
+        with atomic_write(path) as handle:
+            np.savez(handle, predicted=predicted, target_names=np.array(names))
+        return
+    if not path.lower().endswith(".csv"):
+        raise SpecError(f"--out takes a .csv or .npz file name; got {path!r}")
+    with atomic_write(path, "w") as handle:
+        handle.write(regression_csv(predicted, names))
 
 
 def write_predictions(

@@ -1,6 +1,8 @@
 """Pictures of trained runs, written into run folders: the tiers' learning curves on one plot,
 their confusion matrices, their decision boundaries on 2-D data, and the test samples they got
-wrong on image data. Matplotlib's object-oriented API: no display, no global state."""
+wrong on image data; for a regressor, predicted against actual, the residuals, and on 1-D data
+every tier's fitted curve over the data. Matplotlib's object-oriented API: no display, no global
+state."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from shared.fileio import atomic_write
 # Datasets whose samples are square grayscale images, flattened row by row.
 IMAGE_DATASETS = ("digits", "mnist", "fashion_mnist", "mnist_shaped")
 GRID = 160  # points per side of the grid a decision boundary is drawn on
+CURVE_POINTS = 400  # points of the grid a fitted curve is drawn on
 
 
 def _save(figure: Any, path: str | Path) -> None:
@@ -37,15 +40,18 @@ def plot_compared_curves(
     from matplotlib.lines import Line2D
     from matplotlib.ticker import MaxNLocator
 
-    figure = Figure(figsize=(11, 4), layout="constrained")
-    loss_axes, accuracy_axes = figure.subplots(1, 2)
+    accuracy = has_accuracy(*histories.values())
+    figure = Figure(figsize=(11, 4) if accuracy else (6.5, 4), layout="constrained")
+    loss_axes, accuracy_axes = figure.subplots(1, 2) if accuracy else (figure.subplots(), None)
     for i, (tier, history) in enumerate(histories.items()):
         colour = f"C{i}"
         epochs = history.column("epoch")
         # Later tiers drawn thinner, so that coinciding curves stay visible underneath.
         width = max(2.8 - 0.45 * i, 0.8)
-        for axes, names in ((loss_axes, ("loss", "val_loss")),
-                            (accuracy_axes, ("accuracy", "val_accuracy"))):  # fmt: skip
+        panels = [(loss_axes, ("loss", "val_loss"))]
+        if accuracy_axes is not None:
+            panels.append((accuracy_axes, ("accuracy", "val_accuracy")))
+        for axes, names in panels:
             # float: an epoch without a training accuracy (an older checkpoint's) is a gap
             training, validation = (np.asarray(history.column(n), dtype=float) for n in names)
             axes.plot(epochs, training, color=colour, lw=width, label=tier)
@@ -54,14 +60,23 @@ def plot_compared_curves(
     loss_axes.set(xlabel="epoch", ylabel="loss (incl. L2)" if l2 else "loss", title="Loss")
     kinds = [Line2D([], [], color="0.3", label="training"),
              Line2D([], [], color="0.3", ls="--", label="validation")]  # fmt: skip
-    loss_axes.legend(handles=kinds)
-    accuracy_axes.set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
-    accuracy_axes.legend(title="tier")
-    for axes in (loss_axes, accuracy_axes):
+    if accuracy_axes is None:  # a regressor: one panel, whose legend names the tiers too
+        tiers = [Line2D([], [], color=f"C{i}", lw=2, label=t) for i, t in enumerate(histories)]
+        loss_axes.legend(handles=kinds + tiers)
+    else:
+        loss_axes.legend(handles=kinds)
+        accuracy_axes.set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
+        accuracy_axes.legend(title="tier")
+    for axes in (loss_axes, accuracy_axes) if accuracy_axes is not None else (loss_axes,):
         axes.grid(alpha=0.3)
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     figure.suptitle(title)
     _save(figure, path)
+
+
+def has_accuracy(*histories: Any) -> bool:
+    """Whether any epoch of these histories has a validation accuracy (a regressor's has none)."""
+    return any(v is not None for h in histories for v in h.column("val_accuracy"))
 
 
 def plot_confusions(
@@ -175,3 +190,122 @@ def plot_misclassified(
                     f"{len(shown)} shown{note}\n{title}", fontsize=10)  # fmt: skip
     _save(figure, path)
     return len(wrong)
+
+
+def curve_grid(x: np.ndarray) -> np.ndarray:
+    """``CURVE_POINTS`` points ``(n, 1)`` evenly over 1-D data, with a small margin."""
+    low, high = float(x.min()), float(x.max())
+    margin = 0.03 * (high - low + 1e-12)
+    return np.linspace(low - margin, high + margin, CURVE_POINTS)[:, None]
+
+
+def _target_panels(figure: Any, n_tiers: int, n_targets: int) -> np.ndarray:
+    """One row of axes per target, one column per tier."""
+    return np.atleast_2d(figure.subplots(n_targets, n_tiers, squeeze=False))
+
+
+def _agree(predicted: dict[str, np.ndarray], actual: np.ndarray) -> bool:
+    """Whether the tiers' predictions differ by under 0.1% of the targets' spread: then one
+    panel shows them all, overlaid."""
+    first = next(iter(predicted.values()))
+    spread = float(np.ptp(actual)) or 1.0
+    return all(float(np.max(np.abs(p - first))) <= 1e-3 * spread for p in predicted.values())
+
+
+def plot_predicted_vs_actual(
+    predicted: dict[str, np.ndarray],
+    actual: np.ndarray,
+    target_names: tuple[str, ...],
+    path: str | Path,
+    title: str,
+) -> bool:
+    """Each tier's test predictions against the true values, one panel per tier (one, overlaid,
+    when the tiers agree: returned), with the diagonal a perfect model would lie on."""
+    from matplotlib.figure import Figure
+
+    agree = len(predicted) > 1 and _agree(predicted, actual)
+    shown = {f"all {len(predicted)} tiers (they agree)": next(iter(predicted.values()))} if agree \
+        else predicted  # fmt: skip
+    k = actual.shape[1]
+    figure = Figure(figsize=(max(3.8 * len(shown), 5.0), 3.8 * k + 0.5), layout="constrained")
+    grid = _target_panels(figure, len(shown), k)
+    low, high = float(actual.min()), float(actual.max())
+    for column, (label, values) in enumerate(shown.items()):
+        for j in range(k):
+            axes = grid[j, column]
+            axes.plot([low, high], [low, high], color="0.5", ls="--", lw=1, label="perfect")
+            axes.scatter(actual[:, j], values[:, j], s=9, alpha=0.6, color=f"C{column}",
+                         edgecolors="none", label=label)  # fmt: skip
+            r2 = _r2(actual[:, j], values[:, j])
+            axes.set(xlabel=f"actual {target_names[j]}", ylabel=f"predicted {target_names[j]}",
+                     title=f"{label}: R² {r2:.3f}")  # fmt: skip
+            axes.grid(alpha=0.3)
+    figure.suptitle(title, fontsize=10)
+    _save(figure, path)
+    return agree
+
+
+def _r2(actual: np.ndarray, predicted: np.ndarray) -> float:
+    total = float(np.sum((actual - actual.mean()) ** 2))
+    residual = float(np.sum((actual - predicted) ** 2))
+    return 1.0 - residual / total if total > 0 else float(residual == 0)
+
+
+def plot_residuals(
+    predicted: dict[str, np.ndarray],
+    actual: np.ndarray,
+    target_names: tuple[str, ...],
+    path: str | Path,
+    title: str,
+) -> None:
+    """Each tier's residuals (actual - predicted) against its prediction: a good fit leaves a
+    band around 0 with no trend; a curve or a funnel shows what the model missed."""
+    from matplotlib.figure import Figure
+
+    k = actual.shape[1]
+    figure = Figure(figsize=(max(3.8 * len(predicted), 5.0), 3.4 * k + 0.5), layout="constrained")
+    grid = _target_panels(figure, len(predicted), k)
+    for column, (tier, values) in enumerate(predicted.items()):
+        for j in range(k):
+            axes = grid[j, column]
+            residual = actual[:, j] - values[:, j]
+            axes.axhline(0.0, color="0.5", ls="--", lw=1)
+            axes.scatter(values[:, j], residual, s=9, alpha=0.6, color=f"C{column}",
+                         edgecolors="none")  # fmt: skip
+            rmse = float(np.sqrt(np.mean(residual**2)))
+            axes.set(xlabel=f"predicted {target_names[j]}", ylabel="actual - predicted",
+                     title=f"{tier}: RMSE {rmse:.4g}")  # fmt: skip
+            axes.grid(alpha=0.3)
+    figure.suptitle(title, fontsize=10)
+    _save(figure, path)
+
+
+def plot_fitted_curves(
+    curves: dict[str, np.ndarray],
+    grid: np.ndarray,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    x_name: str,
+    y_name: str,
+    path: str | Path,
+    title: str,
+) -> None:
+    """1-D data (training and test points) with every tier's fitted curve on one plot; later
+    tiers drawn thinner, so that curves lying on one another stay visible."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(8, 4.8), layout="constrained")
+    axes = figure.subplots()
+    axes.scatter(x_train[:, 0], y_train[:, 0], s=10, color="0.65", edgecolors="none",
+                 label="training data")  # fmt: skip
+    axes.scatter(x_test[:, 0], y_test[:, 0], s=14, color="0.2", marker="x", linewidths=0.8,
+                 label="test data")  # fmt: skip
+    for i, (tier, values) in enumerate(curves.items()):
+        axes.plot(grid[:, 0], values[:, 0], color=f"C{i}", lw=max(3.0 - 0.5 * i, 0.9), label=tier)
+    axes.set(xlabel=x_name, ylabel=y_name)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8)
+    figure.suptitle(title, fontsize=10)
+    _save(figure, path)

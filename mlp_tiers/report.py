@@ -104,27 +104,32 @@ def plot_learning_curves(
     l2: bool = False,
     resumed_after: int | None = None,
 ) -> None:
-    """Loss (log scale) and accuracy, training and validation, against the epoch, as a PNG; the
-    best epoch of early stopping and the epoch a resumed run continued after marked."""
+    """Loss (log scale) and accuracy (a classifier's), training and validation, against the
+    epoch, as a PNG; the best epoch of early stopping and the epoch a resumed run continued
+    after marked."""
     # The object-oriented API renders without pyplot's global state or a display.
     from matplotlib.figure import Figure
 
+    from mlp_tiers.pictures import has_accuracy
+
     epochs = history.column("epoch")
-    figure = Figure(figsize=(9, 3.6), layout="constrained")
-    loss_axes, accuracy_axes = figure.subplots(1, 2)
+    accuracy = has_accuracy(history)
+    figure = Figure(figsize=(9, 3.6) if accuracy else (5.5, 3.6), layout="constrained")
+    loss_axes, accuracy_axes = figure.subplots(1, 2) if accuracy else (figure.subplots(), None)
     loss_axes.plot(epochs, history.column("loss"), marker="o", ms=3, label="training")
     loss_axes.plot(epochs, history.column("val_loss"), marker="o", ms=3, label="validation")
     loss_axes.set(xlabel="epoch", ylabel="loss (incl. L2)" if l2 else "loss", title="Loss")
     if min(history.column("loss") + history.column("val_loss")) > 0:
         loss_axes.set_yscale("log")
-    for name, label in (("accuracy", "training"), ("val_accuracy", "validation")):
-        # float: an epoch without a training accuracy (an older checkpoint's) is a gap, NaN
-        values = np.asarray(history.column(name), dtype=float)
-        accuracy_axes.plot(epochs, values, marker="o", ms=3, label=label)
-    accuracy_axes.set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
+    if accuracy_axes is not None:
+        for name, label in (("accuracy", "training"), ("val_accuracy", "validation")):
+            # float: an epoch without a training accuracy (an older checkpoint's) is a gap, NaN
+            values = np.asarray(history.column(name), dtype=float)
+            accuracy_axes.plot(epochs, values, marker="o", ms=3, label=label)
+        accuracy_axes.set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
     from matplotlib.ticker import MaxNLocator
 
-    for axes in (loss_axes, accuracy_axes):
+    for axes in (loss_axes, accuracy_axes) if accuracy_axes is not None else (loss_axes,):
         axes.grid(alpha=0.3)
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         if history.best_epoch is not None:

@@ -18,11 +18,15 @@ import numpy as np
 
 from mlp_tiers.pictures import (
     boundary_grid,
+    curve_grid,
     image_side,
     plot_boundaries,
     plot_compared_curves,
     plot_confusions,
+    plot_fitted_curves,
     plot_misclassified,
+    plot_predicted_vs_actual,
+    plot_residuals,
 )
 from mlp_tiers.registry import TIERS, get_tier, run_in_new_process
 from mlp_tiers.report import (
@@ -41,7 +45,7 @@ from shared.errors import CheckpointError, DivergedError, Interrupted, SpecError
 from shared.fileio import remove_stale_temporaries
 from shared.history import History
 from shared.init import Params, init_params
-from shared.metrics import Evaluation, evaluate, l2_penalty
+from shared.metrics import Evaluation, RegressionEvaluation, evaluate_for, l2_penalty
 from shared.packages import versions
 from shared.resources import requested_threads, require, training_bytes
 from shared.spec import DataSpec, ModelSpec, RunConfig, TrainSpec, to_dict
@@ -72,8 +76,8 @@ def prepare_run(
         if config is None:
             raise ValueError("prepare_run needs a config or a checkpoint to resume")
         data_spec, train = config.data, config.train
-        data = load_dataset(data_spec)
-        model = config.model.resolve(data.n_features, data.n_classes)
+        data = load_dataset(data_spec, config.model.task)
+        model = config.model.resolve(data.n_features, data.n_outputs)
         itemsize = 4 if train.dtype == "float32" else 8
         layers = "-".join(str(n) for n in model.layer_sizes)
         require(
@@ -91,12 +95,13 @@ def prepare_run(
             )
         data_spec, model = checkpoint.data, checkpoint.model
         train = dataclasses.replace(checkpoint.train, **train_overrides)
-        data = load_dataset(data_spec)
-        if (data.n_features, data.n_classes) != (model.n_inputs, model.n_outputs):
+        data = load_dataset(data_spec, model.task)
+        if (data.n_features, data.n_outputs) != (model.n_inputs, model.n_outputs):
+            outputs = "targets" if model.is_regression else "classes"
             raise CheckpointError(
                 f"checkpoint {resume} is for {model.n_inputs} inputs and "
-                f"{model.n_outputs} classes, "
-                f"but {data_spec.name} now has {data.n_features} and {data.n_classes}"
+                f"{model.n_outputs} {outputs}, "
+                f"but {data_spec.name} now has {data.n_features} and {data.n_outputs}"
             )
         params = checkpoint.params
     return Run(data.astype(train.dtype), data_spec, model, train, params, checkpoint)
@@ -132,13 +137,16 @@ class Outcome:
 
     tier: str
     history: History
-    evaluations: dict[str, Evaluation]
+    evaluations: dict[str, Evaluation | RegressionEvaluation]
     folder: Path | None = None
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
     params: Params | None = None  # the final weights
-    test_predicted: np.ndarray | None = None  # the predicted class of every test sample
-    # On 2-D data, the predicted probabilities over mlp_tiers.pictures.boundary_grid of the
-    # training inputs: what a decision-boundary picture shows.
+    # A classifier's predicted class of every test sample; a regressor's predictions
+    # (n_test, n_targets), in the targets' units.
+    test_predicted: np.ndarray | None = None
+    # On 2-D data, a classifier's predicted probabilities over mlp_tiers.pictures.boundary_grid
+    # of the training inputs (a decision-boundary picture); on 1-D data, a regressor's
+    # predictions, in the targets' units, over mlp_tiers.pictures.curve_grid (a fitted curve).
     grid_proba: np.ndarray | None = None
 
 
@@ -172,12 +180,20 @@ def train_and_evaluate(
             ("test", data.x_test, data.y_test),
         )
     }
-    evaluations = {split: evaluate(p, y, run.model.loss) for split, (p, y) in outputs.items()}
+    evaluations = {
+        split: evaluate_for(run.model, p, y, data.target_scaling) for split, (p, y) in outputs.items()
+    }
+    regression = run.model.is_regression
+    test = outputs["test"][0]
+    predicted = data.in_target_units(test) if regression else test.argmax(axis=1)
     outcome = Outcome(name, history, evaluations, folder, options, tier.get_params(),
-                      test_predicted=outputs["test"][0].argmax(axis=1))  # fmt: skip
-    if data.n_features == 2:
+                      test_predicted=predicted)  # fmt: skip
+    if data.n_features == 2 and not regression:
         grid, _ = boundary_grid(data.x_train)
         outcome.grid_proba = tier.predict_proba(grid.astype(data.x_train.dtype))
+    if data.n_features == 1 and regression:
+        grid = curve_grid(data.x_train)
+        outcome.grid_proba = data.in_target_units(tier.predict_proba(grid.astype(data.x_train.dtype)))
     if folder is not None:
         write_run_folder(outcome, run, outcome.params)
         if isinstance(tier, SavesNative):  # the tier's own format (model.keras)
@@ -268,15 +284,15 @@ def comparison_rows(outcomes: dict[str, Outcome]) -> list[dict[str, Any]]:
     rows = []
     for name, outcome in outcomes.items():
         history = outcome.history
-        row = {
-            "tier": name,
-            "epochs": len(history),
-            "final_loss": history.last["loss"],
-            "val_accuracy": outcome.evaluations["val"].accuracy,
-            "test_accuracy": outcome.evaluations["test"].accuracy,
-            "median_epoch_seconds": history.median_seconds,
-            "history": history.records,
-        }
+        row = {"tier": name, "epochs": len(history), "final_loss": history.last["loss"]}
+        for split in ("val", "test"):
+            evaluation = outcome.evaluations[split]
+            if isinstance(evaluation, RegressionEvaluation):
+                row[f"{split}_rmse"], row[f"{split}_r2"] = evaluation.rmse, evaluation.r2
+            else:
+                row[f"{split}_accuracy"] = evaluation.accuracy
+        row["median_epoch_seconds"] = history.median_seconds
+        row["history"] = history.records
         if "numpy" in outcomes:
             errors = param_errors(outcome.params, outcomes["numpy"].params)
             row["params_vs_numpy"] = max(errors.values())
@@ -300,8 +316,10 @@ def write_comparison(
 def run_metadata(run: Run) -> dict[str, Any]:
     return {
         "data": to_dict(run.data_spec),
-        "dataset": {"name": run.data.name, **run.data.sizes(), "n_features": run.data.n_features,
-                    "classes": list(run.data.class_names)},
+        "dataset": {"name": run.data.name, "task": run.data.task, **run.data.sizes(),
+                    "n_features": run.data.n_features,
+                    **({"targets": list(run.data.target_names)} if run.data.task == "regression"
+                       else {"classes": list(run.data.class_names)})},
         "model": to_dict(run.model),
         "train": to_dict(run.train),
         "versions": versions(),
@@ -329,7 +347,7 @@ def write_run_folder(outcome: Outcome, run: Run, params: Params) -> None:
             "history_losses_include_l2": bool(l2),
             "evaluation": {
                 split: {
-                    **ev.to_dict(run.data.class_names),
+                    **ev.to_dict(run.data.target_names or run.data.class_names),
                     **({"loss+L2": ev.loss + l2_penalty(params, l2)} if l2 else {}),
                 }
                 for split, ev in outcome.evaluations.items()
@@ -361,9 +379,12 @@ def resumed_after(run: Run) -> int | None:
 
 def write_pictures(folder: Path, outcomes: dict[str, Outcome], run: Run) -> list[str]:
     """The confusion matrices, and the decision boundaries (2-D data) or the misclassified test
-    samples (image data), of the tiers in ``outcomes``; the names of the files written."""
+    samples (image data), of the tiers in ``outcomes``; for a regressor, its pictures instead
+    (``write_regression_pictures``). The names of the files written."""
     data = run.data
     title = run_title(", ".join(outcomes), run)
+    if run.model.is_regression:
+        return write_regression_pictures(folder, outcomes, data, title)
     written = ["confusion.png"]
     plot_confusions({t: o.evaluations["test"].confusion for t, o in outcomes.items()},
                     tuple(data.class_names), folder / "confusion.png",
@@ -381,4 +402,30 @@ def write_pictures(folder: Path, outcomes: dict[str, Outcome], run: Run) -> list
         plot_misclassified(pixels, data.y_test, predicted, side, tuple(data.class_names),
                            folder / "misclassified.png", title)  # fmt: skip
         written.append("misclassified.png")
+    return written
+
+
+def write_regression_pictures(
+    folder: Path, outcomes: dict[str, Outcome], data: Dataset, title: str
+) -> list[str]:
+    """Predicted against actual and the residuals on the test set, and on 1-D data the data
+    with every tier's fitted curve; the names of the files written."""
+    actual = data.in_target_units(data.y_test)
+    predicted = {t: o.test_predicted for t, o in outcomes.items() if o.test_predicted is not None}
+    names = data.target_names
+    plot_predicted_vs_actual(predicted, actual, names, folder / "predicted.png",
+                             f"Test set: predicted against actual\n{title}")  # fmt: skip
+    plot_residuals(predicted, actual, names, folder / "residuals.png",
+                   f"Test set: residuals (actual - predicted)\n{title}")  # fmt: skip
+    written = ["predicted.png", "residuals.png"]
+    curves = {t: o.grid_proba for t, o in outcomes.items() if o.grid_proba is not None}
+    if curves:
+        to_x = lambda x: x * data.feature_scale + data.feature_mean  # noqa: E731
+        plot_fitted_curves(
+            curves, to_x(curve_grid(data.x_train)), to_x(data.x_train),
+            data.in_target_units(data.y_train), to_x(data.x_test), actual,
+            (data.feature_names or ("x",))[0], names[0], folder / "fit.png",
+            f"Data and fitted curves\n{title}",
+        )  # fmt: skip
+        written.append("fit.png")
     return written

@@ -9,6 +9,8 @@ Layout of the archive (every entry a plain NumPy array, read with ``allow_pickle
 - ``best/{i}/W``, ``best/{i}/b``: the best weights so far, when early stopping is on;
 - ``scaling/mean``, ``scaling/scale``: the training split's feature statistics, so that new data
   is standardized as the training data was (``mlp-tiers predict`` and ``evaluate``);
+- ``target_scaling/mean``, ``target_scaling/scale``: a regressor's training-target statistics,
+  so that its predictions go back to the targets' units;
 - ``meta``: a JSON document (a string array): format and version, the tier that wrote it, the
   step and epoch counters, the three specs, the history so far, early-stopping state and the
   library versions.
@@ -40,8 +42,9 @@ if TYPE_CHECKING:
 
 FORMAT = "mlp-tiers-checkpoint"
 # Version 2: every history record holds the training accuracy, a number, or null for an epoch
-# trained before it was recorded. Version 1 files, written before that, are read too: their
-# records may lack it, and are read with it null (an empty cell in history.csv).
+# trained before it was recorded (and both accuracies are null for a regressor, which has none).
+# Version 1 files, written before that, are read too: their records may lack it, and are read
+# with it null (an empty cell in history.csv).
 VERSION = 2
 READS = (1, 2)
 
@@ -62,6 +65,8 @@ class Checkpoint:
         early_stopping: early-stopping counters, when early stopping is on.
         scaling: the training features' ``(mean, scale)``: ``x_std = (x - mean) / scale``.
         class_names: the names of the classes, in label order.
+        target_scaling: a regressor's training targets' ``(mean, scale)``.
+        target_names: a regressor's target columns, in output order.
     """
 
     params: Params
@@ -77,6 +82,8 @@ class Checkpoint:
     early_stopping: dict[str, Any] | None = None
     scaling: tuple[np.ndarray, np.ndarray] | None = None
     class_names: tuple[str, ...] | None = None
+    target_scaling: tuple[np.ndarray, np.ndarray] | None = None
+    target_names: tuple[str, ...] | None = None
 
     @classmethod
     def of(
@@ -166,6 +173,7 @@ def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> Path:
         "history": checkpoint.history,
         "early_stopping": checkpoint.early_stopping,
         "class_names": None if checkpoint.class_names is None else list(checkpoint.class_names),
+        "target_names": None if checkpoint.target_names is None else list(checkpoint.target_names),
         "versions": versions(),
     }
     arrays = _flatten("params", checkpoint.params)
@@ -175,6 +183,10 @@ def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> Path:
         arrays.update(_flatten("best", checkpoint.best))
     if checkpoint.scaling is not None:
         arrays["scaling/mean"], arrays["scaling/scale"] = map(np.asarray, checkpoint.scaling)
+    if checkpoint.target_scaling is not None:
+        arrays["target_scaling/mean"], arrays["target_scaling/scale"] = map(
+            np.asarray, checkpoint.target_scaling
+        )
     arrays["meta"] = np.array(json.dumps(meta))
     with atomic_write(path) as handle:
         np.savez(handle, **arrays)  # type: ignore[arg-type]  # numpy's stub types allow_pickle only
@@ -258,8 +270,10 @@ def _checkpoint_from(
         history=list(meta["history"]),
         best=_unflatten("best", archive) or None,
         early_stopping=meta["early_stopping"],
-        scaling=_scaling(archive, model),
-        class_names=_class_names(meta.get("class_names"), model),
+        scaling=_scaling(archive, "scaling", model.n_inputs),
+        class_names=_names("class_names", meta.get("class_names"), model.n_outputs),
+        target_scaling=_scaling(archive, "target_scaling", model.n_outputs),
+        target_names=_names("target_names", meta.get("target_names"), model.n_outputs),
     )
 
 
@@ -300,7 +314,8 @@ def _check_meta(meta: dict[str, Any], path: Path) -> None:
         if not isinstance(record, dict) or set(required) - set(record):
             fail(f"history record {i + 1}", f"must hold {', '.join(required)}")
         record.setdefault("accuracy", None)  # version 1: not recorded yet
-        numbers = [k for k in HISTORY_KEYS if not (k == "accuracy" and record[k] is None)]
+        # Accuracies are null where none was recorded (version 1), or none exists (a regressor).
+        numbers = [k for k in HISTORY_KEYS if not ("accuracy" in k and record[k] is None)]
         if record["epoch"] != i + 1 or not all(_is_number(record[k]) for k in numbers):
             fail(f"history record {i + 1}", "must be numbers, for epochs 1, 2, ... in order")
     stopping = meta.get("early_stopping")
@@ -350,24 +365,24 @@ def _check_shapes(checkpoint: Checkpoint, path: Path) -> None:
 
 
 def _scaling(
-    archive: dict[str, np.ndarray], model: ModelSpec
+    archive: dict[str, np.ndarray], prefix: str, width: int
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    if "scaling/mean" not in archive:
-        return None  # saved without its dataset (``Checkpoint.scaling`` is None)
-    mean, scale = archive["scaling/mean"], archive["scaling/scale"]
+    if f"{prefix}/mean" not in archive:
+        return None  # saved without its dataset, or a classifier's (no target scaling)
+    mean, scale = archive[f"{prefix}/mean"], archive[f"{prefix}/scale"]
     for name, array in (("mean", mean), ("scale", scale)):
-        if array.shape != (model.n_inputs,) or array.dtype.kind != "f":
-            raise SpecError(f"scaling {name} has shape {array.shape}, not ({model.n_inputs},)")
+        if array.shape != (width,) or array.dtype.kind != "f":
+            raise SpecError(f"{prefix} {name} has shape {array.shape}, not ({width},)")
         if not np.isfinite(array).all() or (name == "scale" and (array <= 0).any()):
-            raise SpecError(f"scaling {name} holds values that cannot standardize features")
+            raise SpecError(f"{prefix} {name} holds values that cannot standardize")
     return mean, scale
 
 
-def _class_names(names: Any, model: ModelSpec) -> tuple[str, ...] | None:
+def _names(key: str, names: Any, n_outputs: int) -> tuple[str, ...] | None:
     if names is None:
         return None
-    if not isinstance(names, list) or len(names) != model.n_outputs:
-        raise SpecError(f"class_names must list {model.n_outputs} names")
+    if not isinstance(names, list) or len(names) != n_outputs:
+        raise SpecError(f"{key} must list {n_outputs} names")
     return tuple(str(name) for name in names)
 
 
@@ -387,6 +402,10 @@ class CheckpointFile:
         checkpoint.data = self.data_spec
         if self.data is not None:
             checkpoint.scaling = (self.data.feature_mean, self.data.feature_scale)
-            checkpoint.class_names = tuple(self.data.class_names)
+            if self.data.task == "regression":
+                checkpoint.target_scaling = self.data.target_scaling
+                checkpoint.target_names = tuple(self.data.target_names)
+            else:
+                checkpoint.class_names = tuple(self.data.class_names)
         save_checkpoint(self.path, checkpoint)
         self.saved_epoch = checkpoint.epoch

@@ -52,8 +52,8 @@ class Tier(Protocol):
         ...
 
     def train_on_batch(self, x: np.ndarray, y: np.ndarray) -> float:
-        """One optimizer step on host arrays ``x (batch, n_inputs)``, labels ``y (batch,)``;
-        its loss."""
+        """One optimizer step on host arrays ``x (batch, n_inputs)`` and labels ``y (batch,)``
+        (a regressor: standardized targets ``(batch, n_outputs)``); its loss."""
         ...
 
     def probe(self, x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
@@ -72,7 +72,8 @@ class Tier(Protocol):
         ...
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        """Predictions ``(batch, n_outputs)`` as NumPy: probabilities for a softmax output."""
+        """Predictions ``(batch, n_outputs)`` as NumPy: probabilities for a softmax output; a
+        regressor's standardized predictions (``Dataset.in_target_units`` gives their units)."""
         ...
 
     def get_params(self) -> Params:
@@ -121,10 +122,23 @@ def check_inputs(x: Any, model: ModelSpec, dtype: str) -> None:
 
 
 def check_batch(x: Any, y: Any, model: ModelSpec, dtype: str) -> None:
-    """``check_inputs``, and ``y`` must be ``(batch,)`` integer labels in ``0 .. n_outputs-1``."""
+    """``check_inputs``, and ``y`` must be ``(batch,)`` integer labels in ``0 .. n_outputs-1``,
+    or for a regressor ``(batch, n_outputs)`` standardized targets of the model's dtype."""
     check_inputs(x, model, dtype)
     if x.shape[0] == 0:
         raise DataError("a training batch needs at least one sample; got an empty one")
+    if model.is_regression:
+        if y.ndim != 2 or y.shape != (x.shape[0], model.n_outputs):
+            raise DataError(
+                f"targets of shape {tuple(y.shape)} do not fit {x.shape[0]} inputs and "
+                f"{model.n_outputs} outputs: a regressor needs ({x.shape[0]}, {model.n_outputs})"
+            )
+        if str(y.dtype) != dtype:
+            raise DataError(
+                f"targets have dtype {y.dtype} but the model is {dtype}; cast the data first "
+                f"(Dataset.astype({dtype!r}))"
+            )
+        return
     if y.ndim != 1 or y.shape[0] != x.shape[0]:
         raise DataError(f"labels of shape {tuple(y.shape)} do not match {x.shape[0]} inputs")
     if y.dtype.kind not in "iu":

@@ -49,14 +49,16 @@ class History:
         return float(np.median(self.column("seconds"))) if self.records else None
 
     def to_csv(self, l2: bool = False) -> str:
-        """The records as CSV; with an L2 term, the loss columns say so (``loss+L2``)."""
-        names = {key: f"{key}+L2" if l2 and key in ("loss", "val_loss") else key
-                 for key in HISTORY_COLUMNS}  # fmt: skip
+        """The records as CSV; with an L2 term, the loss columns say so (``loss+L2``). A
+        regressor's history, which has no accuracies, has no accuracy columns."""
+        regressor = bool(self.records) and all(r.get("val_accuracy") is None for r in self.records)
+        columns = [key for key in HISTORY_COLUMNS if not (regressor and "accuracy" in key)]
+        names = [f"{key}+L2" if l2 and key in ("loss", "val_loss") else key for key in columns]
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(names.values())
+        writer.writerow(names)
         for record in self.records:
-            writer.writerow(_csv_cell(record.get(key)) for key in HISTORY_COLUMNS)
+            writer.writerow(_csv_cell(record.get(key)) for key in columns)
         return buffer.getvalue()
 
 

@@ -1,8 +1,10 @@
 """Evaluation that every tier shares.
 
 It takes a model's predictions as a NumPy array (class probabilities for a softmax output, raw
-scores for an identity output) and integer labels, so a metric cannot differ between tiers.
-Precision, recall and F1 come from scikit-learn, imported when ``evaluate`` first runs.
+scores for an identity output) and integer labels, or a regressor's standardized predictions
+and targets, so a metric cannot differ between tiers. Precision, recall and F1 come from
+scikit-learn, imported when ``evaluate`` first runs; a regressor's MSE, RMSE, MAE and R² are
+written out below, in the targets' own units.
 """
 
 from __future__ import annotations
@@ -112,3 +114,85 @@ def evaluate(outputs: np.ndarray, labels: np.ndarray, loss: str) -> Evaluation:
         f1=f1,
         support=support,
     )
+
+
+@dataclass(frozen=True)
+class RegressionEvaluation:
+    """Metrics of one regressor on one set, in the targets' own units (averaged over the target
+    columns when there are several).
+
+    Attributes:
+        loss: mean squared error of the standardized predictions: the data loss training
+            minimizes (no L2 term), in the units of ``val_loss``.
+        mse, rmse, mae: mean squared error, its square root, and mean absolute error.
+        r2: the coefficient of determination, ``1 - SS_res / SS_tot`` per target, averaged (1 is
+            a perfect fit; 0 is what predicting the set's mean scores).
+        per_target: ``{name: {"mse", "rmse", "mae", "r2"}}`` for each target column.
+    """
+
+    loss: float
+    mse: float
+    rmse: float
+    mae: float
+    r2: float
+    per_target: tuple[dict[str, float], ...]
+
+    def to_dict(self, target_names: tuple[str, ...] | None = None) -> dict[str, Any]:
+        names = target_names or tuple(f"target_{j}" for j in range(len(self.per_target)))
+        summary = {"loss": self.loss, "mse": self.mse, "rmse": self.rmse, "mae": self.mae,
+                   "r2": self.r2}  # fmt: skip
+        if len(self.per_target) > 1:
+            summary["per_target"] = dict(zip(names, self.per_target, strict=True))
+        return summary
+
+
+def evaluate_regression(
+    outputs: np.ndarray, targets: np.ndarray, mean: np.ndarray, scale: np.ndarray
+) -> RegressionEvaluation:
+    """Evaluate standardized predictions ``outputs (n, k)`` against standardized ``targets``
+    ``(n, k)``, both turned back into the targets' units with ``* scale + mean``.
+
+    ``R^2 = 1 - sum (t - y)^2 / sum (t - mean(t))^2`` per column, with ``mean(t)`` the set's own
+    mean, as scikit-learn's ``r2_score`` computes it; a constant column, whose denominator is 0,
+    scores 1 when predicted exactly and 0 otherwise, as there.
+    """
+    outputs = np.asarray(outputs, dtype=np.float64)
+    targets = np.asarray(targets, dtype=np.float64)
+    if outputs.ndim != 2 or outputs.shape != targets.shape:
+        raise ValueError(f"outputs of shape {outputs.shape} do not match targets {targets.shape}")
+    loss = float(np.mean((outputs - targets) ** 2))
+    predicted, true = outputs * scale + mean, targets * scale + mean
+    error = predicted - true
+    mse = np.mean(error**2, axis=0)
+    mae = np.mean(np.abs(error), axis=0)
+    residual = np.sum(error**2, axis=0)
+    total = np.sum((true - true.mean(axis=0)) ** 2, axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r2 = np.where(total > 0, 1.0 - residual / total, np.where(residual == 0, 1.0, 0.0))
+    per_target = tuple(
+        {"mse": float(m), "rmse": float(np.sqrt(m)), "mae": float(a), "r2": float(r)}
+        for m, a, r in zip(mse, mae, r2, strict=True)
+    )
+    return RegressionEvaluation(
+        loss=loss,
+        mse=float(mse.mean()),
+        rmse=float(np.mean(np.sqrt(mse))),
+        mae=float(mae.mean()),
+        r2=float(r2.mean()),
+        per_target=per_target,
+    )
+
+
+def evaluate_for(
+    model: Any,
+    outputs: np.ndarray,
+    targets: np.ndarray,
+    target_scaling: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Evaluation | RegressionEvaluation:
+    """``evaluate`` for a classifier, ``evaluate_regression`` for a regressor (``model`` is its
+    ``ModelSpec``), whose ``target_scaling`` (``(mean, scale)``) gives the targets' units."""
+    if model.is_regression:
+        if target_scaling is None:
+            raise ValueError("a regressor's evaluation needs the targets' (mean, scale)")
+        return evaluate_regression(outputs, targets, *target_scaling)
+    return evaluate(outputs, targets, model.loss)

@@ -10,7 +10,7 @@ import numpy as np
 
 # Fixed numbers, one per purpose, so that streams never collide. Never renumber these: doing so
 # would change every seeded result.
-_PURPOSES = {"init": 1, "batches": 2, "dropout": 3, "split": 4, "synthetic": 5}
+_PURPOSES = {"init": 1, "batches": 2, "dropout": 3, "split": 4, "synthetic": 5, "curve": 6}
 
 
 def stream(seed: int, purpose: str, *keys: int) -> np.random.Generator:

@@ -30,6 +30,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
+TASKS = ("classification", "regression")
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "identity")
 OUTPUTS = ("softmax", "identity")
 LOSSES = ("cross_entropy", "mse")
@@ -84,20 +85,25 @@ class ModelSpec:
 
     Every hidden layer computes ``a = activation(x @ W + b)``; the last layer emits logits
     ``z = x @ W + b`` and ``output`` turns them into predictions (``softmax``: class
-    probabilities; ``identity``: the raw scores). ``hidden=()`` is a valid spec: with a softmax
-    output it is softmax (multinomial logistic) regression, with an identity output and ``mse`` it
-    is linear regression onto one-hot targets.
+    probabilities; ``identity``: the raw scores). ``hidden=()`` is a valid spec: a classifier
+    with a softmax output is then softmax (multinomial logistic) regression, and a regressor is
+    linear regression.
 
     Attributes:
         n_inputs: input width; ``None`` until taken from a dataset by ``resolve``.
-        n_outputs: number of classes; ``None`` until taken from a dataset by ``resolve``.
+        n_outputs: number of classes, or of target columns for a regressor; ``None`` until taken
+            from a dataset by ``resolve``.
         hidden: hidden layer widths, first to last.
         activation: hidden-layer activation, one of ``ACTIVATIONS``.
-        output: ``softmax`` or ``identity``.
+        output: ``softmax`` or ``identity``; ``None`` picks the task's (``softmax`` for a
+            classifier, ``identity`` for a regressor, which allows nothing else).
         loss: ``cross_entropy`` (softmax cross-entropy from logits; needs ``output="softmax"``) or
-            ``mse`` (mean squared error against one-hot targets, averaged over samples and
-            outputs, after the output function).
+            ``mse`` (mean squared error, averaged over samples and outputs, after the output
+            function: against one-hot targets for a classifier, against the standardized
+            targets for a regressor); ``None`` picks the task's (``cross_entropy``, ``mse``).
         init: weight initializer, one of ``INITIALIZERS``; biases start at zero.
+        task: ``classification`` (labels, one output per class) or ``regression`` (numbers,
+            one output per target column).
     """
 
     # None until ``resolve`` takes them from a dataset; every tier is built from a resolved spec.
@@ -105,11 +111,18 @@ class ModelSpec:
     n_outputs: int = None  # type: ignore[assignment]
     hidden: tuple[int, ...] = (128, 64)
     activation: str = "relu"
-    output: str = "softmax"
-    loss: str = "cross_entropy"
+    output: str = None  # type: ignore[assignment]  # None: the task's own (see above)
+    loss: str = None  # type: ignore[assignment]  # None: the task's own
     init: str = "glorot_uniform"
+    task: str = "classification"
 
     def __post_init__(self) -> None:
+        _choice("task", self.task, TASKS)
+        regression = self.task == "regression"
+        if self.output is None:
+            object.__setattr__(self, "output", "identity" if regression else "softmax")
+        if self.loss is None:
+            object.__setattr__(self, "loss", "mse" if regression else "cross_entropy")
         if isinstance(self.hidden, (list, tuple)):
             object.__setattr__(self, "hidden", tuple(self.hidden))
         else:
@@ -123,10 +136,19 @@ class ModelSpec:
         _choice("output", self.output, OUTPUTS)
         _choice("loss", self.loss, LOSSES)
         _choice("init", self.init, INITIALIZERS)
+        if regression and (self.output, self.loss) != ("identity", "mse"):
+            raise SpecError(
+                "task 'regression' predicts numbers: it takes output 'identity' and loss 'mse' "
+                f"(the defaults); got output {self.output!r} and loss {self.loss!r}"
+            )
         if self.loss == "cross_entropy" and self.output != "softmax":
             raise SpecError(
                 "loss 'cross_entropy' needs output 'softmax'; use loss 'mse' with output 'identity'"
             )
+
+    @property
+    def is_regression(self) -> bool:
+        return self.task == "regression"
 
     @property
     def is_resolved(self) -> bool:
@@ -219,16 +241,19 @@ class DataSpec:
     """Which dataset, and how it is split.
 
     Attributes:
-        name: a registered dataset (``digits``, ``mnist1d``, ``mnist``, ``fashion_mnist``,
-            ``spirals``) or a path to the user's own ``.npz`` or ``.csv`` file.
+        name: a registered dataset (``shared.data.DATASETS``: ``digits``, ``mnist``, ``diabetes``,
+            ``serpentine`` ...) or a path to the user's own ``.npz`` or ``.csv`` file.
         val_fraction: share of the training data held out for validation.
         test_fraction: share held out for testing, for datasets without an official test split.
         split_seed: seeds the splits (and synthetic data), independently of the training seed,
             so that changing the training seed never changes the test set.
         n_classes: number of arms of ``spirals``.
-        n_samples: samples per class of ``spirals`` and ``mnist_shaped``.
-        label_column: for a ``.csv`` file, the name or index of the label column (default: the
-            last column).
+        n_samples: samples per class of ``spirals`` and ``mnist_shaped``; samples of the curves
+            ``line``, ``parabola`` and ``serpentine``.
+        noise: standard deviation of the noise added to the curves' targets (0.1).
+        target: for a ``.csv`` file, the column to predict (by header name or 0-based index; the
+            last column by default); a regressor may name several.
+        label_column: the older name of ``target``, for one column; folded into it.
     """
 
     name: str = "digits"
@@ -237,6 +262,8 @@ class DataSpec:
     split_seed: int = 0
     n_classes: int | None = None
     n_samples: int | None = None
+    noise: float | None = None
+    target: tuple[str, ...] | None = None
     label_column: str | None = None
 
     def __post_init__(self) -> None:
@@ -247,16 +274,41 @@ class DataSpec:
         if self.val_fraction + self.test_fraction >= 1.0:
             raise SpecError("val_fraction + test_fraction must be below 1, leaving training data")
         _integer("split_seed", self.split_seed, 0, MAX_SEED)
-        if isinstance(self.label_column, int) and not isinstance(self.label_column, bool):
-            object.__setattr__(self, "label_column", str(self.label_column))  # TOML: 2, not "2"
-        if self.label_column is not None and not isinstance(self.label_column, str):
-            raise SpecError(
-                f"label_column must be a column name or index; got {self.label_column!r}"
-            )
+        if self.label_column is not None:
+            if self.target is not None:
+                raise SpecError("give target or label_column (its older name), not both")
+            object.__setattr__(self, "target", self.label_column)
+            object.__setattr__(self, "label_column", None)
+        if self.target is not None:
+            object.__setattr__(self, "target", _columns(self.target))
+        if self.noise is not None:
+            _number("noise", self.noise, 0.0, math.inf, low_open=False, high_open=True)
+            object.__setattr__(self, "noise", float(self.noise))
         if self.n_classes is not None:
             _integer("n_classes", self.n_classes, 2)
         if self.n_samples is not None:
             _integer("n_samples", self.n_samples, 2)
+
+
+def _columns(value: Any) -> tuple[str, ...]:
+    """Target columns as a tuple of names or indices: from a list (TOML), one name or index, or
+    a comma-separated string (the command line's ``--target price,rent``)."""
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",")]
+    elif isinstance(value, int) and not isinstance(value, bool):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not value:
+        raise SpecError(f"target must name one or more columns; got {value!r}")
+    columns = []
+    for column in value:
+        if isinstance(column, int) and not isinstance(column, bool):
+            column = str(column)  # TOML: 2, not "2"
+        if not isinstance(column, str) or not column:
+            raise SpecError(f"target must name columns by header name or index; got {column!r}")
+        columns.append(column)
+    if len(set(columns)) != len(columns):
+        raise SpecError(f"target names a column twice: {', '.join(columns)}")
+    return tuple(columns)
 
 
 @dataclass(frozen=True)

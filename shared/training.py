@@ -30,12 +30,21 @@ if TYPE_CHECKING:
 PREDICT_CHUNK = 8192  # rows per forward pass in predict_proba, to bound memory
 
 
+def training_targets(y: np.ndarray, model: ModelSpec, dtype: str) -> np.ndarray:
+    """What the loss compares the outputs with, ``t (n, n_outputs)``: one-hot rows of the
+    labels ``y (n,)`` for a classifier; a regressor's standardized targets as they are."""
+    if model.is_regression:
+        return np.asarray(y, dtype=dtype)
+    return one_hot(y, model.n_outputs, dtype)
+
+
 def training_arrays(data: Dataset, model: ModelSpec, dtype: str) -> tuple[np.ndarray, np.ndarray]:
-    """The training inputs ``x (n, n_inputs)`` and one-hot targets ``t (n, n_outputs)``, after
-    checking both splits a loop reads (a clear ``DataError`` if they do not fit the model)."""
+    """The training inputs ``x (n, n_inputs)`` and targets ``t (n, n_outputs)``
+    (``training_targets``), after checking both splits a loop reads (a clear ``DataError`` if
+    they do not fit the model)."""
     check_batch(data.x_train, data.y_train, model, dtype)
     check_batch(data.x_val, data.y_val, model, dtype)
-    return data.x_train, one_hot(data.y_train, model.n_outputs, dtype)
+    return data.x_train, training_targets(data.y_train, model, dtype)
 
 
 def early_stopping_for(train: TrainSpec) -> EarlyStopping | None:
@@ -64,15 +73,21 @@ def check_finite(loss: Any, name: str, lr: float, epoch: int, batch: int, n_batc
 
 
 def validate(
-    probabilities: np.ndarray, data: Dataset, model: ModelSpec, params: Params, l2: float
-) -> tuple[float, float]:
-    """The validation loss and accuracy of ``probabilities (n_val, n_outputs)``.
+    predictions: np.ndarray, data: Dataset, model: ModelSpec, params: Params, l2: float
+) -> tuple[float, float | None]:
+    """The validation loss and accuracy of ``predictions (n_val, n_outputs)`` (a regressor has
+    no accuracy: None).
 
     The loss includes the L2 term ``l2 * sum(W**2)`` of ``params``, as Keras's ``val_loss`` does
-    and as early stopping monitors it.
+    and as early stopping monitors it; a regressor's is the mean squared error of its
+    standardized predictions, the loss it trains on.
     """
-    val = evaluate(probabilities, data.y_val, model.loss)
-    return val.loss + (l2_penalty(params, l2) if l2 else 0.0), val.accuracy
+    penalty = l2_penalty(params, l2) if l2 else 0.0
+    if model.is_regression:
+        error = np.asarray(predictions, dtype=np.float64) - data.y_val
+        return float(np.mean(error**2)) + penalty, None
+    val = evaluate(predictions, data.y_val, model.loss)
+    return val.loss + penalty, val.accuracy
 
 
 def check_validation(val_loss: float, name: str, lr: float, epoch: int) -> None:
@@ -90,7 +105,7 @@ def epoch_record(
     sizes: Sequence[int],
     correct: Any,
     val_loss: float,
-    val_accuracy: float,
+    val_accuracy: float | None,
     seconds: float,
 ) -> dict[str, Any]:
     """The history's row for ``epoch`` (from 1).
@@ -98,13 +113,14 @@ def epoch_record(
     ``loss`` is the batch losses weighted by batch size, over all the epoch's samples;
     ``accuracy`` is ``correct`` (a count: a Python int, or a framework's integer scalar) over
     those samples: each counted by its own step's forward pass, before that step's update and
-    with dropout on, as Keras's ``accuracy`` metric counts them.
+    with dropout on, as Keras's ``accuracy`` metric counts them. A regressor counts nothing:
+    ``correct`` and ``val_accuracy`` are None, and so are both accuracies of its record.
     """
     n = sum(sizes)
     return {
         "epoch": epoch,
         "loss": float(np.dot(losses, sizes)) / n,
-        "accuracy": int(correct) / n,
+        "accuracy": None if correct is None else int(correct) / n,
         "val_loss": val_loss,
         "val_accuracy": val_accuracy,
         "seconds": seconds,

@@ -27,9 +27,9 @@ ANY_VALUE = st.recursive(
 
 TRAIN_FIELDS = ["optimizer", "lr", "momentum", "beta1", "beta2", "rho", "eps", "batch_size",
                 "epochs", "l2", "dropout", "patience", "seed", "dtype", "device"]  # fmt: skip
-MODEL_FIELDS = ["hidden", "activation", "output", "loss", "init", "n_inputs", "n_outputs"]
+MODEL_FIELDS = ["hidden", "activation", "output", "loss", "init", "n_inputs", "n_outputs", "task"]
 DATA_FIELDS = ["name", "val_fraction", "test_fraction", "split_seed", "n_classes", "n_samples",
-               "label_column"]  # fmt: skip
+               "noise", "target", "label_column"]  # fmt: skip
 
 
 def section(fields):

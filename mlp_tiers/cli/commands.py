@@ -9,7 +9,7 @@ import argparse
 import dataclasses
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlp_tiers.flags import config_from_args, use_threads
 from shared.errors import SpecError
@@ -203,6 +203,8 @@ def predict(args: argparse.Namespace, console: Console) -> int:
     trained = load_trained(args.run)
     x, _ = read_inputs(args.input, trained, args.label_column)
     tier = trained.tier(args.tier)
+    if trained.is_regression:
+        return _predict_numbers(args, console, trained, tier, x)
     probabilities = tier.predict_proba(x)
     predicted = probabilities.argmax(axis=1)
     names = trained.class_names
@@ -216,6 +218,22 @@ def predict(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _predict_numbers(args: argparse.Namespace, console: Console, trained: Any, tier: Any,
+                     x: Any) -> int:  # fmt: skip
+    """A regressor's predictions, in the targets' units."""
+    from mlp_tiers.inference import regression_csv, write_regression_predictions
+
+    predicted = trained.in_target_units(tier.predict_proba(x))
+    if not args.out:
+        sys.stdout.write(regression_csv(predicted, trained.target_names))
+        return 0
+    write_regression_predictions(args.out, predicted, trained.target_names)
+    ranges = ", ".join(f"{name} {column.min():.4g} .. {column.max():.4g}"
+                       for name, column in zip(trained.target_names, predicted.T))  # fmt: skip
+    console.print(f"{len(predicted)} predictions by {tier.name} written to {args.out} ({ranges})")
+    return 0
+
+
 def evaluate_command(args: argparse.Namespace, console: Console) -> int:
     """The evaluation of a trained model on a dataset or a labelled file."""
     from mlp_tiers.console import confusion_table, evaluation_table, per_class_table
@@ -225,11 +243,13 @@ def evaluate_command(args: argparse.Namespace, console: Console) -> int:
     checkpoint = trained.checkpoint
     tier = trained.tier(args.tier)
     splits = evaluation_splits(trained, args.dataset, args.label_column)
-    evaluations = evaluate_trained(tier, splits, checkpoint.model.loss)
+    evaluations = evaluate_trained(tier, splits, trained)
     title = (
         f"{tier.name} on {args.dataset} (weights of {checkpoint.tier}, epoch {checkpoint.epoch})"
     )
     console.print(evaluation_table(title, evaluations))
+    if trained.is_regression:  # no classes: the table says it all
+        return 0
     last = list(evaluations)[-1]
     console.print(per_class_table(evaluations[last], trained.class_names, f"{last}, per class"))
     console.print(confusion_table(evaluations[last].confusion, trained.class_names, last))

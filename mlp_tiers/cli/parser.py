@@ -173,18 +173,21 @@ def add_threads(commands: Commands) -> None:
 def add_predict(commands: Commands) -> None:
     predict = commands.add_parser(
         "predict",
-        help="predicted classes and probabilities of a trained run for the rows of a file",
+        help="predicted classes and probabilities (a regressor's numbers) of a trained run for "
+        "the rows of a file",
         description="Predict the classes of the rows of an .npz (array x) or .csv file (feature "
         "columns, and a label column that is ignored) with a trained run, standardizing the "
-        "features as its training data was.",
+        "features as its training data was; a regressor's predictions are in its targets' "
+        "units.",
     )
     predict.add_argument("run", metavar="RUN_OR_CHECKPOINT", help="a run folder or checkpoint.npz")
     predict.add_argument("--input", required=True, metavar="FILE", help=".npz or .csv file")
     predict.add_argument("--out", metavar="FILE", help=".csv or .npz to write (standard output)")
     predict.add_argument("--tier", help="tier to load the weights into (the one that trained it)")
     predict.add_argument(
-        "--label-column", help="a .csv label column to leave out (last, if present)"
-    )
+        "--target", "--label-column", dest="label_column",
+        help="a .csv's target column(s) to leave out (the last ones, if present)",
+    )  # fmt: skip
 
 
 def add_evaluate(commands: Commands) -> None:
@@ -193,7 +196,7 @@ def add_evaluate(commands: Commands) -> None:
         help="evaluate a trained run on a dataset or a labelled file",
         description="Accuracy, loss, per-class precision, recall and F1, and the confusion "
         "matrix of a trained run on a registered dataset (every split) or on a labelled .npz or "
-        ".csv file.",
+        ".csv file; for a regressor, MSE, RMSE, MAE and R² in its targets' units.",
     )
     evaluate.add_argument("run", metavar="RUN_OR_CHECKPOINT", help="a run folder or checkpoint.npz")
     evaluate.add_argument(
@@ -203,4 +206,7 @@ def add_evaluate(commands: Commands) -> None:
         help="a registered dataset, or an .npz or .csv file with labels",
     )
     evaluate.add_argument("--tier", help="tier to load the weights into (the one that trained it)")
-    evaluate.add_argument("--label-column", help="the .csv label column (last)")
+    evaluate.add_argument(
+        "--target", "--label-column", dest="label_column",
+        help="the .csv's label column, or a regressor's target column(s) (the last)",
+    )  # fmt: skip

@@ -76,7 +76,7 @@ def _run_training(
         )
     penalty = l2_penalty(outcome.params, run.train.l2) if run.train.l2 else 0.0
     console.print(evaluation_table("Evaluation", outcome.evaluations, penalty))
-    if not args.quiet:
+    if not args.quiet and not run.model.is_regression:
         console.print(per_class_table(outcome.evaluations["test"], run.data.class_names))
     if outcome.folder is not None:
         console.print(f"run folder: {outcome.folder}")

@@ -26,10 +26,18 @@ DEFAULT_MIRROR = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 
 @dataclass(frozen=True)
 class RemoteFile:
-    """A file on the mirror: its name there (and in the cache) and its SHA-256 digest."""
+    """A file to download: its name (on the mirror and in the cache), its SHA-256 digest, and
+    its own address when it is published elsewhere than on the mirror. ``MLP_TIERS_MIRROR``,
+    when set, serves every file, these too, as mirror + name."""
 
     name: str
     sha256: str
+    url: str | None = None
+
+    def address(self) -> str:
+        if self.url is not None and MIRROR_ENV not in os.environ:
+            return self.url
+        return mirror() + self.name
 
 
 def cache_dir() -> Path:
@@ -62,7 +70,7 @@ def fetch(file: RemoteFile, *, timeout: float = 30.0) -> Path:
 
     pooch.get_logger().setLevel("WARNING")  # no "Downloading data from ..." line per file
     folder = cache_dir()
-    url = mirror() + file.name
+    url = file.address()
     target = folder / file.name
     limit = total_time_limit()
     try:

@@ -1,12 +1,17 @@
 """A user's own data: an ``.npz`` file with arrays ``x`` and ``y``, or a ``.csv`` file.
 
-- ``.npz``: ``x`` of shape ``(n, ...)`` (images are flattened), ``y`` of shape ``(n,)`` with integer
-  labels ``0 .. k-1``, and optionally ``class_names`` (``k`` strings). Read without pickle.
-- ``.csv``: one sample per row; every column but the label column is a numeric feature. The first
-  row is a header when none of its cells is a number. The label column is the last one unless
-  ``label_column`` names another (by header name or 0-based index); labels are integers ``0 ..
-  k-1`` or any strings, which become classes in sorted order. Empty cells count as missing (NaN),
-  and are rejected.
+- ``.npz``: ``x`` of shape ``(n, ...)`` (images are flattened) and ``y``: integer labels
+  ``0 .. k-1`` of shape ``(n,)``, with optionally ``class_names`` (``k`` strings); or, for a
+  regression, numbers of shape ``(n,)`` or ``(n, n_targets)``, with optionally
+  ``target_names``. Read without pickle.
+- ``.csv``: one sample per row; every column but the target columns is a numeric feature. The
+  first row is a header when none of its cells is a number. The target is the last column unless
+  ``target`` names others (by header name or 0-based index; a regression may name several).
+  A classifier's labels are integers ``0 .. k-1`` or any strings, which become classes in sorted
+  order; a regression's targets are numbers. Empty cells count as missing, and are rejected.
+
+A target that looks like the other task's (class codes 0 .. k-1 given to a regression, say) is
+refused with the flag to pass, never guessed.
 """
 
 from __future__ import annotations
@@ -25,11 +30,14 @@ from shared.resources import require_dataset
 from shared.spec import DataSpec
 
 SUFFIXES = (".npz", ".csv")
+# A regression target made of the whole numbers 0 .. k-1, every one present, with k at most this,
+# is a column of class codes.
+MAX_CODES = 20
 
 
-def load_file(path: Path, spec: DataSpec) -> Dataset:
-    """A user's ``.npz`` or ``.csv`` file as a split, standardized ``Dataset``."""
-    table = read_table(path, spec.label_column)
+def load_file(path: Path, spec: DataSpec, task: str = "classification") -> Dataset:
+    """A user's ``.npz`` or ``.csv`` file as a split, standardized ``Dataset`` for ``task``."""
+    table = read_table(path, spec.target, task=task)
     if table.y is None:
         raise DataError(
             f"{path} must hold arrays 'x' and 'y' (and optionally 'class_names'); it has no 'y'"
@@ -39,42 +47,53 @@ def load_file(path: Path, spec: DataSpec) -> Dataset:
         table.x,
         table.y,
         spec,
+        task=task,
         class_names=table.class_names,
         feature_names=table.feature_names,
+        target_names=table.target_names,
         description=f"user data from {path}",
     )
 
 
 @dataclass
 class Table:
-    """The contents of a user's file before any split: features, labels (None when the file has
-    none), and the names found in it."""
+    """The contents of a user's file before any split: features, targets (None when the file
+    has none), and the names found in it."""
 
     x: np.ndarray
     y: np.ndarray | None
     class_names: tuple[str, ...] | None = None
     feature_names: tuple[str, ...] | None = None
+    target_names: tuple[str, ...] | None = None
 
 
-def read_table(path: Path, label_column: str | None = None, n_features: int | None = None) -> Table:
-    """The arrays of an ``.npz`` (``x``, optional ``y`` and ``class_names``) or ``.csv`` file.
+def read_table(
+    path: Path,
+    target: tuple[str, ...] | str | None = None,
+    n_features: int | None = None,
+    task: str = "classification",
+) -> Table:
+    """The arrays of an ``.npz`` (``x``, optional ``y``, ``class_names``, ``target_names``) or
+    ``.csv`` file, read for ``task``.
 
-    A CSV holds feature columns and a label column (``label_column``, by name or index; the last
+    A CSV holds feature columns and target columns (``target``, by name or index; the last
     by default), except when ``n_features`` is given and the file has exactly that many
-    columns: then every column is a feature and there are no labels (data to predict).
+    columns: then every column is a feature and there are no targets (data to predict).
     """
+    if isinstance(target, str):  # one column, or several as on the command line: a,b
+        target = tuple(part.strip() for part in target.split(","))
     if path.is_dir():
         raise DataError(f"{path} is a folder, not a dataset file; give an .npz or .csv file")
     if not path.is_file():
         raise DataError(f"dataset file not found: {path}")
     if path.suffix.lower() == ".npz":
-        return _read_npz(path, labels=n_features is None)
+        return _read_npz(path, labels=n_features is None, task=task)
     if path.suffix.lower() == ".csv":
-        return _read_csv(path, label_column, n_features)
+        return _read_csv(path, target, n_features, task)
     raise DataError(f"unsupported dataset file type {path.suffix!r} ({path}); use .npz or .csv")
 
 
-def _read_npz(path: Path, labels: bool) -> Table:
+def _read_npz(path: Path, labels: bool, task: str) -> Table:
     problem = npz_problem(path)
     if problem:
         raise DataError(f"cannot read {path}: {problem}")
@@ -101,10 +120,74 @@ def _read_npz(path: Path, labels: bool) -> Table:
         )
     names = arrays.get("class_names")
     class_names = None if names is None else tuple(str(n) for n in np.ravel(names))
-    return Table(arrays["x"], arrays.get("y"), class_names)
+    y = arrays.get("y")
+    if task != "regression" or y is None:
+        return Table(arrays["x"], y, class_names)
+    if y.dtype.kind in "iub" and y.ndim == 1 and _class_codes(y.tolist()):
+        raise DataError(
+            f"{path}: 'y' holds only the integers 0 .. {int(y.max())}, which look like class "
+            "labels: for a classifier leave out --task regression; to predict them as numbers, "
+            "store 'y' as floats"
+        )
+    if y.dtype.kind not in "iuf":
+        raise DataError(f"{path}: 'y' holds {y.dtype} values; regression targets are numbers")
+    names = arrays.get("target_names")
+    target_names = None if names is None else tuple(str(n) for n in np.ravel(names))
+    return Table(arrays["x"], y, target_names=target_names)
 
 
-def _read_csv(path: Path, label_column: str | None, n_features: int | None) -> Table:
+def _class_codes(values: list) -> bool:
+    """Whether ``values`` are whole numbers making up exactly 0 .. k-1 with 2 <= k <= MAX_CODES:
+    the codes of classes."""
+    distinct = set(values)
+    return 2 <= len(distinct) <= MAX_CODES and distinct == set(range(len(distinct)))
+
+
+def _read_csv(
+    path: Path, target: tuple[str, ...] | None, n_features: int | None, task: str
+) -> Table:
+    header, rows = _csv_rows(path)
+    width = len(header) if header else len(rows[0])
+    unlabelled = n_features is not None and width == n_features and target is None
+    if width < 2 and not unlabelled:
+        raise DataError(f"{path} needs at least one feature column and a target column")
+    targets = [] if unlabelled else _target_indices(target, header, width, path)
+    if len(targets) > 1 and task != "regression":
+        raise DataError(
+            f"{path}: a classifier predicts one label column, and target names {len(targets)}; "
+            "to predict several numbers, pass --task regression"
+        )
+    if len(targets) == width:
+        raise DataError(f"{path}: every column is a target, which leaves no features")
+    feature_cols = [c for c in range(width) if c not in targets]
+    x = np.empty((len(rows), len(feature_cols)))
+    for i, row in enumerate(rows):
+        for j, c in enumerate(feature_cols):
+            cell = row[c].strip()
+            if cell == "":
+                x[i, j] = np.nan
+            elif _is_number(cell):
+                x[i, j] = float(cell)
+            else:
+                raise DataError(f"{path}: data row {i}, column {c} holds {cell!r}, not a number")
+    feature_names = tuple(header[c] for c in feature_cols) if header else None
+    if not targets:
+        return Table(x, None, None, feature_names)
+    if task == "regression":
+        return _regression_targets(path, header, rows, targets, x, feature_names)
+    raw_labels = [row[targets[0]].strip() for row in rows]
+    if all(_is_number(cell) for cell in raw_labels):
+        y, class_names = np.array([float(cell) for cell in raw_labels]), None
+    else:
+        class_names = tuple(sorted(set(raw_labels)))
+        lookup = {name: i for i, name in enumerate(class_names)}
+        y = np.array([lookup[cell] for cell in raw_labels])
+    return Table(x, y, class_names, feature_names)
+
+
+def _csv_rows(path: Path) -> tuple[list[str] | None, list[list[str]]]:
+    """The header (None when the first row holds a number) and the data rows, each as wide as
+    the first."""
     try:
         with path.open(newline="", encoding="utf-8") as handle:
             rows = [row for row in csv.reader(handle) if any(cell.strip() for cell in row)]
@@ -121,32 +204,44 @@ def _read_csv(path: Path, label_column: str | None, n_features: int | None) -> T
     for i, row in enumerate(rows):
         if len(row) != width:
             raise DataError(f"{path}: data row {i} has {len(row)} columns, expected {width}")
-    unlabelled = n_features is not None and width == n_features and label_column is None
-    if width < 2 and not unlabelled:
-        raise DataError(f"{path} needs at least one feature column and a label column")
-    label = None if unlabelled else _label_index(label_column, header, width, path)
-    feature_cols = [c for c in range(width) if c != label]
-    x = np.empty((len(rows), len(feature_cols)))
-    for i, row in enumerate(rows):
-        for j, c in enumerate(feature_cols):
-            cell = row[c].strip()
+    return header, rows
+
+
+def _regression_targets(
+    path: Path,
+    header: list[str] | None,
+    rows: list[list[str]],
+    targets: list[int],
+    x: np.ndarray,
+    feature_names: tuple[str, ...] | None,
+) -> Table:
+    """The target columns as numbers, refusing a column that looks like class labels."""
+    names = tuple(header[c] if header else str(c) for c in targets)
+    y = np.empty((len(rows), len(targets)))
+    for j, (c, name) in enumerate(zip(targets, names)):
+        cells = [row[c].strip() for row in rows]
+        for i, cell in enumerate(cells):
             if cell == "":
-                x[i, j] = np.nan
-            elif _is_number(cell):
-                x[i, j] = float(cell)
-            else:
-                raise DataError(f"{path}: data row {i}, column {c} holds {cell!r}, not a number")
-    feature_names = tuple(header[c] for c in feature_cols) if header else None
-    if label is None:
-        return Table(x, None, None, feature_names)
-    raw_labels = [row[label].strip() for row in rows]
-    if all(_is_number(cell) for cell in raw_labels):
-        y, class_names = np.array([float(cell) for cell in raw_labels]), None
-    else:
-        class_names = tuple(sorted(set(raw_labels)))
-        lookup = {name: i for i, name in enumerate(class_names)}
-        y = np.array([lookup[cell] for cell in raw_labels])
-    return Table(x, y, class_names, feature_names)
+                raise DataError(
+                    f"{path}: data row {i} has no value in target column {name!r}; remove the "
+                    "row or fill it in"
+                )
+            if not _is_number(cell):
+                raise DataError(
+                    f"{path}: data row {i}, target column {name!r} holds {cell!r}, not a number; "
+                    "a regression predicts numbers (for class labels, leave out --task regression)"
+                )
+        if all(cell.lstrip("+-").isdigit() for cell in cells) and _class_codes(
+            [int(cell) for cell in cells]
+        ):
+            raise DataError(
+                f"{path}: target column {name!r} holds only the integers 0 .. "
+                f"{max(int(cell) for cell in cells)}, which look like class labels: for a "
+                "classifier leave out --task regression; to predict them as numbers, write them "
+                "with a decimal point (1.0)"
+            )
+        y[:, j] = [float(cell) for cell in cells]
+    return Table(x, y, None, feature_names, names if header else None)
 
 
 def _is_number(cell: str) -> bool:
@@ -157,12 +252,21 @@ def _is_number(cell: str) -> bool:
     return True
 
 
-def _label_index(label_column: str | None, header: list[str] | None, width: int, path: Path) -> int:
-    if label_column is None:
-        return width - 1
-    if header is not None and label_column in header:
-        return header.index(label_column)
-    if label_column.lstrip("-").isdigit() and -width <= int(label_column) < width:
-        return int(label_column) % width
-    known = f"; the header has {', '.join(header)}" if header else " (the file has no header)"
-    raise DataError(f"{path}: no label column {label_column!r}{known}")
+def _target_indices(
+    target: tuple[str, ...] | None, header: list[str] | None, width: int, path: Path
+) -> list[int]:
+    if target is None:
+        return [width - 1]
+    indices = []
+    for column in target:
+        if header is not None and column in header:
+            index = header.index(column)
+        elif column.lstrip("-").isdigit() and -width <= int(column) < width:
+            index = int(column) % width
+        else:
+            known = f"; the header has {', '.join(header)}" if header else " (the file has no header)"
+            raise DataError(f"{path}: no target column {column!r}{known}")
+        if index in indices:
+            raise DataError(f"{path}: target names column {column!r} twice")
+        indices.append(index)
+    return indices

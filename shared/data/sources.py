@@ -10,12 +10,25 @@
 - ``spirals``: interleaved 2-D spirals, any number of classes, generated locally.
 - ``mnist_shaped``: random data of MNIST's shapes (784 features, 10 classes, 60000 training and
   10000 test samples), generated locally: for timing MNIST-sized runs without a download.
+
+Regression (``--task regression``):
+
+- ``diabetes``: 442 patients, 10 features, one target (disease progression after a year);
+  bundled with scikit-learn (offline); 20% held out for testing.
+- ``california_housing``: 20640 California districts of the 1990 census, 8 features, one
+  target (median house value, in units of $100,000); downloaded once from the address
+  scikit-learn uses, checksummed and cached.
+- ``line``, ``parabola``, ``serpentine``: one input ``x`` in [-1, 1] and one target, a curve
+  plus Gaussian noise (``noise``, 0.1 by default), generated locally: the first lessons, and
+  pictures of every tier's fitted curve.
 """
 
 from __future__ import annotations
 
 import gzip
+import io
 import random
+import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,9 +71,18 @@ FASHION_FILES = {
 }
 
 
-def _reject_options(name: str, spec: DataSpec) -> None:
-    for option in ("n_classes", "n_samples", "label_column"):
-        if getattr(spec, option) is not None:
+CALIFORNIA_FILE = RemoteFile(
+    "cal_housing.tgz",
+    "aaa5c9a6afe2225cc2aed2723682ae403280c4a3695a2ddda4ffb5d8215ea681",
+    url="https://ndownloader.figshare.com/files/5976036",
+)
+CALIFORNIA_FEATURES = ("MedInc", "HouseAge", "AveRooms", "AveBedrms", "Population", "AveOccup",
+                       "Latitude", "Longitude")  # fmt: skip
+
+
+def _reject_options(name: str, spec: DataSpec, allowed: tuple[str, ...] = ()) -> None:
+    for option in ("n_classes", "n_samples", "noise", "target"):
+        if option not in allowed and getattr(spec, option) is not None:
             raise DataError(f"option {option} does not apply to dataset {name!r}")
 
 
@@ -182,8 +204,7 @@ def make_spirals(n_classes: int, n_per_class: int, seed: int) -> tuple[np.ndarra
 
 
 def load_spirals(spec: DataSpec) -> Dataset:
-    if spec.label_column is not None:
-        raise DataError("option label_column does not apply to dataset 'spirals'")
+    _reject_options("spirals", spec, allowed=("n_classes", "n_samples"))
     n_classes = spec.n_classes or 3
     n_samples = spec.n_samples or 200
     # Features, labels and the one-hot targets training makes of them: n x (2 + k).
@@ -213,9 +234,7 @@ def make_mnist_shaped(n_per_class: int, seed: int) -> tuple[np.ndarray, np.ndarr
 
 
 def load_mnist_shaped(spec: DataSpec) -> Dataset:
-    for option in ("n_classes", "label_column"):
-        if getattr(spec, option) is not None:
-            raise DataError(f"option {option} does not apply to dataset 'mnist_shaped'")
+    _reject_options("mnist_shaped", spec, allowed=("n_samples",))
     n_per_class = spec.n_samples or 7000
     require_dataset((10 * n_per_class, 784 + 10), f"mnist_shaped with {n_per_class} per class")
     x, y = make_mnist_shaped(n_per_class, spec.split_seed)
@@ -233,11 +252,92 @@ def load_mnist_shaped(spec: DataSpec) -> Dataset:
     )
 
 
+def load_diabetes(spec: DataSpec) -> Dataset:
+    from sklearn.datasets import load_diabetes as sklearn_diabetes
+
+    _reject_options("diabetes", spec)
+    bunch = sklearn_diabetes(scaled=False)  # the measurements as taken; standardized below
+    return make_dataset(
+        "diabetes", bunch.data, bunch.target, spec, task="regression",
+        feature_names=tuple(bunch.feature_names), target_names=("progression",),
+        description="442 diabetes patients bundled with scikit-learn (Efron et al., 2004)",
+    )  # fmt: skip
+
+
+def read_california(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The features and target of ``cal_housing.tgz``, derived as scikit-learn derives them.
+
+    The archive's ``cal_housing.data`` holds nine raw columns per district: longitude,
+    latitude, median age, total rooms, total bedrooms, population, households, median income
+    and median house value. The features are the median income, the median age, rooms,
+    bedrooms and occupants per household, the population, latitude and longitude; the target is
+    the median house value in units of $100,000.
+    """
+    try:
+        with tarfile.open(path, mode="r:gz") as archive:
+            member = archive.extractfile("CaliforniaHousing/cal_housing.data")
+            raw = np.loadtxt(io.BytesIO(member.read()), delimiter=",", ndmin=2)  # type: ignore[union-attr]
+    except (tarfile.TarError, KeyError, AttributeError, ValueError, OSError, EOFError) as exc:
+        raise DataError(
+            f"{path} is not the California housing archive (CaliforniaHousing/cal_housing.data "
+            f"in a .tgz): {exc}"
+        ) from None
+    if raw.shape[1] != 9:
+        raise DataError(f"{path}: cal_housing.data has {raw.shape[1]} columns, not 9")
+    (longitude, latitude, age, rooms, bedrooms, population, households, income,
+     value) = raw.T  # fmt: skip
+    with np.errstate(divide="ignore", invalid="ignore"):  # a district without households
+        x = np.column_stack([income, age, rooms / households, bedrooms / households,
+                             population, population / households, latitude, longitude])  # fmt: skip
+    return x, value / 100000.0
+
+
+def load_california_housing(spec: DataSpec) -> Dataset:
+    _reject_options("california_housing", spec)
+    x, y = read_california(fetch(CALIFORNIA_FILE))
+    return make_dataset(
+        "california_housing", x, y, spec, task="regression",
+        feature_names=CALIFORNIA_FEATURES, target_names=("MedHouseVal",),
+        description="California housing, 1990 census: median house value ($100,000) per district",
+    )  # fmt: skip
+
+
+CURVES: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str]] = {
+    "line": (lambda x: 2.0 * x + 1.0, "y = 2x + 1"),
+    "parabola": (lambda x: 2.0 * x**2 - 1.0, "y = 2x² - 1"),
+    "serpentine": (lambda x: np.sin(2.0 * np.pi * x), "y = sin(2πx)"),
+}
+
+
+def make_curve(name: str, n_samples: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n_samples`` points of curve ``name``: ``x`` uniform in [-1, 1] and ``y = f(x) + e``,
+    ``e ~ N(0, noise^2)``."""
+    rng = stream(seed, "curve", list(CURVES).index(name) + 1)  # one key: the curve
+    x = rng.uniform(-1.0, 1.0, n_samples)
+    return x[:, None], CURVES[name][0](x) + rng.normal(0.0, noise, n_samples)
+
+
+def curve_loader(name: str) -> Callable[[DataSpec], Dataset]:
+    def load(spec: DataSpec) -> Dataset:
+        _reject_options(name, spec, allowed=("n_samples", "noise"))
+        n_samples = spec.n_samples or 300
+        noise = 0.1 if spec.noise is None else spec.noise
+        require_dataset((n_samples, 2), f"{name} with {n_samples} samples")
+        x, y = make_curve(name, n_samples, noise, spec.split_seed)
+        return make_dataset(
+            name, x, y, spec, task="regression", feature_names=("x",), target_names=("y",),
+            description=f"{CURVES[name][1]} plus noise of std {noise:g}, {n_samples} points",
+        )  # fmt: skip
+
+    return load
+
+
 @dataclass(frozen=True)
 class Source:
     load: Callable[[DataSpec], Dataset]
     summary: str
     offline: bool
+    task: str = "classification"
 
 
 SOURCES: dict[str, Source] = {
@@ -253,4 +353,19 @@ SOURCES: dict[str, Source] = {
     "mnist_shaped": Source(
         load_mnist_shaped, "random data of MNIST's shapes, for timing (generated)", True
     ),
+    "diabetes": Source(
+        load_diabetes, "diabetes progression, 442 patients, 10 features (bundled)", True,
+        "regression",
+    ),
+    "california_housing": Source(
+        load_california_housing,
+        "California house values, 20640 districts, 8 features (downloaded once, 0.4 MB)",
+        False,
+        "regression",
+    ),
+    **{
+        name: Source(curve_loader(name), f"{formula} plus noise, 1 input (generated)", True,
+                     "regression")
+        for name, (_, formula) in CURVES.items()
+    },
 }

@@ -78,7 +78,7 @@ def test_bad_flags(script, argv, fragment, tmp_path, capsys):
         ("random.npz", bytes(range(256)) * 4, "not a valid .npz archive"),
         ("complex.npz", None, "features must be real numbers"),
         ("bad.toml", b"x\xff\xfe = 1\n", "is not UTF-8 text"),
-        ("label.toml", "[data]\nlabel_column = 2\nname = 'digits'\n", "option label_column"),
+        ("label.toml", "[data]\nlabel_column = 2\nname = 'digits'\n", "option target"),
     ],
 )
 def test_bad_files(script, name, content, fragment, tmp_path, capsys):

@@ -66,7 +66,7 @@ def test_csv_errors(tmp_path, text, message):
 
 def test_csv_unknown_label_column(tmp_path):
     (tmp_path / "d.csv").write_text("a,b\n1,0\n2,1\n")
-    with pytest.raises(DataError, match="no label column 'y'; the header has a, b"):
+    with pytest.raises(DataError, match="no target column 'y'; the header has a, b"):
         load_dataset(DataSpec(name=str(tmp_path / "d.csv"), label_column="y"))
 
 
