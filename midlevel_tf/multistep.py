@@ -86,8 +86,7 @@ def fit(
 
     while tier.epoch < spec.epochs and not stopped(tier.early_stopping):
         start = time.perf_counter()
-        losses, sizes = [], []
-        correct = None if tier.model_spec.is_regression else 0
+        losses, sizes, right = [], [], []
         batches = epoch_batches(n, spec.batch_size, spec.seed, tier.epoch)
         for first, chunk in chunks(batches, steps_per_call):
             # traced once per shape of its row chunks: (k, batch), the epoch's rest, and the
@@ -99,10 +98,11 @@ def fit(
                 losses.append(loss)
                 sizes.append(len(batches[batch]))
                 hooks.batch_end(batch, loss)
-            if correct is not None:
-                correct += int(chunk_correct.numpy().sum())
+            if chunk_correct is not None:
+                right.append(int(chunk_correct.numpy().sum()))
         seconds = time.perf_counter() - start
         tier.epoch += 1
+        correct = sum(right) if right else None
 
         val_loss, val_accuracy = validate(
             tier.predict_proba(data.x_val), data, tier.model_spec, tier.get_params(), spec.l2

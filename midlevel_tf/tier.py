@@ -211,8 +211,7 @@ class TFTier:
 
         while self.epoch < spec.epochs and not stopped(self.early_stopping):
             start = time.perf_counter()
-            losses, sizes = [], []
-            correct = None if self.model_spec.is_regression else 0  # a classifier's right answers
+            losses, sizes, right = [], [], []  # right: a classifier's count, batch by batch
             for batch, rows in enumerate(epoch_batches(n, spec.batch_size, spec.seed, self.epoch)):
                 with tf.device(self.device):  # the batch gathered where the data lives
                     x_batch, t_batch = tf.gather(x, rows), tf.gather(t, rows)
@@ -220,11 +219,12 @@ class TFTier:
                 loss = check_finite(loss, self.name, spec.lr, self.epoch + 1, batch + 1, steps)
                 losses.append(loss)
                 sizes.append(len(rows))
-                if correct is not None:
-                    correct += batch_correct
+                if batch_correct is not None:
+                    right.append(batch_correct)
                 hooks.batch_end(batch, loss)
             seconds = time.perf_counter() - start
             self.epoch += 1
+            correct = sum(right) if right else None  # None: a regressor counts nothing
 
             val_loss, val_accuracy = validate(
                 self.predict_proba(data.x_val), data, self.model_spec, self.get_params(), spec.l2

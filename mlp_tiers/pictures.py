@@ -25,6 +25,17 @@ def _save(figure: Any, path: str | Path) -> None:
         figure.savefig(handle, format="png", dpi=110)
 
 
+def _suptitle(figure: Any, title: str, fontsize: int = 10) -> None:
+    """The figure's title, each line wrapped to the figure's width (about 12 characters of a
+    10-point title per inch), so that a long run title is never cut off."""
+    import textwrap
+
+    characters = max(int(figure.get_figwidth() * 12 * 10 / fontsize), 20)
+    lines = [wrapped for line in title.splitlines()
+             for wrapped in textwrap.wrap(line, characters) or [""]]  # fmt: skip
+    figure.suptitle("\n".join(lines), fontsize=fontsize)
+
+
 def image_side(dataset: str, n_features: int) -> int | None:
     """The side of the square images of ``dataset``, or None if its samples are not images."""
     side = math.isqrt(n_features)
@@ -57,7 +68,7 @@ def plot_compared_curves(
             axes.plot(epochs, training, color=colour, lw=width, label=tier)
             axes.plot(epochs, validation, color=colour, lw=width, ls="--")
     loss_axes.set_yscale("log")
-    loss_axes.set(xlabel="epoch", ylabel="loss (incl. L2)" if l2 else "loss", title="Loss")
+    loss_axes.set(xlabel="epoch", ylabel=loss_label(l2, accuracy), title="Loss")
     kinds = [Line2D([], [], color="0.3", label="training"),
              Line2D([], [], color="0.3", ls="--", label="validation")]  # fmt: skip
     if accuracy_axes is None:  # a regressor: one panel, whose legend names the tiers too
@@ -72,6 +83,12 @@ def plot_compared_curves(
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     figure.suptitle(title)
     _save(figure, path)
+
+
+def loss_label(l2: bool, accuracy: bool) -> str:
+    """The loss axis's label: a regressor's loss is the MSE of its standardized targets."""
+    label = "loss" if accuracy else "MSE (standardized targets)"
+    return f"{label} (incl. L2)" if l2 else label
 
 
 def has_accuracy(*histories: Any) -> bool:
@@ -240,7 +257,7 @@ def plot_predicted_vs_actual(
             axes.set(xlabel=f"actual {target_names[j]}", ylabel=f"predicted {target_names[j]}",
                      title=f"{label}: R² {r2:.3f}")  # fmt: skip
             axes.grid(alpha=0.3)
-    figure.suptitle(title, fontsize=10)
+    _suptitle(figure, title)
     _save(figure, path)
     return agree
 
@@ -276,7 +293,7 @@ def plot_residuals(
             axes.set(xlabel=f"predicted {target_names[j]}", ylabel="actual - predicted",
                      title=f"{tier}: RMSE {rmse:.4g}")  # fmt: skip
             axes.grid(alpha=0.3)
-    figure.suptitle(title, fontsize=10)
+    _suptitle(figure, title)
     _save(figure, path)
 
 
@@ -307,5 +324,5 @@ def plot_fitted_curves(
     axes.set(xlabel=x_name, ylabel=y_name)
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8)
-    figure.suptitle(title, fontsize=10)
+    _suptitle(figure, title)
     _save(figure, path)

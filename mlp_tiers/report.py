@@ -110,7 +110,7 @@ def plot_learning_curves(
     # The object-oriented API renders without pyplot's global state or a display.
     from matplotlib.figure import Figure
 
-    from mlp_tiers.pictures import has_accuracy
+    from mlp_tiers.pictures import has_accuracy, loss_label
 
     epochs = history.column("epoch")
     accuracy = has_accuracy(history)
@@ -118,7 +118,7 @@ def plot_learning_curves(
     loss_axes, accuracy_axes = figure.subplots(1, 2) if accuracy else (figure.subplots(), None)
     loss_axes.plot(epochs, history.column("loss"), marker="o", ms=3, label="training")
     loss_axes.plot(epochs, history.column("val_loss"), marker="o", ms=3, label="validation")
-    loss_axes.set(xlabel="epoch", ylabel="loss (incl. L2)" if l2 else "loss", title="Loss")
+    loss_axes.set(xlabel="epoch", ylabel=loss_label(l2, accuracy), title="Loss")
     if min(history.column("loss") + history.column("val_loss")) > 0:
         loss_axes.set_yscale("log")
     if accuracy_axes is not None:

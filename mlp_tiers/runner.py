@@ -181,7 +181,8 @@ def train_and_evaluate(
         )
     }
     evaluations = {
-        split: evaluate_for(run.model, p, y, data.target_scaling) for split, (p, y) in outputs.items()
+        split: evaluate_for(run.model, p, y, data.target_scaling)
+        for split, (p, y) in outputs.items()
     }
     regression = run.model.is_regression
     test = outputs["test"][0]
@@ -193,7 +194,9 @@ def train_and_evaluate(
         outcome.grid_proba = tier.predict_proba(grid.astype(data.x_train.dtype))
     if data.n_features == 1 and regression:
         grid = curve_grid(data.x_train)
-        outcome.grid_proba = data.in_target_units(tier.predict_proba(grid.astype(data.x_train.dtype)))
+        outcome.grid_proba = data.in_target_units(
+            tier.predict_proba(grid.astype(data.x_train.dtype))
+        )
     if folder is not None:
         write_run_folder(outcome, run, outcome.params)
         if isinstance(tier, SavesNative):  # the tier's own format (model.keras)

@@ -139,8 +139,9 @@ class RegressionEvaluation:
 
     def to_dict(self, target_names: tuple[str, ...] | None = None) -> dict[str, Any]:
         names = target_names or tuple(f"target_{j}" for j in range(len(self.per_target)))
-        summary = {"loss": self.loss, "mse": self.mse, "rmse": self.rmse, "mae": self.mae,
-                   "r2": self.r2}  # fmt: skip
+        summary: dict[str, Any] = {
+            "loss": self.loss, "mse": self.mse, "rmse": self.rmse, "mae": self.mae, "r2": self.r2,
+        }  # fmt: skip
         if len(self.per_target) > 1:
             summary["per_target"] = dict(zip(names, self.per_target, strict=True))
         return summary

@@ -83,7 +83,9 @@ class Dataset:
         labels stay int64."""
         cast = {f"x_{split}": getattr(self, f"x_{split}").astype(dtype) for split in SPLITS}
         if self.task == "regression":
-            cast.update({f"y_{split}": getattr(self, f"y_{split}").astype(dtype) for split in SPLITS})
+            cast.update(
+                {f"y_{split}": getattr(self, f"y_{split}").astype(dtype) for split in SPLITS}
+            )
         return dataclasses.replace(self, **cast)
 
     def sizes(self) -> dict[str, int]:
@@ -301,10 +303,8 @@ def make_dataset(
         x_test = validate_features(test[0], f"{name} (test split)")
         y_test, _ = targets(test[1], x_test.shape[0], f"{name} (test split)")
         if x_test.shape[1] != x.shape[1]:
-            raise DataError(
-                f"{name}: the test split has {x_test.shape[1]} features, the training split "
-                f"{x.shape[1]}"
-            )
+            raise DataError(f"{name}: the test split has {x_test.shape[1]} features, the "
+                            f"training split {x.shape[1]}")  # fmt: skip
     # A different seed for the second split keeps the two choices independent.
     x_train, y_train, x_val, y_val = _split(x, y, spec.val_fraction, spec.split_seed + 1, k)
     if feature_names is not None and len(feature_names) != x.shape[1]:
@@ -319,7 +319,9 @@ def make_dataset(
         x_train=(x_train - mean) / scale,
         x_val=(x_val - mean) / scale,
         x_test=(x_test - mean) / scale,
-        **ys,
+        y_train=ys["y_train"],
+        y_val=ys["y_val"],
+        y_test=ys["y_test"],
         feature_mean=mean,
         feature_scale=scale,
         feature_names=feature_names,

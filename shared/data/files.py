@@ -264,7 +264,9 @@ def _target_indices(
         elif column.lstrip("-").isdigit() and -width <= int(column) < width:
             index = int(column) % width
         else:
-            known = f"; the header has {', '.join(header)}" if header else " (the file has no header)"
+            known = (
+                f"; the header has {', '.join(header)}" if header else " (the file has no header)"
+            )
             raise DataError(f"{path}: no target column {column!r}{known}")
         if index in indices:
             raise DataError(f"{path}: target names column {column!r} twice")

@@ -276,7 +276,8 @@ def read_california(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         with tarfile.open(path, mode="r:gz") as archive:
             member = archive.extractfile("CaliforniaHousing/cal_housing.data")
-            raw = np.loadtxt(io.BytesIO(member.read()), delimiter=",", ndmin=2)  # type: ignore[union-attr]
+            text = member.read().decode("ascii") if member is not None else ""
+        raw = np.loadtxt(io.StringIO(text), delimiter=",", ndmin=2)
     except (tarfile.TarError, KeyError, AttributeError, ValueError, OSError, EOFError) as exc:
         raise DataError(
             f"{path} is not the California housing archive (CaliforniaHousing/cal_housing.data "
@@ -354,7 +355,9 @@ SOURCES: dict[str, Source] = {
         load_mnist_shaped, "random data of MNIST's shapes, for timing (generated)", True
     ),
     "diabetes": Source(
-        load_diabetes, "diabetes progression, 442 patients, 10 features (bundled)", True,
+        load_diabetes,
+        "diabetes progression, 442 patients, 10 features (bundled)",
+        True,
         "regression",
     ),
     "california_housing": Source(
@@ -364,8 +367,9 @@ SOURCES: dict[str, Source] = {
         "regression",
     ),
     **{
-        name: Source(curve_loader(name), f"{formula} plus noise, 1 input (generated)", True,
-                     "regression")
+        name: Source(
+            curve_loader(name), f"{formula} plus noise, 1 input (generated)", True, "regression"
+        )
         for name, (_, formula) in CURVES.items()
     },
 }
