@@ -158,7 +158,7 @@ def validate_labels(
     if bad.any():
         i = int(np.argmax(bad))
         raise DataError(
-            f"{source}: label {y[i]!r} at row {i} is not an integer class index; for numbers to "
+            f"{source}: label {y[i]:g} at row {i} is not an integer class index; for numbers to "
             f"predict, pass --task regression"
         )
     k = len(class_names) if class_names is not None else int(y.max()) + 1

@@ -129,3 +129,34 @@ def test_future_version_is_refused(tmp_path, checkpoint):
     with pytest.raises(CheckpointError, match="format version 99"):
         load_checkpoint(path)
     assert zipfile.is_zipfile(path)
+
+
+def regressor_checkpoint() -> Checkpoint:
+    model = ModelSpec(n_inputs=4, n_outputs=2, hidden=(5,), task="regression")
+    return Checkpoint(
+        params=init_params(model, 0), model=model, train=TrainSpec(), epoch=1, step=3,
+        data=DataSpec(name="houses.csv", target=("price", "rent")), tier="numpy",
+        history=[{"epoch": 1, "loss": 0.5, "accuracy": None, "val_loss": 0.6,
+                  "val_accuracy": None, "seconds": 0.1}],
+        scaling=(np.zeros(4), np.ones(4)), target_scaling=(np.array([3.0, 4.0]), np.array([2.0, 0.5])),
+        target_names=("price", "rent"),
+    )  # fmt: skip
+
+
+def test_a_regressors_target_scaling_and_names_travel_with_it(tmp_path):
+    original = regressor_checkpoint()
+    loaded = load_checkpoint(save_checkpoint(tmp_path / "r.npz", original))
+    assert loaded.model == original.model and loaded.model.is_regression
+    np.testing.assert_array_equal(loaded.target_scaling[0], [3.0, 4.0])
+    np.testing.assert_array_equal(loaded.target_scaling[1], [2.0, 0.5])
+    assert loaded.target_names == ("price", "rent") and loaded.class_names is None
+    assert loaded.history[0]["val_accuracy"] is None
+    assert loaded.data.target == ("price", "rent")
+
+
+def test_a_target_scaling_that_cannot_unstandardize_is_refused(tmp_path):
+    bad = regressor_checkpoint()
+    bad.target_scaling = (np.array([3.0, 4.0]), np.array([2.0, 0.0]))
+    path = save_checkpoint(tmp_path / "r.npz", bad)
+    with pytest.raises(CheckpointError, match="target_scaling scale holds values that cannot"):
+        load_checkpoint(path)

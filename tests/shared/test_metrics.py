@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from shared.metrics import data_loss, evaluate, l2_penalty, one_hot
+from shared.metrics import data_loss, evaluate, evaluate_regression, l2_penalty, one_hot
 
 
 def test_one_hot():
@@ -64,3 +64,29 @@ def test_absent_class_gets_zero_scores_not_warnings():
 def test_shape_mismatch():
     with pytest.raises(ValueError, match="do not match 3 labels"):
         evaluate(np.ones((2, 2)) / 2, np.array([0, 1, 1]), "mse")
+
+
+def test_regression_metrics_are_scikit_learns_in_the_targets_units():
+    from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+
+    rng = np.random.default_rng(0)
+    true = rng.normal(size=(50, 2)) * [10.0, 0.5] + [100.0, -3.0]
+    predicted = true + rng.normal(size=(50, 2)) * [4.0, 0.1]
+    mean, scale = np.array([90.0, -2.0]), np.array([8.0, 0.4])
+    ev = evaluate_regression((predicted - mean) / scale, (true - mean) / scale, mean, scale)
+    assert ev.mse == pytest.approx(mean_squared_error(true, predicted), rel=1e-12)
+    assert ev.mae == pytest.approx(mean_absolute_error(true, predicted), rel=1e-12)
+    assert ev.r2 == pytest.approx(r2_score(true, predicted), rel=1e-12)
+    per_target_rmse = np.sqrt(mean_squared_error(true, predicted, multioutput="raw_values"))
+    assert ev.rmse == pytest.approx(per_target_rmse.mean(), rel=1e-12)
+    assert ev.per_target[1]["r2"] == pytest.approx(r2_score(true[:, 1], predicted[:, 1]))
+    # the loss is the MSE of the standardized values: what training minimizes
+    standardized = ((predicted - true) / scale) ** 2
+    assert ev.loss == pytest.approx(standardized.mean(), rel=1e-12)
+    assert set(ev.to_dict(("price", "rent"))["per_target"]) == {"price", "rent"}
+
+
+def test_r2_of_a_constant_target_follows_scikit_learn():
+    one = np.ones((4, 1))
+    assert evaluate_regression(one, one, np.zeros(1), np.ones(1)).r2 == 1.0
+    assert evaluate_regression(one * 2, one, np.zeros(1), np.ones(1)).r2 == 0.0

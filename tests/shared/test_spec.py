@@ -1,4 +1,5 @@
 import dataclasses
+import re
 
 import pytest
 
@@ -127,3 +128,42 @@ def test_load_toml(tmp_path):
 )
 def test_to_dict_round_trips(spec):
     assert build(type(spec), to_dict(spec), "test") == spec
+
+
+def test_the_task_picks_its_output_and_loss():
+    assert (ModelSpec().output, ModelSpec().loss) == ("softmax", "cross_entropy")
+    regressor = ModelSpec(task="regression")
+    assert (regressor.output, regressor.loss, regressor.is_regression) == ("identity", "mse", True)
+    assert ModelSpec(output="identity", loss="mse").task == "classification"  # MSE on one-hot
+    with pytest.raises(SpecError, match="task 'regression' predicts numbers: it takes output"):
+        ModelSpec(task="regression", output="softmax", loss="mse")
+    with pytest.raises(SpecError, match="task must be one of classification, regression"):
+        ModelSpec(task="ranking")
+    # a spec written out and read back keeps its task
+    assert build(ModelSpec, to_dict(regressor), "t") == regressor
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("price", ("price",)), ("price, rent", ("price", "rent")), (["a", 2], ("a", "2")),
+     (3, ("3",))],
+)  # fmt: skip
+def test_targets_name_columns(value, expected):
+    assert DataSpec(target=value).target == expected
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [({"target": "a,a"}, "target names a column twice"),
+     ({"target": []}, "target must name one or more columns"),
+     ({"target": [1.5]}, "target must name columns by header name or index"),
+     ({"target": "a", "label_column": "b"}, "give target or label_column"),
+     ({"noise": -0.1}, "noise must be a number in [0, inf)")],
+)  # fmt: skip
+def test_bad_targets_and_noise_are_refused(values, message):
+    with pytest.raises(SpecError, match=re.escape(message)):
+        DataSpec(**values)
+
+
+def test_label_column_is_the_older_name_of_target():
+    assert DataSpec(label_column="species").target == ("species",)

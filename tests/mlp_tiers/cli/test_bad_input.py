@@ -336,3 +336,104 @@ def test_features_too_large_to_standardize_are_refused(script, tmp_path, capsys)
     np.savez(tmp_path / "huge.npz", x=x, y=np.arange(30) % 3)
     code = run(script, ["--dataset", str(tmp_path / "huge.npz"), "--no-save"])
     assert_one_clean_line(code, capsys, "features must lie within ±1e+150")
+
+
+# -- regression ---------------------------------------------------------------------------------
+
+HOUSES = "rooms,area,price\n" + "".join(f"{i % 7 + 1},{50 + 3 * i},{100.5 + 2.5 * i}\n"
+                                           for i in range(40))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("content", "argv", "fragment"),
+    [
+        (HOUSES.replace("100.5,", "100.5,").replace("\n7,", "\n7,").replace(",103.0", ",cheap"),
+         ["--task", "regression"], "target column 'price' holds 'cheap', not a number"),
+        (HOUSES.replace(",105.5", ","), ["--task", "regression"],
+         "has no value in target column 'price'"),
+        (HOUSES, ["--task", "regression", "--target", "rent"],
+         "no target column 'rent'; the header has rooms, area, price"),
+        (HOUSES, [], "label 100.5 at row 0 is not an integer class index; for numbers to "
+                     "predict, pass --task regression"),
+        ("a,b,y\n" + "".join(f"{i},{i * i},{i % 3}\n" for i in range(30)),
+         ["--task", "regression"], "target column 'y' holds only the integers 0 .. 2, which look "
+                                   "like class labels"),
+        (HOUSES, ["--task", "regression", "--target", "price,price"],
+         "--target names a column twice: price, price"),
+        (HOUSES, ["--target", "area,price"], "a classifier predicts one label column"),
+    ],
+    ids=["text-target", "empty-target", "missing-column", "float-labels", "codes-as-numbers",
+         "column-twice", "two-labels"],
+)  # fmt: skip
+def test_bad_regression_data(script, content, argv, fragment, tmp_path, capsys):
+    path = write(tmp_path / "houses.csv", content)
+    out = tmp_path / "runs"
+    code = run(script, ["--dataset", path, *argv, "--epochs", "1", "--out", str(out)])
+    assert_one_clean_line(code, capsys, fragment, out)
+
+
+def test_nan_targets_in_an_npz_name_the_row(script, tmp_path, capsys):
+    y = np.linspace(0.0, 1.0, 30)
+    y[4] = np.nan
+    np.savez(tmp_path / "nan.npz", x=np.random.default_rng(0).normal(size=(30, 2)), y=y)
+    code = run(script, ["--dataset", str(tmp_path / "nan.npz"), "--task", "regression",
+                        "--no-save"])  # fmt: skip
+    assert_one_clean_line(code, capsys, "targets contain NaN at row 4, column 0")
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["--dataset", "diabetes"], "dataset 'diabetes' is a regression dataset, and the model "
+                                    "is set up for classification: pass --task regression"),
+        (["--dataset", "digits", "--task", "regression"],
+         "dataset 'digits' is a classification dataset"),
+        (["--dataset", "diabetes", "--task", "regression", "--output", "softmax"],
+         "task 'regression' predicts numbers: it takes output 'identity' and loss 'mse'"),
+        (["--dataset", "serpentine", "--task", "regression", "--noise", "-1"],
+         "--noise must be a number in [0, inf); got -1.0"),
+        (["--dataset", "diabetes", "--task", "regression", "--noise", "0.2"],
+         "option noise does not apply to dataset 'diabetes'"),
+        (["--dataset", "diabetes", "--task", "sorting"],
+         "--task must be one of classification, regression; got 'sorting'"),
+    ],
+)  # fmt: skip
+def test_bad_regression_flags(script, argv, fragment, tmp_path, capsys):
+    out = tmp_path / "runs"
+    code = run(script, [*argv, "--epochs", "1", "--out", str(out)])
+    assert_one_clean_line(code, capsys, fragment, out)
+
+
+@pytest.fixture(scope="module")
+def regression_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("regressor")
+    assert train(["--dataset", "diabetes", "--task", "regression", "--epochs", "2", "--hidden",
+                  "8", "--quiet", "--out", str(out)]) == 0  # fmt: skip
+    (folder,) = list(out.iterdir())
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("dataset", "fragment"),
+    [
+        ("digits", "the model is a regressor, and digits is a classification dataset; evaluate "
+                   "it on regression data (diabetes"),
+        ("labels.csv", "target column '10' holds only the integers 0 .. 2, which look like class "
+                       "labels"),
+    ],
+)  # fmt: skip
+def test_a_regressor_given_to_a_classification_evaluate_is_refused(
+    regression_run, dataset, fragment, tmp_path, capsys
+):
+    rng = np.random.default_rng(0)
+    rows = [",".join(f"{v:.3f}" for v in rng.normal(size=10)) + f",{i % 3}" for i in range(30)]
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    target = dataset if dataset == "digits" else str(tmp_path / dataset)
+    code = run(mlp_tiers, ["evaluate", str(regression_run), "--dataset", target])
+    assert_one_clean_line(code, capsys, fragment)
+
+
+def test_a_classifier_given_regression_data_to_evaluate_is_refused(good_checkpoint, capsys):
+    code = run(mlp_tiers, ["evaluate", str(good_checkpoint), "--dataset", "diabetes"])
+    assert_one_clean_line(code, capsys, "the model is a classifier, and diabetes is a "
+                                        "regression dataset")  # fmt: skip

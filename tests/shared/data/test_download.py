@@ -187,3 +187,60 @@ def test_the_time_limit_must_be_a_positive_number(monkeypatch):
     monkeypatch.setenv("MLP_TIERS_DOWNLOAD_TIMEOUT", "soon")
     with pytest.raises(DataError, match="MLP_TIERS_DOWNLOAD_TIMEOUT must be a number of seconds"):
         fetch(RemoteFile("any.bin", sha256(b"x")))
+
+
+def california_archive(path, rows):
+    """A ``cal_housing.tgz`` stand-in: ``rows`` of the nine raw columns, as the real one holds."""
+    import io
+    import tarfile
+
+    text = "".join(",".join(f"{v:.6g}" for v in row) + "\n" for row in rows).encode()
+    with tarfile.open(path, "w:gz") as archive:
+        member = tarfile.TarInfo("CaliforniaHousing/cal_housing.data")
+        member.size = len(text)
+        archive.addfile(member, io.BytesIO(text))
+
+
+def test_california_housing_end_to_end_from_the_mirror(server, monkeypatch):
+    """Download, checksum, the features derived as scikit-learn derives them (per household),
+    the target in $100,000, and a split of 20% for testing."""
+    root, _ = server
+    rng = np.random.default_rng(0)
+    n = 100
+    # longitude, latitude, age, rooms, bedrooms, population, households, income, value
+    rows = np.column_stack([
+        rng.uniform(-124, -114, n), rng.uniform(32, 42, n), rng.integers(1, 52, n),
+        rng.integers(500, 5000, n), rng.integers(100, 1000, n), rng.integers(300, 3000, n),
+        rng.integers(100, 1000, n), rng.uniform(0.5, 15, n), rng.uniform(15000, 500001, n),
+    ])  # fmt: skip
+    california_archive(root / "cal_housing.tgz", rows)
+    digest = sha256((root / "cal_housing.tgz").read_bytes())
+    monkeypatch.setattr(sources, "CALIFORNIA_FILE", RemoteFile("cal_housing.tgz", digest))
+    data = load_dataset(DataSpec(name="california_housing"), "regression")
+    assert data.task == "regression" and data.target_names == ("MedHouseVal",)
+    assert data.feature_names[:3] == ("MedInc", "HouseAge", "AveRooms")
+    assert len(data.y_test) == 20 and data.n_features == 8
+    x, y = sources.read_california(root / "cal_housing.tgz")
+    np.testing.assert_allclose(x[:, 2], rows[:, 3] / rows[:, 6], rtol=1e-5)  # rooms per household
+    np.testing.assert_allclose(x[:, 5], rows[:, 5] / rows[:, 6], rtol=1e-5)  # occupants
+    np.testing.assert_allclose(y, rows[:, 8] / 1e5, rtol=1e-5)
+    everything = np.concatenate([data.y_train, data.y_val, data.y_test])
+    assert sorted(data.in_target_units(everything)[:, 0]) == pytest.approx(sorted(y))
+
+
+def test_california_housing_offline_names_its_file_and_checksum():
+    with pytest.raises(DataError, match="cannot download cal_housing.tgz .*SHA-256 aaa5c9a6"):
+        load_dataset(DataSpec(name="california_housing"), "regression")
+
+
+def test_a_file_published_elsewhere_is_fetched_from_the_mirror_when_one_is_set(monkeypatch):
+    monkeypatch.delenv("MLP_TIERS_MIRROR")
+    assert sources.CALIFORNIA_FILE.address() == "https://ndownloader.figshare.com/files/5976036"
+    monkeypatch.setenv("MLP_TIERS_MIRROR", "http://127.0.0.1:8000/data")
+    assert sources.CALIFORNIA_FILE.address() == "http://127.0.0.1:8000/data/cal_housing.tgz"
+
+
+def test_a_damaged_california_archive_is_refused_in_one_line(tmp_path):
+    (tmp_path / "cal_housing.tgz").write_bytes(b"not a tarball")
+    with pytest.raises(DataError, match="is not the California housing archive"):
+        sources.read_california(tmp_path / "cal_housing.tgz")

@@ -74,3 +74,38 @@ def test_unsupported_suffix(tmp_path):
     (tmp_path / "d.txt").write_text("1 2 3")
     with pytest.raises(DataError, match="unsupported dataset file type '.txt'"):
         load_dataset(DataSpec(name=str(tmp_path / "d.txt")))
+
+
+def test_a_csv_regression_with_two_target_columns_named_anywhere(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = ["price,rooms,rent,area"] + [
+        f"{100 + 3 * i + 0.5},{i % 5},{10 + i * 0.25},{40 + rng.integers(0, 60)}" for i in range(60)
+    ]
+    (tmp_path / "houses.csv").write_text("\n".join(rows) + "\n")
+    spec = DataSpec(name=str(tmp_path / "houses.csv"), target="rent,price")
+    data = load_dataset(spec, "regression")
+    assert data.target_names == ("rent", "price") and data.feature_names == ("rooms", "area")
+    assert data.n_outputs == 2 and data.y_train.shape[1] == 2
+    values = data.in_target_units(np.concatenate([data.y_train, data.y_val, data.y_test]))
+    assert sorted(values[:, 1]) == pytest.approx([100.5 + 3 * i for i in range(60)])
+
+
+def test_an_npz_regression_keeps_its_target_names_and_refuses_integer_class_codes(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 3))
+    np.savez(tmp_path / "r.npz", x=x, y=x @ [[1.0, 2.0], [0.0, 1.0], [3.0, 0.0]],
+             target_names=np.array(["a", "b"]))  # fmt: skip
+    data = load_dataset(DataSpec(name=str(tmp_path / "r.npz")), "regression")
+    assert data.target_names == ("a", "b")
+    np.savez(tmp_path / "codes.npz", x=x, y=np.arange(40) % 4)
+    with pytest.raises(DataError, match="'y' holds only the integers 0 .. 3, which look like"):
+        load_dataset(DataSpec(name=str(tmp_path / "codes.npz")), "regression")
+    np.savez(tmp_path / "floats.npz", x=x, y=(np.arange(40) % 4).astype(float))
+    assert load_dataset(DataSpec(name=str(tmp_path / "floats.npz")), "regression").n_outputs == 1
+
+
+def test_labels_that_leave_most_classes_empty_ask_for_regression(tmp_path):
+    x = np.random.default_rng(0).normal(size=(40, 2))
+    np.savez(tmp_path / "prices.npz", x=x, y=(np.arange(40) % 13) * 3)  # 13 of 37 classes used
+    with pytest.raises(DataError, match="look like numbers to predict: pass --task regression"):
+        load_dataset(DataSpec(name=str(tmp_path / "prices.npz")))

@@ -107,3 +107,41 @@ def test_mnist_shaped_has_mnists_shapes_and_is_learnable_by_design():
         DataError, match="option n_classes does not apply to dataset 'mnist_shaped'"
     ):
         load_dataset(DataSpec(name="mnist_shaped", n_classes=3))
+
+
+def test_diabetes_is_bundled_for_regression_and_refused_for_classification():
+    data = load_dataset(DataSpec(name="diabetes"), "regression")
+    assert data.task == "regression" and data.n_features == 10 and data.n_outputs == 1
+    assert sum(data.sizes().values()) == 442 and data.sizes()["test"] == 89
+    # standardized on the training split only: mean 0 and std 1 there, not elsewhere
+    assert abs(data.y_train.mean()) < 1e-12 and abs(data.y_train.std() - 1) < 1e-12
+    progression = data.in_target_units(data.y_test)
+    assert progression.min() >= 25 and progression.max() <= 346  # the dataset's own range
+    with pytest.raises(
+        DataError, match="'diabetes' is a regression dataset.*pass --task regression"
+    ):
+        load_dataset(DataSpec(name="diabetes"))
+    with pytest.raises(DataError, match="'digits' is a classification dataset.*leave out"):
+        load_dataset(DataSpec(name="digits"), "regression")
+
+
+@pytest.mark.parametrize(
+    ("name", "curve"),
+    [("line", lambda x: 2 * x + 1), ("parabola", lambda x: 2 * x**2 - 1),
+     ("serpentine", lambda x: np.sin(2 * np.pi * x))],
+)  # fmt: skip
+def test_curves_are_their_formula_plus_the_noise_asked_for(name, curve):
+    exact = load_dataset(DataSpec(name=name, noise=0.0, n_samples=50), "regression")
+    x = np.concatenate([exact.x_train, exact.x_val, exact.x_test]) * exact.feature_scale
+    x = x + exact.feature_mean
+    y = exact.in_target_units(np.concatenate([exact.y_train, exact.y_val, exact.y_test]))
+    assert x.shape == (50, 1) and x.min() >= -1 and x.max() <= 1
+    np.testing.assert_allclose(y[:, 0], curve(x[:, 0]), atol=1e-12)
+    noisy = load_dataset(DataSpec(name=name, noise=0.3, n_samples=4000), "regression")
+    xs = noisy.x_train * noisy.feature_scale + noisy.feature_mean
+    residual = noisy.in_target_units(noisy.y_train)[:, 0] - curve(xs[:, 0])
+    assert residual.std() == pytest.approx(0.3, rel=0.05)
+    again = load_dataset(DataSpec(name=name, noise=0.3, n_samples=4000), "regression")
+    np.testing.assert_array_equal(again.y_train, noisy.y_train)
+    other = load_dataset(DataSpec(name=name, noise=0.3, n_samples=4000, split_seed=1), "regression")
+    assert not np.array_equal(other.y_train, noisy.y_train)
