@@ -107,7 +107,8 @@ class BenchRow:
     first_epoch_seconds: list[float] = field(default_factory=list)  # one per round
     epoch_seconds: list[float] = field(default_factory=list)  # every later epoch, every round
     final_loss: float | None = None
-    test_accuracy: float | None = None
+    test_accuracy: float | None = None  # a classifier's
+    test_r2: float | None = None  # a regressor's
     peak_rss_bytes: int | None = None
     notes: list[str] = field(default_factory=list)
     blas: list[dict[str, str]] = field(default_factory=list)
@@ -202,6 +203,7 @@ def bench(
             row.first_epoch_seconds.append(seconds[0])
             row.epoch_seconds.extend(seconds[1:])
             row.final_loss, row.test_accuracy = result["final_loss"], result["test_accuracy"]
+            row.test_r2 = result.get("test_r2")
             row.peak_rss_bytes = max(row.peak_rss_bytes or 0, result["peak_rss_bytes"])
             row.notes = result.get("notes", [])
             row.blas = result.get("blas", [])

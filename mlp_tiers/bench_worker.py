@@ -44,7 +44,7 @@ def peak_memory() -> int:
 def measure(entry: str, kind: str, raw_config: dict[str, Any]) -> dict[str, Any]:
     from mlp_tiers.runner import build_tier, prepare_run
     from mlp_tiers.threads import blas_info
-    from shared.metrics import evaluate
+    from shared.metrics import evaluate_for
     from shared.spec import config_from_dict
 
     run = prepare_run(config_from_dict(raw_config))
@@ -55,8 +55,8 @@ def measure(entry: str, kind: str, raw_config: dict[str, Any]) -> dict[str, Any]
 
         peer = PEERS[entry]
         result = peer.load()(run, epochs, dict(peer.options))
-        seconds, loss, accuracy, notes = (result.epoch_seconds, result.final_loss,
-                                          result.test_accuracy, result.notes)  # fmt: skip
+        seconds, loss, notes = result.epoch_seconds, result.final_loss, result.notes
+        accuracy, r2 = result.test_accuracy, result.test_r2
     else:
         from mlp_tiers.registry import parse_tier
 
@@ -64,14 +64,17 @@ def measure(entry: str, kind: str, raw_config: dict[str, Any]) -> dict[str, Any]
         tier = build_tier(name, run, **options)
         history = tier.fit(run.data)
         seconds, loss = history.column("seconds"), history.last["loss"]
-        proba = tier.predict_proba(run.data.x_test)
-        accuracy = evaluate(proba, run.data.y_test, run.model.loss).accuracy
+        outputs = tier.predict_proba(run.data.x_test)
+        evaluation = evaluate_for(run.model, outputs, run.data.y_test, run.data.target_scaling)
+        accuracy = None if run.model.is_regression else evaluation.accuracy  # type: ignore[union-attr]
+        r2 = evaluation.r2 if run.model.is_regression else None  # type: ignore[union-attr]
         notes = []
     peak = peak_memory()
     return {
         "epoch_seconds": [float(s) for s in seconds],
         "final_loss": None if loss is None else float(loss),
         "test_accuracy": None if accuracy is None else float(accuracy),
+        "test_r2": None if r2 is None else float(r2),
         "peak_rss_bytes": int(peak),
         "notes": notes,
         "blas": blas_info(),

@@ -171,8 +171,9 @@ def bench_table(rows: list[Any], floor: float | None, n_train: int, title: str) 
     throughput, its ratio to the GEMM floor, its memory and what it learned; or why it did not
     run."""
     table = Table(title=title, title_justify="left")
+    regression = any(row.test_r2 is not None for row in rows)
     columns = ("entry", "first epoch", "s/epoch", "middle half", "samples/s", "× floor",
-               "roofline", "peak RSS", "test acc")  # fmt: skip
+               "roofline", "peak RSS", "test R²" if regression else "test acc")  # fmt: skip
     for column in columns:
         table.add_column(column, justify="left" if column == "entry" else "right")
     for row in rows:
@@ -189,13 +190,17 @@ def bench_table(rows: list[Any], floor: float | None, n_train: int, title: str) 
             f"{median / floor:.2f}" if floor else "",
             f"{100 * floor / median:.0f}%" if floor else "",
             f"{row.peak_rss_bytes / 2**20:,.0f} MiB",
-            "" if row.test_accuracy is None else f"{row.test_accuracy:.4f}",
+            _score(row.test_r2 if regression else row.test_accuracy),
         )
     not_run = [f"{row.entry}: {row.status}" for row in rows if not row.ok]
     if not_run:
         table.caption = "not run: " + "; ".join(not_run)
         table.caption_justify = "left"
     return table
+
+
+def _score(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
 
 
 def _short(x: float) -> str:

@@ -24,13 +24,33 @@ from shared.packages import installed
 
 @dataclass
 class PeerResult:
-    """What a peer measured: seconds of each epoch's training steps, and how well it learned
-    (``None`` for the floor, which computes matrix products and learns nothing)."""
+    """What a peer measured: seconds of each epoch's training steps, and how well it learned:
+    a classifier's test accuracy, or a regressor's test R² (``None`` for the floor, which
+    computes matrix products and learns nothing)."""
 
     epoch_seconds: list[float]
     final_loss: float | None = None
     test_accuracy: float | None = None
     notes: list[str] = field(default_factory=list)
+    test_r2: float | None = None
+
+    @classmethod
+    def scored(
+        cls, seconds: list[float], loss: float | None, run: Any, outputs: Any, notes: Any = ()
+    ) -> PeerResult:
+        """The result of a peer whose test predictions are ``outputs (n_test, n_outputs)``
+        (logits or probabilities of a classifier; a regressor's standardized predictions),
+        scored by the code that scores the tiers."""
+        import numpy as np
+
+        from shared.metrics import evaluate_regression
+
+        outputs, data = np.asarray(outputs), run.data
+        if run.model.is_regression:
+            r2 = evaluate_regression(outputs, data.y_test, *data.target_scaling).r2
+            return cls(list(seconds), loss, None, list(notes), r2)
+        accuracy = float((outputs.argmax(axis=1) == data.y_test).mean())
+        return cls(list(seconds), loss, accuracy, list(notes))
 
 
 @dataclass(frozen=True)
@@ -55,7 +75,7 @@ PEERS: dict[str, PeerEntry] = {
         PeerEntry("gemm-floor", "peers.floor", ("numpy",),
                   "the matrix products of every training step alone, in NumPy: the floor"),
         PeerEntry("sklearn", "peers.sklearn_mlp", ("sklearn",),
-                  "scikit-learn's MLPClassifier, same architecture, optimizer and batches"),
+                  "scikit-learn's MLPClassifier (MLPRegressor), same architecture and optimizer"),
         PeerEntry("torch", "peers.torch_mlp", ("torch",),
                   "PyTorch: nn.Sequential and an idiomatic eager training loop"),
         PeerEntry("torch:compile", "peers.torch_mlp", ("torch",),

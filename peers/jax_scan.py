@@ -55,13 +55,14 @@ def make_step(model: Any, spec: Any) -> tuple[Callable, Callable]:
     update = make_update(spec)
 
     def step(carry, batch):
-        params, slots, t = carry
+        params, slots, step_count = carry
         x, y = batch
-        key = jax.random.fold_in(jax.random.key(spec.seed), t)
-        t_onehot = jax.nn.one_hot(y, model.n_outputs, dtype=dtype)
-        value, grads = jax.value_and_grad(loss)(params, x, t_onehot, key)
-        params, slots = update(params, slots, grads, (t + 1).astype(dtype))
-        return (params, slots, t + 1), value
+        key = jax.random.fold_in(jax.random.key(spec.seed), step_count)
+        # one-hot labels, or a regressor's standardized targets as they are
+        t = y if model.is_regression else jax.nn.one_hot(y, model.n_outputs, dtype=dtype)
+        value, grads = jax.value_and_grad(loss)(params, x, t, key)
+        params, slots = update(params, slots, grads, (step_count + 1).astype(dtype))
+        return (params, slots, step_count + 1), value
 
     return forward, step
 
@@ -130,7 +131,10 @@ def train(run: Any, epochs: int, options: dict[str, Any]) -> PeerResult:
         tuple(jnp.zeros_like(p) for _ in range(n_slots)) for p in jax.tree_util.tree_leaves(params)
     ]
     carry = (params, slots, jnp.asarray(0, jnp.int32))
-    x, y = on_device(data.x_train), jax.device_put(jnp.asarray(data.y_train), device)
+    x = on_device(data.x_train)
+    y = on_device(data.y_train) if run.model.is_regression else jax.device_put(
+        jnp.asarray(data.y_train), device
+    )  # fmt: skip
     n, size = len(data.y_train), spec.batch_size
     seconds, losses = [], []
     for epoch in range(epochs):
@@ -150,6 +154,5 @@ def train(run: Any, epochs: int, options: dict[str, Any]) -> PeerResult:
         seconds.append(time.perf_counter() - start)
         sizes = np.array([len(rows) for rows in full + rest])  # the loss of the epoch: by sample
         losses.append(float((np.asarray(epoch_losses) * sizes).sum() / n))
-    logits = forward(carry[0], on_device(data.x_test))
-    accuracy = float((np.asarray(logits).argmax(axis=1) == data.y_test).mean())
-    return PeerResult(seconds, losses[-1], accuracy)
+    outputs = forward(carry[0], on_device(data.x_test))
+    return PeerResult.scored(seconds, losses[-1], run, outputs)

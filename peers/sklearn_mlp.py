@@ -1,11 +1,12 @@
-"""scikit-learn's ``MLPClassifier``: what many users reach for first.
+"""scikit-learn's ``MLPClassifier`` (``MLPRegressor`` for a regression): what many users reach
+for first.
 
 Configured like the tiers: the same hidden layers and activation, the same optimizer (``sgd``
 without momentum, ``sgd`` with momentum or Nesterov, or ``adam``), learning rate, batch size,
 L2 factor and epsilon, float32 kept when the run is float32, no early stopping. Each
 ``partial_fit`` call is one epoch over the shuffled data. scikit-learn draws its own initial
 weights and batch order (it offers no way to give them), so its accuracy is comparable to the
-tiers' but not equal.
+tiers' but not equal. A regressor fits the same standardized targets as the tiers.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ SOLVERS = {
 
 def train(run: Any, epochs: int, options: dict[str, Any]) -> PeerResult:
     from sklearn.exceptions import ConvergenceWarning
-    from sklearn.neural_network import MLPClassifier
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
 
     spec, model, data = run.train, run.model, run.data
     if spec.optimizer not in SOLVERS:
@@ -41,7 +42,8 @@ def train(run: Any, epochs: int, options: dict[str, Any]) -> PeerResult:
         solver.update(beta_1=spec.beta1, beta_2=spec.beta2, epsilon=spec.eps)
     # The tiers add l2 * ||W||^2 to the batch's mean loss; scikit-learn adds
     # alpha / (2 n) * ||W||^2 for a batch of n, so the same penalty is alpha = 2 * l2 * n.
-    clf = MLPClassifier(
+    estimator = MLPRegressor if model.is_regression else MLPClassifier
+    clf = estimator(
         hidden_layer_sizes=model.hidden,
         activation=activation,
         alpha=2 * spec.l2 * spec.batch_size,
@@ -52,14 +54,20 @@ def train(run: Any, epochs: int, options: dict[str, Any]) -> PeerResult:
         early_stopping=False,
         **solver,
     )
-    classes = np.arange(model.n_outputs)
+    classes = {"classes": np.arange(model.n_outputs)}
+    fit_args: dict[str, Any] = {} if model.is_regression else classes
+    # one target as a vector: MLPRegressor predicts then in the same shape
+    y = data.y_train[:, 0] if model.is_regression and model.n_outputs == 1 else data.y_train
     seconds = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         for _ in range(epochs):
             start = time.perf_counter()
-            clf.partial_fit(data.x_train, data.y_train, classes=classes)
+            clf.partial_fit(data.x_train, y, **fit_args)
             seconds.append(time.perf_counter() - start)
-    accuracy = float((clf.predict(data.x_test) == data.y_test).mean())
     notes = [] if clf.coefs_[0].dtype == data.x_train.dtype else ["computes in float64"]
-    return PeerResult(seconds, float(clf.loss_), accuracy, notes)
+    if model.is_regression:
+        outputs = np.asarray(clf.predict(data.x_test)).reshape(len(data.x_test), -1)
+    else:
+        outputs = clf.predict_proba(data.x_test)
+    return PeerResult.scored(seconds, float(clf.loss_), run, outputs, notes)

@@ -58,13 +58,16 @@ def make_optimizer(spec: Any, parameters: Any) -> Any:
 
 
 def make_loss(model_spec: Any, dtype: Any) -> Any:
-    """``nn.CrossEntropyLoss`` from logits, or the MSE of the outputs against one-hot targets."""
+    """``nn.CrossEntropyLoss`` from logits, or the MSE of the outputs against one-hot targets
+    (a regressor's: against its standardized targets)."""
     import torch
     from torch import nn
 
     if model_spec.loss == "cross_entropy":
         return nn.CrossEntropyLoss()
     mse = nn.MSELoss()
+    if model_spec.is_regression:
+        return mse
 
     def loss_fn(z, y):
         out = torch.softmax(z, dim=1) if model_spec.output == "softmax" else z
@@ -102,7 +105,10 @@ def train(run: Any, epochs: int, options: dict[str, Any]) -> PeerResult:
         return loss.detach()
 
     x = torch.from_numpy(np.ascontiguousarray(data.x_train)).to(device, dtype)
-    y = torch.from_numpy(data.y_train.astype(np.int64)).to(device)
+    if run.model.is_regression:
+        y = torch.from_numpy(np.ascontiguousarray(data.y_train)).to(device, dtype)
+    else:
+        y = torch.from_numpy(data.y_train.astype(np.int64)).to(device)
     n = len(y)
     seconds, loss = [], None
     model.train()
@@ -117,6 +123,5 @@ def train(run: Any, epochs: int, options: dict[str, Any]) -> PeerResult:
         seconds.append(time.perf_counter() - start)
     model.eval()
     with torch.no_grad():
-        logits = model(torch.from_numpy(np.ascontiguousarray(data.x_test)).to(device, dtype))
-    accuracy = float((logits.argmax(dim=1).cpu().numpy() == data.y_test).mean())
-    return PeerResult(seconds, loss, accuracy)
+        outputs = model(torch.from_numpy(np.ascontiguousarray(data.x_test)).to(device, dtype))
+    return PeerResult.scored(seconds, loss, run, outputs.cpu().numpy())

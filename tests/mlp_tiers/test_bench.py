@@ -117,3 +117,19 @@ def test_an_entry_that_fails_gets_its_one_line_reason_and_the_others_still_run(t
     rows = {row["entry"]: row for row in json.loads((folder / "bench.json").read_text())["rows"]}
     assert rows["sklearn"]["status"].startswith("failed: ValueError: scikit-learn")
     assert rows["numpy"]["status"] == "ok" and rows["numpy"]["median_epoch_seconds"] > 0
+
+
+@pytest.mark.slow
+def test_bench_of_a_regression_reports_test_r2(tmp_path, capsys):
+    code = mlp_tiers(
+        ["bench", "--dataset", "diabetes", "--task", "regression", "--epochs", "20",
+         "--tiers", "numpy,sklearn", "--repeats", "1", "--threads", "1", "--out", str(tmp_path)]
+    )  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "test R²" in out and "test acc" not in out
+    (folder,) = tmp_path.iterdir()
+    rows = {row["entry"]: row for row in json.loads((folder / "bench.json").read_text())["rows"]}
+    assert rows["gemm-floor"]["test_r2"] is None  # the floor learns nothing
+    for entry in ("numpy", "sklearn"):
+        assert rows[entry]["test_accuracy"] is None and 0.0 < rows[entry]["test_r2"] <= 1.0

@@ -89,3 +89,57 @@ def test_sklearn_is_configured_like_the_tiers(monkeypatch):
 def test_sklearn_refuses_an_optimizer_it_does_not_have():
     with pytest.raises(ValueError, match="MLPClassifier has no 'rmsprop' optimizer"):
         get_peer("sklearn").load()(small_run("rmsprop"), 1, {})
+
+
+def regression_run(optimizer="sgd", dtype="float64"):
+    config = RunConfig(
+        DataSpec(name="diabetes"),
+        ModelSpec(hidden=(16, 8), task="regression"),
+        TrainSpec(epochs=2, batch_size=50, optimizer=optimizer, dtype=dtype),
+    )
+    return prepare_run(config)
+
+
+def numpy_regressor(run):
+    """The NumPy tier's epoch losses and test R² (by scikit-learn) on ``run``."""
+    from sklearn.metrics import r2_score
+
+    tier = build_tier("numpy", run)
+    losses = tier.fit(run.data).column("loss")
+    return losses, r2_score(run.data.y_test, tier.predict_proba(run.data.x_test))
+
+
+@pytest.mark.slow  # compiles an epoch
+@pytest.mark.skipif(not installed("jax"), reason="jax-scan needs jax, which is not installed")
+def test_jax_scan_learns_the_regressor_the_numpy_tier_learns():
+    run = regression_run("adam")
+    result = get_peer("jax-scan").load()(run, 2, {})
+    losses, r2 = numpy_regressor(run)
+    assert result.final_loss == pytest.approx(losses[-1], rel=1e-10)
+    assert result.test_r2 == pytest.approx(r2, rel=1e-9) and result.test_accuracy is None
+
+
+@pytest.mark.skipif(not installed("torch"), reason="the torch peer needs torch, not installed")
+def test_torch_learns_the_regressor_the_numpy_tier_learns():
+    run = regression_run("sgd")
+    result = get_peer("torch").load()(run, 2, {})
+    losses, r2 = numpy_regressor(run)
+    assert result.final_loss == pytest.approx(losses[-1], rel=1e-10)
+    assert result.test_r2 == pytest.approx(r2, rel=1e-9)
+
+
+def test_sklearn_fits_a_regression_with_mlpregressor(monkeypatch):
+    import sklearn.neural_network
+
+    built = []
+    original = sklearn.neural_network.MLPRegressor
+
+    def spy(**kwargs):
+        built.append(kwargs)
+        return original(**kwargs)
+
+    monkeypatch.setattr(sklearn.neural_network, "MLPRegressor", spy)
+    result = get_peer("sklearn").load()(regression_run("adam", "float32"), 30, {})
+    assert built and built[0]["hidden_layer_sizes"] == (16, 8)
+    # R² is scored on the test split, as the tiers' is: above what the mean predicts (0)
+    assert result.test_accuracy is None and 0.2 < result.test_r2 <= 1.0
