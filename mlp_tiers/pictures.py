@@ -275,14 +275,18 @@ def plot_residuals(
     path: str | Path,
     title: str,
 ) -> None:
-    """Each tier's residuals (actual - predicted) against its prediction: a good fit leaves a
-    band around 0 with no trend; a curve or a funnel shows what the model missed."""
+    """Each tier's residuals (actual - predicted) against its prediction (one panel when the
+    tiers agree): a good fit leaves a band around 0 with no trend; a curve or a funnel shows
+    what the model missed."""
     from matplotlib.figure import Figure
 
+    agree = len(predicted) > 1 and _agree(predicted, actual)
+    shown = {f"all {len(predicted)} tiers": next(iter(predicted.values()))} if agree \
+        else predicted  # fmt: skip
     k = actual.shape[1]
-    figure = Figure(figsize=(max(3.8 * len(predicted), 5.0), 3.4 * k + 0.5), layout="constrained")
-    grid = _target_panels(figure, len(predicted), k)
-    for column, (tier, values) in enumerate(predicted.items()):
+    figure = Figure(figsize=(max(3.8 * len(shown), 5.0), 3.4 * k + 0.5), layout="constrained")
+    grid = _target_panels(figure, len(shown), k)
+    for column, (tier, values) in enumerate(shown.items()):
         for j in range(k):
             axes = grid[j, column]
             residual = actual[:, j] - values[:, j]

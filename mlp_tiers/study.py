@@ -17,7 +17,7 @@ from __future__ import annotations
 import html
 import json
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +26,7 @@ from typing import Any
 from mlp_tiers.concepts import COLUMNS, CONCEPTS, Concept, locate
 
 # The formula of each concept, in LaTeX. The optimizer update has one per optimizer, shown one at
-# a time.
+# a time; the loss, its gradient and prediction one per task (a classifier's, a regressor's).
 FORMULAS: dict[str, dict[str, str]] = {
     "parameters": {
         "": r"W_l \in \mathbb{R}^{n_{l-1} \times n_l},\quad b_l \in \mathbb{R}^{n_l},\quad "
@@ -38,12 +38,20 @@ FORMULAS: dict[str, dict[str, str]] = {
         r"z = a_{L-1} W_L + b_L",
     },
     "loss": {
-        "": r"\mathcal{L} = -\frac{1}{n} \sum_{i=1}^{n} \sum_{j} t_{ij} \log "
+        "classification": r"\mathcal{L} = -\frac{1}{n} \sum_{i=1}^{n} \sum_{j} t_{ij} \log "
         r"\frac{e^{z_{ij}}}{\sum_k e^{z_{ik}}} + \lambda \sum_l \lVert W_l \rVert^2",
+        "regression": r"\mathcal{L} = \frac{1}{n k} \sum_{i=1}^{n} \sum_{j=1}^{k} "
+        r"\left(z_{ij} - t_{ij}\right)^2 + \lambda \sum_l \lVert W_l \rVert^2,\quad "
+        r"t = \frac{y - \bar{y}_{\mathrm{train}}}{s_{\mathrm{train}}}",
     },
     "gradients": {
-        "": r"\delta_L = \frac{\partial \mathcal{L}}{\partial z} = \frac{1}{n}"
+        "classification": r"\delta_L = \frac{\partial \mathcal{L}}{\partial z} = \frac{1}{n}"
         r"\left(\mathrm{softmax}(z) - t\right),\quad "
+        r"\frac{\partial \mathcal{L}}{\partial W_l} = a_{l-1}^{\top} \delta_l + 2 \lambda W_l,"
+        r"\quad \frac{\partial \mathcal{L}}{\partial b_l} = \sum_i \delta_{l,i},\quad "
+        r"\delta_{l-1} = \left(\delta_l W_l^{\top}\right) \odot f'(z_{l-1})",
+        "regression": r"\delta_L = \frac{\partial \mathcal{L}}{\partial z} = \frac{2}{n k}"
+        r"\left(z - t\right),\quad "
         r"\frac{\partial \mathcal{L}}{\partial W_l} = a_{l-1}^{\top} \delta_l + 2 \lambda W_l,"
         r"\quad \frac{\partial \mathcal{L}}{\partial b_l} = \sum_i \delta_{l,i},\quad "
         r"\delta_{l-1} = \left(\delta_l W_l^{\top}\right) \odot f'(z_{l-1})",
@@ -68,7 +76,10 @@ FORMULAS: dict[str, dict[str, str]] = {
         r"\theta \leftarrow \mathrm{step}(\theta, B)",
     },
     "predict_proba": {
-        "": r"p = \mathrm{softmax}(f_{\theta}(x)),\quad \hat{y} = \arg\max_j p_j",
+        "classification": r"p = \mathrm{softmax}(f_{\theta}(x)),\quad \hat{y} = \arg\max_j p_j",
+        "regression": r"\hat{y} = f_{\theta}(x) \cdot s_{\mathrm{train}} + "
+        r"\bar{y}_{\mathrm{train}},\quad R^2 = 1 - \frac{\sum_i (y_i - \hat{y}_i)^2}"
+        r"{\sum_i (y_i - \bar{y})^2}",
     },
     "get_params": {"": r"\theta = \left[(W_1, b_1), \dots, (W_L, b_L)\right]"},
     "checkpoint": {
@@ -303,8 +314,9 @@ def parity_chart(parity: Parity) -> str:
 # Where the pictures of ``mlp-tiers compare`` appear on the page, and what each shows.
 PICTURES_AT = {
     "fit": ("learning_curves.png",),
-    "predict_proba": ("boundaries.png", "misclassified.png", "confusion.png"),
-}
+    "predict_proba": ("boundaries.png", "misclassified.png", "confusion.png", "fit.png",
+                      "predicted.png", "residuals.png"),
+}  # fmt: skip
 PICTURE_NOTES = {
     "learning_curves.png": "Every tier's loss (log scale) and accuracy per epoch, training solid "
     "and validation dashed: where the tiers compute the same numbers, their curves lie on one "
@@ -313,9 +325,19 @@ PICTURE_NOTES = {
     "spec, weights and batches draw the same boundaries.",
     "misclassified.png": "Test images the tiers got wrong, with their true and predicted labels.",
     "confusion.png": "The test confusion matrix: one for all tiers when their predictions agree.",
+    "fit.png": "A regressor's fitted curve, every tier's drawn over the data: where the tiers "
+    "compute the same numbers, the curves lie on one another.",
+    "predicted.png": "A regressor's test predictions against the true values, and the diagonal a "
+    "perfect model would lie on: one panel for all tiers when they agree.",
+    "residuals.png": "A regressor's residuals (true minus predicted) against its predictions: a "
+    "band around zero with no trend is a good fit.",
 }
-# What the page trains when it is not given a run folder: the README's spirals comparison.
+# What the page trains when it is not given run folders: the README's spirals comparison, and its
+# serpentine regression.
 PICTURE_FLAGS = "--dataset spirals --hidden 32,32 --lr 0.01 --epochs 30"
+REGRESSION_PICTURE_FLAGS = (
+    "--dataset serpentine --task regression --hidden 32,32 --activation tanh --lr 0.01 --epochs 200"
+)
 
 
 @dataclass
@@ -351,9 +373,9 @@ def pictures_from_run(folder: str | Path) -> Pictures:
     return Pictures(images, f"{what}; written by mlp-tiers compare into {folder}")
 
 
-def make_pictures(folder: str | Path, tiers: list[str]) -> Pictures:
-    """Train ``tiers`` side by side as ``mlp-tiers compare PICTURE_FLAGS`` does, write its
-    report and pictures into ``folder``, and return them for the page."""
+def make_pictures(folder: str | Path, tiers: list[str], flags: str = PICTURE_FLAGS) -> Pictures:
+    """Train ``tiers`` side by side as ``mlp-tiers compare FLAGS`` does, write its report and
+    pictures into ``folder``, and return them for the page."""
     import argparse
 
     from mlp_tiers.flags import add_run_flags, config_from_args
@@ -361,30 +383,34 @@ def make_pictures(folder: str | Path, tiers: list[str]) -> Pictures:
 
     parser = argparse.ArgumentParser()
     add_run_flags(parser, resume=False)  # compare's flags: the caption's command is the run
-    config = config_from_args(parser.parse_args(PICTURE_FLAGS.split()))
+    config = config_from_args(parser.parse_args(flags.split()))
     comparison = compare(prepare_run(config), config, tiers)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     comparison.write(folder)
     found = pictures_from_run(folder)
-    found.caption += f" (mlp-tiers compare --tiers {','.join(tiers)} {PICTURE_FLAGS})"
+    found.caption += f" (mlp-tiers compare --tiers {','.join(tiers)} {flags})"
     return found
 
 
-def _pictures_html(key: str, pictures: Pictures | None) -> str:
-    shown = [name for name in PICTURES_AT.get(key, ()) if pictures and name in pictures.images]
-    if not shown:
-        return ""
+def _pictures_html(key: str, runs: Sequence[Pictures]) -> str:
+    """The pictures of section ``key`` from each run that has some, under the run's caption."""
     import base64
 
-    figures = "".join(
-        f'<figure class="picture"><img alt="{html.escape(name)}" src="data:image/png;base64,'
-        f'{base64.b64encode(pictures.images[name]).decode("ascii")}">'
-        f"<figcaption>{html.escape(PICTURE_NOTES[name])}</figcaption></figure>"
-        for name in shown
-    )
-    return (f'<div class="pictures"><p class="summary">Trained side by side: '
-            f"{html.escape(pictures.caption)}.</p>{figures}</div>")  # fmt: skip
+    blocks = []
+    for pictures in runs:
+        shown = [name for name in PICTURES_AT.get(key, ()) if name in pictures.images]
+        if not shown:
+            continue
+        figures = "".join(
+            f'<figure class="picture"><img alt="{html.escape(name)}" src="data:image/png;base64,'
+            f'{base64.b64encode(pictures.images[name]).decode("ascii")}">'
+            f"<figcaption>{html.escape(PICTURE_NOTES[name])}</figcaption></figure>"
+            for name in shown
+        )
+        blocks.append(f'<div class="pictures"><p class="summary">Trained side by side: '
+                      f"{html.escape(pictures.caption)}.</p>{figures}</div>")  # fmt: skip
+    return "".join(blocks)
 
 
 # -- the page ------------------------------------------------------------------------------------
@@ -440,17 +466,18 @@ def _parity_html(section: Section) -> str:
     )
 
 
-def _section_html(section: Section, pictures: Pictures | None = None) -> str:
+def _section_html(section: Section, pictures: Sequence[Pictures] = ()) -> str:
     concept = section.concept
     formulas = section.formulas
-    if len(formulas) > 1:
+    if len(formulas) > 1:  # one per optimizer, or one per task: a button for each
+        attr = "optimizer" if concept.key == "apply_update" else "task"
         buttons = "".join(
-            f'<button type="button" data-optimizer="{key}"{" class=on" if i == 0 else ""}>'
+            f'<button type="button" data-{attr}="{key}"{" class=on" if i == 0 else ""}>'
             f"{key}</button>"
             for i, key in enumerate(formulas)
         )
         formula_html = f'<div class="choices" role="group">{buttons}</div>' + "".join(
-            f'<div class="formula" data-optimizer="{key}">{mathml(latex)}</div>'
+            f'<div class="formula" data-{attr}="{key}">{mathml(latex)}</div>'
             for key, latex in formulas.items()
         )
     else:
@@ -526,10 +553,11 @@ for (const section of document.querySelectorAll("section.concept")) {
       else el.hidden = el.dataset[attr] !== value;
     }
   };
-  for (const attr of ["optimizer", "flavour"])
+  for (const attr of ["optimizer", "flavour", "task"])
     for (const button of section.querySelectorAll("button[data-" + attr + "]"))
       button.addEventListener("click", () => show(attr, button.dataset[attr]));
   if (section.querySelector("button[data-optimizer]")) show("optimizer", "sgd");
+  if (section.querySelector("button[data-task]")) show("task", "classification");
   show("flavour", "tf-nn");
 }
 """
@@ -539,14 +567,16 @@ def render(
     found: list[Section],
     where: str,
     parity: Parity | None = None,
-    pictures: Pictures | None = None,
+    pictures: Pictures | Sequence[Pictures] | None = None,
 ) -> str:
-    """The whole page, one HTML file; the pictures, when given, as data URLs within it."""
+    """The whole page, one HTML file; the pictures (of one run or several), when given, as data
+    URLs within it."""
     from pygments.formatters import HtmlFormatter
 
     style = HtmlFormatter().get_style_defs(".highlight")
     nav = "".join(f'<a href="#{s.concept.key}">{html.escape(s.concept.title)}</a>' for s in found)
-    body = "".join(_section_html(section, pictures) for section in found)
+    runs = [pictures] if isinstance(pictures, Pictures) else list(pictures or ())
+    body = "".join(_section_html(section, runs) for section in found)
     if parity is not None and parity.reference_losses and parity.losses:
         body += (
             '<section id="parity" class="figures"><h2>The three compute the same numbers</h2>'
@@ -571,7 +601,10 @@ def render(
 
 
 def write_page(
-    path: str | Path, parity: Parity | None, where: str, pictures: Pictures | None = None
+    path: str | Path,
+    parity: Parity | None,
+    where: str,
+    pictures: Pictures | Sequence[Pictures] | None = None,
 ) -> Path:
     from shared.fileio import atomic_write
 
@@ -615,17 +648,18 @@ def terminal_section(key: str) -> Any:
 def make_page(
     out: Path,
     parity_json: str | None = None,
-    pictures_run: str | None = None,
+    pictures_runs: Sequence[str] | None = None,
     status: Callable[[str], AbstractContextManager[Any]] = lambda _: nullcontext(),
 ) -> Path:
     """Write ``out/index.html``: the parity figures of ``parity_json`` (a report of
-    ``mlp-tiers parity``) or measured now, and the pictures of ``pictures_run`` (a run folder of
-    ``mlp-tiers compare``) or of the tiers trained now, into ``out/compare-spirals``. ``status``
-    is entered around each measurement (the command line shows a spinner)."""
+    ``mlp-tiers parity``) or measured now, and the pictures of ``pictures_runs`` (run folders of
+    ``mlp-tiers compare``) or of the tiers trained now, a classifier into ``out/compare-spirals``
+    and a regressor into ``out/compare-serpentine``. ``status`` is entered around each
+    measurement (the command line shows a spinner)."""
     from mlp_tiers.registry import runnable_tiers
     from mlp_tiers.report import machine
 
-    pictures = pictures_from_run(pictures_run) if pictures_run is not None else None
+    pictures = [pictures_from_run(run) for run in pictures_runs] if pictures_runs else None
     others = [tier for tier in ("tf-nn", "tf-layers", "keras") if tier in runnable_tiers()]
     if parity_json is not None:
         parity = parity_from_report(parity_json)
@@ -634,7 +668,11 @@ def make_page(
             parity = measure_parity(others) if others else None
     if pictures is None:
         with status("training the tiers side by side for the pictures ..."):
-            pictures = make_pictures(out / "compare-spirals", ["numpy", *others])
+            tiers = ["numpy", *others]
+            pictures = [
+                make_pictures(out / "compare-spirals", tiers),
+                make_pictures(out / "compare-serpentine", tiers, REGRESSION_PICTURE_FLAGS),
+            ]
     source = parity.source if parity is not None else "not measured (only the NumPy tier here)"
     where = machine()
     made = (f"made on {where['processor']} ({where['cpus']} CPUs), parity figures {source}; "

@@ -144,8 +144,8 @@ def study_command(args: argparse.Namespace, console: Console) -> int:
     if out.exists() and not out.is_dir():
         raise SpecError(f"--out {out} is a file; give a folder for the study page")
     if args.concept is not None:
-        if args.pictures is not None:
-            study.pictures_from_run(args.pictures)  # a bad folder is refused here too
+        for folder in args.pictures or ():
+            study.pictures_from_run(folder)  # a bad folder is refused here too
         if args.parity is not None:
             study.parity_from_report(args.parity)
         return print_concept(console, args.concept)

@@ -146,9 +146,11 @@ def add_study(commands: Commands) -> None:
     study.add_argument(
         "--pictures",
         metavar="RUN_DIR",
-        help="show the pictures of this run folder of mlp-tiers compare instead of training "
-        "the tiers now (as compare --dataset spirals --hidden 32,32 --lr 0.01 --epochs 30, into "
-        "DIR/compare-spirals)",
+        action="append",
+        help="show the pictures of this run folder of mlp-tiers compare (give it again for "
+        "another run) instead of training the tiers now (as compare --dataset spirals --hidden "
+        "32,32 --lr 0.01 --epochs 30, into DIR/compare-spirals, and a regressor on serpentine, "
+        "into DIR/compare-serpentine)",
     )
 
 

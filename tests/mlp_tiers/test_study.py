@@ -252,17 +252,30 @@ def test_the_page_in_a_real_browser(tmp_path):
         assert update.locator('button[data-optimizer="sgd"]').get_attribute("class") == ""
         assert update.locator('figure[data-optimizer="adam"]').first.is_visible()
         assert not update.locator('.formula[data-optimizer="sgd"]').is_visible()
-        # The pictures of the tiers trained side by side, decoded and shown where they belong.
-        for key, names in (("fit", ["learning_curves.png"]),
-                           ("predict_proba", ["boundaries.png", "confusion.png"])):  # fmt: skip
-            for name in names:
-                image = page.locator(f'section#{key} img[alt="{name}"]')
+        # The loss, its gradient and prediction: a classifier's formula, a regressor's a click
+        # away.
+        loss = page.locator("section#loss")
+        assert loss.locator('.formula[data-task="classification"]').is_visible()
+        assert not loss.locator('.formula[data-task="regression"]').is_visible()
+        loss.locator('button[data-task="regression"]').click()
+        assert loss.locator('.formula[data-task="regression"]').is_visible()
+        assert not loss.locator('.formula[data-task="classification"]').is_visible()
+        # The pictures of the tiers trained side by side, decoded and shown where they belong:
+        # the classifier's, then the regressor's.
+        for key, names in (("fit", ["learning_curves.png"] * 2),
+                           ("predict_proba", ["boundaries.png", "confusion.png", "fit.png",
+                                              "predicted.png", "residuals.png"])):  # fmt: skip
+            for index, name in enumerate(names):
+                image = page.locator(f'section#{key} img[alt="{name}"]').nth(
+                    index if names.count(name) > 1 else 0
+                )
                 image.scroll_into_view_if_needed()
                 assert image.is_visible(), name
                 assert image.evaluate("img => img.complete && img.naturalWidth > 300"), name
-        page.locator("section#predict_proba .pictures").screenshot(
-            path=str(tmp_path / "pictures.png")
-        )
+        for index, kind in enumerate(("pictures", "regression")):
+            page.locator("section#predict_proba .pictures").nth(index).screenshot(
+                path=str(tmp_path / f"{kind}.png")
+            )
         page.locator("section#forward").scroll_into_view_if_needed()
         forward = page.locator("section#forward")
         count = 'h3 .lines[data-flavour="{}"]'
@@ -279,3 +292,4 @@ def test_the_page_in_a_real_browser(tmp_path):
     assert all(url.startswith("file://") for url in requests), requests
     assert (tmp_path / "study.png").stat().st_size > 10_000
     assert (tmp_path / "pictures.png").stat().st_size > 10_000
+    assert (tmp_path / "regression.png").stat().st_size > 10_000

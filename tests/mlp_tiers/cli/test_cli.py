@@ -356,3 +356,81 @@ def test_threads_times_every_size_with_each_count(capsys):
     assert mlp_tiers(["threads", "--counts", "1", "--rounds", "1"]) == 0
     out = capsys.readouterr().out
     assert "784-256-128-10" in out and "1 thread" in out and "auto now" in out
+
+
+# -- regression ---------------------------------------------------------------------------------
+
+TRAIN_SCRIPTS = [
+    pytest.param("lowlevel_numpy.train", id="numpy"),
+    pytest.param("midlevel_tf.train", id="tf", marks=pytest.mark.skipif(
+        "tf-nn" not in runnable_tiers(), reason="the TensorFlow script needs tensorflow")),
+    pytest.param("highlevel_keras.train", id="keras", marks=pytest.mark.skipif(
+        "keras" not in runnable_tiers(), reason="the Keras script needs Keras on tensorflow")),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("script", TRAIN_SCRIPTS)
+def test_every_train_script_fits_diabetes_and_reports_in_its_units(script, tmp_path, capsys):
+    import importlib
+
+    main = importlib.import_module(script).main
+    code = main(["--dataset", "diabetes", "--task", "regression", "--epochs", "30", "--hidden",
+                 "32", "--quiet", "--out", str(tmp_path)])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    header = next(line for line in out.splitlines() if "split" in line)
+    assert all(name in header for name in ("MSE", "RMSE", "MAE", "R²"))
+    assert "accuracy" not in out and "precision" not in out
+    folder = only_run_folder(tmp_path)
+    names = {p.name for p in folder.iterdir()}
+    assert {"predicted.png", "residuals.png", "learning_curves.png"} <= names
+    assert "confusion.png" not in names and "fit.png" not in names  # ten inputs: no curve
+    metrics = json.loads((folder / "metrics.json").read_text())
+    test = metrics["evaluation"]["test"]
+    assert set(test) == {"loss", "mse", "rmse", "mae", "r2"}
+    assert test["rmse"] == pytest.approx(test["mse"] ** 0.5)
+    # In the target's units: disease progression spans 25 .. 346, its spread about 77.
+    assert 30 < test["rmse"] < 90 and 0.1 < test["r2"] < 1
+    assert metrics["dataset"]["targets"] == ["progression"]
+    assert (folder / "history.csv").read_text().splitlines()[0] == "epoch,loss,val_loss,seconds"
+
+
+def test_predict_of_a_regressor_writes_numbers_in_the_targets_units(tmp_path, capsys):
+    assert train(["--dataset", "diabetes", "--task", "regression", "--epochs", "20", "--quiet",
+                  "--out", str(tmp_path / "runs")]) == 0  # fmt: skip
+    folder = only_run_folder(tmp_path / "runs")
+    from sklearn.datasets import load_diabetes
+
+    bunch = load_diabetes(scaled=False)
+    np.savetxt(tmp_path / "new.csv", bunch.data[:25], delimiter=",")
+    capsys.readouterr()
+    assert mlp_tiers(["predict", str(folder), "--input", str(tmp_path / "new.csv"),
+                      "--out", str(tmp_path / "p.npz")]) == 0  # fmt: skip
+    with np.load(tmp_path / "p.npz") as saved:
+        predicted, names = saved["predicted"], list(saved["target_names"])
+    assert predicted.shape == (25, 1) and names == ["progression"]
+    assert 25 < predicted.mean() < 346  # the target's units, not standardized ones
+    # the same numbers as the run's own model gives
+    trained = load_checkpoint(folder / "checkpoint.npz")
+    mean, scale = trained.scaling
+    t_mean, t_scale = trained.target_scaling
+    x = ((bunch.data[:25] - mean) / scale).astype("float32")
+    a = x
+    for W, b in trained.params[:-1]:
+        a = np.maximum(a @ W + b, 0)
+    W, b = trained.params[-1]
+    np.testing.assert_allclose(predicted, (a @ W + b) * t_scale + t_mean, rtol=1e-4)
+
+
+def test_compare_on_serpentine_draws_every_tiers_curve(tmp_path, capsys):
+    code = mlp_tiers(["compare", "--dataset", "serpentine", "--task", "regression", "--hidden",
+                      "16,16", "--activation", "tanh", "--epochs", "5", "--out", str(tmp_path)])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "test R²" in out and "test accuracy" not in out
+    folder = only_run_folder(tmp_path)
+    assert {"fit.png", "predicted.png", "residuals.png"} <= {p.name for p in folder.iterdir()}
+    report = json.loads((folder / "compare.json").read_text())
+    assert [row["tier"] for row in report["tiers"]] == available_tiers()
+    for row in report["tiers"]:
+        assert {"val_r2", "test_r2", "test_rmse"} <= set(row) and "test_accuracy" not in row
