@@ -102,8 +102,9 @@ CONCEPTS: tuple[Concept, ...] = (
     Concept(
         "loss",
         "Loss",
-        "The mean data loss of the batch (softmax cross-entropy from the logits, or MSE) plus "
-        "the L2 term l2 * sum(W^2) over the kernels.",
+        "The mean data loss of the batch (softmax cross-entropy from the logits, or MSE; a "
+        "regressor's MSE against its standardized targets) plus the L2 term l2 * sum(W^2) over "
+        "the kernels.",
         _row(
             Where(("lowlevel_numpy.model:MLP.loss", "lowlevel_numpy.losses:softmax_cross_entropy"),
                   "also returns dL/dz"),
@@ -176,7 +177,8 @@ CONCEPTS: tuple[Concept, ...] = (
     Concept(
         "predict_proba",
         "Evaluation and prediction",
-        "The forward pass without dropout, then the output function: class probabilities that "
+        "The forward pass without dropout, then the output function: class probabilities (a "
+        "regressor's standardized numbers, turned back into the targets' units) that "
         "shared.metrics evaluates the same way for every tier.",
         _row(
             Where(("lowlevel_numpy.model:MLP.predict_proba",

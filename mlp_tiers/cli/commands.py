@@ -265,10 +265,13 @@ def list_datasets(args: argparse.Namespace, console: Console) -> int:
         title="Datasets (or give --dataset a path to an .npz or .csv file)", title_justify="left"
     )
     table.add_column("name")
+    table.add_column("task")
     table.add_column("offline")
     table.add_column("what")
     for name, source in SOURCES.items():
-        table.add_row(name, "yes" if source.offline else "after first download", source.summary)
+        task = "regression (--task regression)" if source.task == "regression" else source.task
+        offline = "yes" if source.offline else "after first download"
+        table.add_row(name, task, offline, source.summary)
     console.print(table)
     return 0
 

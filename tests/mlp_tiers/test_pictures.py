@@ -75,3 +75,32 @@ def test_compare_and_a_train_run_write_their_pictures(tmp_path):
     for name in ("learning_curves.png", "confusion.png", "misclassified.png"):
         assert (folder / name).read_bytes()[:8] == PNG, name
     assert not (folder / "boundaries.png").exists()  # 64 features: no plane to draw on
+
+
+def test_regression_pictures_merge_agreeing_tiers_and_draw_every_curve(tmp_path):
+    from mlp_tiers.pictures import (
+        curve_grid,
+        plot_fitted_curves,
+        plot_predicted_vs_actual,
+        plot_residuals,
+    )
+
+    rng = np.random.default_rng(0)
+    actual = rng.normal(size=(40, 1)) * 50 + 150
+    close = {"numpy": actual + 1.0, "keras": actual + 1.0 + 1e-6}
+    apart = {"numpy": actual + 1.0, "keras": actual - 20.0}
+    assert plot_predicted_vs_actual(close, actual, ("y",), tmp_path / "a.png", "t") is True
+    assert plot_predicted_vs_actual(apart, actual, ("y",), tmp_path / "b.png", "t") is False
+    plot_residuals(apart, actual, ("y",), tmp_path / "r.png", "t")
+    x = rng.uniform(-1, 1, (30, 1))
+    grid = curve_grid(x)
+    assert grid.shape == (400, 1) and grid.min() < x.min() and grid.max() > x.max()
+    curves = {"numpy": np.sin(grid), "tf-nn": np.sin(grid)}
+    plot_fitted_curves(curves, grid, x, np.sin(x), x[:5], np.sin(x[:5]), "x", "y",
+                       tmp_path / "fit.png", "t")  # fmt: skip
+    for name in ("a.png", "b.png", "r.png", "fit.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # Two tiers apart: a panel each, so the second picture is wider than the merged one.
+    from PIL import Image
+
+    assert Image.open(tmp_path / "b.png").width > Image.open(tmp_path / "a.png").width
