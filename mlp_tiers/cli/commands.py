@@ -190,7 +190,9 @@ def threads_command(args: argparse.Namespace, console: Console) -> int:
     )
     rows = threads.sweep(counts, args.rounds, args.busy)
     console.print(threads_table(rows, counts, args.busy, where, kernel))
-    console.print("c vs 1: how many times faster than one thread (below 1: slower)")
+    ratios = ", ".join(f"{c} vs 1" for c in counts if c != 1)
+    if ratios:
+        console.print(f"{ratios}: how many times faster than one thread (below 1: slower)")
     return 0
 
 

@@ -356,6 +356,13 @@ def test_threads_times_every_size_with_each_count(capsys):
     assert mlp_tiers(["threads", "--counts", "1", "--rounds", "1"]) == 0
     out = capsys.readouterr().out
     assert "784-256-128-10" in out and "1 thread" in out and "auto now" in out
+    assert "vs 1" not in out  # no ratio column, so no footer explaining one
+
+
+def test_threads_footer_names_the_ratio_columns_it_explains(capsys):
+    assert mlp_tiers(["threads", "--counts", "1,2", "--rounds", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "2 vs 1: how many times faster than one thread" in out and "c vs 1" not in out
 
 
 # -- regression ---------------------------------------------------------------------------------
