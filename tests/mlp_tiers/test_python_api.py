@@ -19,7 +19,7 @@ def test_the_python_api_page_runs_as_written(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
     for block in blocks:
-        exec(compile(block, str(PAGE), "exec"), namespace)  # noqa: S102
+        exec(compile(block, str(PAGE), "exec"), namespace)
     out = capsys.readouterr().out
     assert "test accuracy" in out and "largest normwise weight difference" in out
     assert namespace["result"].r2 > 0.1  # the regressor's, the last evaluated
