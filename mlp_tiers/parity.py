@@ -106,6 +106,44 @@ def demoted(tier: str, activation: str, loss: str) -> str | None:
     return None
 
 
+def rounded_through_float32(tier: str, train: Any) -> list[str]:
+    """The hyper-parameters of this run, in any dtype, that ``tier`` rounds through float32
+    where the NumPy tier does not (Keras on TensorFlow): in a float32 run too, Adam's
+    ``1 - beta`` is taken after rounding beta, where the NumPy tier rounds the difference."""
+    if not TIERS[tier].casts_hyperparameters:
+        return []
+    fields = CAST_FIELDS[train.optimizer]
+    if train.dtype == "float32":  # there the others round the same way in both
+        fields = tuple(name for name in fields if name in ("beta1", "beta2"))
+    return [name for name in fields
+            if float(np.float32(getattr(train, name))) != getattr(train, name)]  # fmt: skip
+
+
+def explain_distance(tier: str, distance: float, train: Any, steps: int) -> str | None:
+    """Why ``tier`` ended ``distance`` (normwise) from the NumPy tier's weights after ``steps``
+    steps, when that is more than the parity table's epoch row allows; None when it is not."""
+    allowed = tolerance("epoch", train.dtype)
+    if distance <= allowed.rtol + allowed.atol or train.dropout:
+        return None
+    fields = rounded_through_float32(tier, train)
+    head = (f"{tier} ends {distance:.1e} from the NumPy tier's weights after {steps} steps, more "
+            f"than the {train.dtype} rounding the parity table allows over an epoch "
+            f"({allowed.rtol:g})")  # fmt: skip
+    if fields:
+        exact = {"beta1": "0.875", "beta2": "0.998046875", "momentum": "0.875",
+                 "l2": "0.0009765625"}  # fmt: skip
+        flags = " ".join(f"--{name} {exact[name]}" for name in fields)
+        return (
+            f"{head}: Keras on TensorFlow rounds {', '.join(fields)} through float32 "
+            f"(docs/parity.md), a difference of about 1e-5 in each update that the steps "
+            f"compound; with values float32 holds exactly ({flags}) it disappears"
+        )
+    return (
+        f"{head}: rounding compounded by the steps (ReLU kinks, Adam's normalization); "
+        f"mlp-tiers parity --steps {min(steps, 200)} shows where it grows"
+    )
+
+
 def cast_fields(tier: str, train: Any) -> list[str]:
     """The hyper-parameters of this float64 run that ``tier`` rounds through float32 (Keras on
     TensorFlow, with values that float32 does not represent exactly); empty for other tiers."""

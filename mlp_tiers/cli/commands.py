@@ -42,6 +42,8 @@ def compare(args: argparse.Namespace, console: Console) -> int:
     console.print(comparison_table(title, comparison.rows))
     if dropout_note:
         console.print(dropout_note, highlight=False)
+    for line in distance_notes(comparison.rows, run):
+        console.print(line, highlight=False)
     missing = [name for name in TIERS if name not in names]
     if missing and not args.tiers:
         console.print(f"not installed: {', '.join(missing)}")
@@ -50,6 +52,23 @@ def compare(args: argparse.Namespace, console: Console) -> int:
         pictures = comparison.write(folder)
         console.print(f"report: {folder / 'compare.json'}; pictures: {', '.join(pictures)}")
     return 0
+
+
+def distance_notes(rows: list[dict], run: Any) -> list[str]:
+    """A line for each compared tier whose weights end farther from the NumPy tier's than the
+    parity table explains, naming the cause (``mlp_tiers.parity.explain_distance``)."""
+    from mlp_tiers.parity import explain_distance
+    from shared.batching import n_batches
+
+    notes = []
+    for row in rows:
+        if "params_vs_numpy" not in row or row["tier"] == "numpy":
+            continue
+        steps = row["epochs"] * n_batches(len(run.data.y_train), run.train.batch_size)
+        note = explain_distance(row["tier"].split(":")[0], row["params_vs_numpy"], run.train, steps)
+        if note is not None:
+            notes.append(note)
+    return notes
 
 
 def bench(args: argparse.Namespace, console: Console) -> int:

@@ -127,3 +127,18 @@ def test_random_specs_stay_within_the_table(
     )
     failed = {level: r.outside for level, r in levels.items() if not r.within}
     assert failed == {}, (model, train)
+
+
+def test_a_distance_beyond_the_table_is_explained_with_its_cause():
+    from mlp_tiers.parity import explain_distance
+
+    adam = TrainSpec(lr=0.01)  # Keras's default betas, which float32 cannot hold
+    assert explain_distance("tf-nn", 6.5e-7, adam, 390) is None  # within the epoch row
+    keras = explain_distance("keras", 0.18, adam, 390)
+    assert "keras ends 1.8e-01 from the NumPy tier's weights after 390 steps" in keras
+    assert "rounds beta1, beta2 through float32" in keras
+    assert "--beta1 0.875 --beta2 0.998046875" in keras
+    exact = TrainSpec(lr=0.01, beta1=0.875, beta2=0.998046875)
+    other = explain_distance("keras", 0.18, exact, 390)
+    assert "rounds" not in other.split(":")[1] and "mlp-tiers parity --steps 200" in other
+    assert explain_distance("keras", 0.18, TrainSpec(dropout=0.2), 390) is None  # said apart

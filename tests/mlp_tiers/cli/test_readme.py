@@ -58,3 +58,32 @@ def test_mlp_tiers_train_takes_each_tier_s_flags(capsys):
         with pytest.raises(SystemExit):
             main(["train", "--tier", tier, "--help"])
         assert flag in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_the_headline_comparison_prints_the_figures_the_readme_quotes(capsys):
+    """The README's spirals sentence quotes compare's params vs numpy; the same command, run
+    here, prints those figures, and with Keras's default betas the note that explains them."""
+    from mlp_tiers.cli import main as mlp_tiers
+    from mlp_tiers.registry import runnable_tiers
+
+    if "keras" not in runnable_tiers() or "tf-nn" not in runnable_tiers():
+        pytest.skip("the headline compares numpy, tf-nn and keras: needs tensorflow and keras")
+    readme = README.read_text(encoding="utf-8")
+    flat = " ".join(readme.split())
+    command = re.search(r"`mlp-tiers compare --dataset spirals ([^`]*)`", flat).group(1)
+    assert mlp_tiers(["compare", "--dataset", "spirals", *command.split(), "--no-save"]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[1]: line.split()[-2] for line in out.splitlines()
+            if line.startswith("│ ")}  # fmt: skip
+    quoted = re.search(r"tf-nn ends (\S+) and keras (\S+) from the NumPy", flat)
+    assert (float(quoted.group(1)), float(quoted.group(2))) == (
+        float(rows["tf-nn"]),
+        float(rows["keras"]),
+    )
+    default = [word for word in command.split() if word not in ("--beta1", "0.875", "--beta2",
+                                                                "0.998046875")]  # fmt: skip
+    assert mlp_tiers(["compare", "--dataset", "spirals", *default, "--no-save"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    distance = re.search(r"keras ends (\S+) from the NumPy tier's weights", out).group(1)
+    assert float(re.search(r"keras ends (\S+) away instead", flat).group(1)) == float(distance)
