@@ -77,13 +77,14 @@ def test_the_headline_comparison_prints_the_figures_the_readme_quotes(capsys):
     rows = {line.split()[1]: line.split()[-2] for line in out.splitlines()
             if line.startswith("│ ")}  # fmt: skip
     quoted = re.search(r"tf-nn ends (\S+) and keras (\S+) from the NumPy", flat)
-    assert (float(quoted.group(1)), float(quoted.group(2))) == (
-        float(rows["tf-nn"]),
-        float(rows["keras"]),
-    )
+    # Rounding-level figures: another CPU's kernels may sum in another order, so the quoted
+    # figure holds to within a factor of two; far below the 1e-3 the float32 row allows.
+    for quote, tier in ((quoted.group(1), "tf-nn"), (quoted.group(2), "keras")):
+        assert float(quote) / 2 <= float(rows[tier]) <= float(quote) * 2 < 1e-5, tier
     default = [word for word in command.split() if word not in ("--beta1", "0.875", "--beta2",
                                                                 "0.998046875")]  # fmt: skip
     assert mlp_tiers(["compare", "--dataset", "spirals", *default, "--no-save"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     distance = re.search(r"keras ends (\S+) from the NumPy tier's weights", out).group(1)
-    assert float(re.search(r"keras ends (\S+) away instead", flat).group(1)) == float(distance)
+    quote = float(re.search(r"keras ends (\S+) away instead", flat).group(1))
+    assert float(distance) == pytest.approx(quote, rel=0.1)
