@@ -76,7 +76,7 @@ FORMULAS: dict[str, dict[str, str]] = {
         r"\theta \leftarrow \mathrm{step}(\theta, B)",
     },
     "predict_proba": {
-        "classification": r"p = \mathrm{softmax}(f_{\theta}(x)),\quad \hat{y} = \arg\max_j p_j",
+        "classification": r"p = \mathrm{softmax}(f_{\theta}(x)),\quad \hat{y} = \mathop{\mathrm{arg\,max}}_j p_j",
         "regression": r"\hat{y} = f_{\theta}(x) \cdot s_{\mathrm{train}} + "
         r"\bar{y}_{\mathrm{train}},\quad R^2 = 1 - \frac{\sum_i (y_i - \hat{y}_i)^2}"
         r"{\sum_i (y_i - \bar{y})^2}",
@@ -523,7 +523,8 @@ def _section_html(section: Section, pictures: Sequence[Pictures] = ()) -> str:
 CSS = """
 body{font:15px/1.5 system-ui,sans-serif;margin:0;color:#1d1d1f;background:#fafafa}
 header,main{max-width:1500px;margin:0 auto;padding:0 20px}
-header{padding-top:16px}h1{margin:.3em 0}nav a{margin-right:.8em;white-space:nowrap}
+header{padding-top:16px}h1{margin:.3em 0}nav{display:flex;flex-wrap:wrap;gap:2px .8em}
+nav a{white-space:nowrap}
 section.concept,section.figures{background:#fff;border:1px solid #ddd;border-radius:8px;
 margin:18px 0;
 padding:4px 18px 12px}
@@ -531,7 +532,7 @@ padding:4px 18px 12px}
 .column h3{margin:.4em 0;font-size:1em}.lines{color:#777;font-weight:normal;font-size:.85em}
 pre.highlight{background:#f6f8fa;border:1px solid #e5e5e5;border-radius:6px;padding:8px;
 overflow-x:auto;font-size:12.5px;line-height:1.4;margin:0;white-space:pre-wrap;
-overflow-wrap:anywhere}
+overflow-wrap:break-word}
 figure.snippet{margin:0 0 10px}figcaption{font-size:.8em;color:#555;margin-bottom:3px;
 overflow-wrap:anywhere}
 .formula{overflow-x:auto;padding:4px 0}.note,.nothing{color:#444;font-size:.9em}

@@ -287,9 +287,28 @@ def test_the_page_in_a_real_browser(tmp_path):
         assert forward.locator(count.format("tf-layers")).is_visible()
         assert not forward.locator(count.format("tf-nn")).is_visible()
         page.screenshot(path=str(tmp_path / "study.png"), full_page=False)
+        # No sideways scrolling at a laptop's width or a desktop's: the navigation wraps.
+        for width in (1024, 1400):
+            page.set_viewport_size({"width": width, "height": 900})
+            wide = page.evaluate("document.documentElement.scrollWidth")
+            assert wide <= width, (width, wide)
+            links = page.locator("nav a")
+            last = links.nth(links.count() - 1).bounding_box()
+            assert last["x"] + last["width"] <= width, width  # every link on screen
         browser.close()
     assert errors == []
     assert all(url.startswith("file://") for url in requests), requests
     assert (tmp_path / "study.png").stat().st_size > 10_000
     assert (tmp_path / "pictures.png").stat().st_size > 10_000
     assert (tmp_path / "regression.png").stat().st_size > 10_000
+
+
+def test_every_formula_renders_without_latex_left_over():
+    """latex2mathml passes a command it does not know through as text (``\\arg`` once showed as
+    "\\arg max"): no rendered formula may hold a backslash, or an unmatched brace, as text."""
+    import re
+
+    for key, formulas in study.FORMULAS.items():
+        for name, latex in formulas.items():
+            texts = re.findall(r">([^<]+)<", study.mathml(latex))
+            assert not [t for t in texts if "\\" in t or t.strip() in ("{", "}")], (key, name)
