@@ -76,7 +76,8 @@ FORMULAS: dict[str, dict[str, str]] = {
         r"\theta \leftarrow \mathrm{step}(\theta, B)",
     },
     "predict_proba": {
-        "classification": r"p = \mathrm{softmax}(f_{\theta}(x)),\quad \hat{y} = \mathop{\mathrm{arg\,max}}_j p_j",
+        "classification": r"p = \mathrm{softmax}(f_{\theta}(x)),\quad "
+        r"\hat{y} = \mathop{\mathrm{arg\,max}}_j p_j",
         "regression": r"\hat{y} = f_{\theta}(x) \cdot s_{\mathrm{train}} + "
         r"\bar{y}_{\mathrm{train}},\quad R^2 = 1 - \frac{\sum_i (y_i - \hat{y}_i)^2}"
         r"{\sum_i (y_i - \bar{y})^2}",

@@ -175,7 +175,8 @@ def study_command(args: argparse.Namespace, console: Console) -> int:
     if args.open:
         import webbrowser
 
-        webbrowser.open(path.resolve().as_uri())
+        if not webbrowser.open(path.resolve().as_uri()):
+            console.print(f"--open: no web browser found here; open {path.resolve()} in one")
     return 0
 
 
@@ -234,8 +235,9 @@ def predict(args: argparse.Namespace, console: Console) -> int:
         return 0
     write_predictions(args.out, predicted, probabilities, names)
     counts = np.bincount(predicted, minlength=len(names))
-    summary = ", ".join(f"{name} {count}" for name, count in zip(names, counts) if count)
-    console.print(f"{len(predicted)} predictions by {tier.name} written to {args.out} ({summary})")
+    summary = ", ".join(f"{name}: {count}" for name, count in zip(names, counts) if count)
+    console.print(f"{len(predicted)} predictions by {tier.name} written to {args.out}; "
+                  f"predicted per class: {summary}")  # fmt: skip
     return 0
 
 

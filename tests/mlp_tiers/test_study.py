@@ -312,3 +312,18 @@ def test_every_formula_renders_without_latex_left_over():
         for name, latex in formulas.items():
             texts = re.findall(r">([^<]+)<", study.mathml(latex))
             assert not [t for t in texts if "\\" in t or t.strip() in ("{", "}")], (key, name)
+
+
+def test_open_without_a_browser_says_where_the_page_is(tmp_path, monkeypatch, capsys):
+    import webbrowser
+
+    def page(out, *args, **kwargs):
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "index.html").write_text("<html></html>")
+        return out / "index.html"
+
+    monkeypatch.setattr(study, "make_page", page)
+    monkeypatch.setattr(webbrowser, "open", lambda url: False)  # what no browser returns
+    assert mlp_tiers(["study", "--out", str(tmp_path), "--open"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"--open: no web browser found here; open {tmp_path / 'index.html'}" in out

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 
 import numpy as np
 import pytest
@@ -75,7 +76,11 @@ def test_predict_writes_classes_and_probabilities(run_folder, tmp_path, capsys):
 
     truth = load_digits().target[:25]
     assert np.mean(probabilities.argmax(axis=1) == truth) >= 0.8
-    assert "25 predictions by numpy written to" in capsys.readouterr().out
+    out = " ".join(capsys.readouterr().out.split())
+    assert "25 predictions by numpy written to" in out
+    counts = re.search(r"predicted per class: (.*)$", out).group(1).split(", ")
+    predicted = probabilities.argmax(axis=1)
+    assert counts == [f"{c}: {n}" for c, n in enumerate(np.bincount(predicted, minlength=10)) if n]
     # The same numbers by hand: the training split's statistics, then the saved weights.
     from lowlevel_numpy.tier import NumpyTier
     from shared.data import load_dataset
