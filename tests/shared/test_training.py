@@ -119,3 +119,9 @@ def test_a_resumed_run_takes_its_epoch_history_and_early_stopping_from_the_check
     assert stopper.patience == 4 and stopper.best == 0.9 and stopper.best_params is best
     # with early stopping off now, none comes back
     assert resumed_state(checkpoint, TrainSpec())[2] is None
+
+
+@pytest.mark.parametrize(("lr", "suggested"), [(0.5, 0.05), (1.0, 0.1), (1e6, 0.01), (5.0, 0.01)])
+def test_the_suggested_learning_rate_is_one_that_can_converge(lr, suggested):
+    with pytest.raises(DivergedError, match=rf"--lr is {lr:g}; try {suggested:g}\)$"):
+        check_finite(math.nan, "numpy", lr, 1, 1, 1)
