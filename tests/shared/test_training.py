@@ -2,6 +2,7 @@
 against numbers worked out by hand."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -123,5 +124,5 @@ def test_a_resumed_run_takes_its_epoch_history_and_early_stopping_from_the_check
 
 @pytest.mark.parametrize(("lr", "suggested"), [(0.5, 0.05), (1.0, 0.1), (1e6, 0.01), (5.0, 0.01)])
 def test_the_suggested_learning_rate_is_one_that_can_converge(lr, suggested):
-    with pytest.raises(DivergedError, match=rf"--lr is {lr:g}; try {suggested:g}\)$"):
+    with pytest.raises(DivergedError, match=re.escape(f"--lr is {lr:g}; try {suggested:g})")):
         check_finite(math.nan, "numpy", lr, 1, 1, 1)
