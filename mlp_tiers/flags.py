@@ -105,8 +105,38 @@ class Parser(argparse.ArgumentParser):
                 joined.append(token)
         return super().parse_known_args(joined, namespace)
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # No abbreviations: "--jit" would otherwise be read as the Keras tier's "--jit-compile"
+        # and fail for the want of its value; an unknown flag is named, with the close ones.
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:
+        if message.startswith("unrecognized arguments: "):
+            close = close_flags(message.removeprefix("unrecognized arguments: ").split(), self)
+            if close:
+                message += f" (this command takes {', '.join(close)})"
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def close_flags(words: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """The flags of ``parser`` (its subcommands' included) that the unknown ``words`` look like:
+    those they begin, else those spelt nearly alike."""
+    import difflib
+
+    known: list[str] = []
+    parsers = [parser]
+    while parsers:
+        current = parsers.pop()
+        for action in current._actions:
+            known += action.option_strings
+            if isinstance(action, argparse._SubParsersAction):
+                parsers += list(action.choices.values())
+    found: list[str] = []
+    for word in (w.split("=")[0] for w in words if w.startswith("--")):
+        longer = [flag for flag in known if flag.startswith(word) and flag != word]
+        found += longer or difflib.get_close_matches(word, known, n=2, cutoff=0.75)
+    return sorted(set(found))
 
 
 def add_run_flags(parser: argparse.ArgumentParser, resume: bool = True) -> None:

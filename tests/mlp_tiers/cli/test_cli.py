@@ -441,3 +441,23 @@ def test_compare_on_serpentine_draws_every_tiers_curve(tmp_path, capsys):
     assert [row["tier"] for row in report["tiers"]] == available_tiers()
     for row in report["tiers"]:
         assert {"val_r2", "test_r2", "test_rmse"} <= set(row) and "test_accuracy" not in row
+
+
+@pytest.mark.parametrize(
+    ("command", "argv", "suggestion"),
+    [
+        (mlp_tiers, ["train", "--tier", "keras", "--jit"], "--jit (this command takes --jit-compile)"),
+        (train, ["--epoch", "2"], "--epoch 2 (this command takes --epochs)"),
+        (train, ["--learning-rate", "0.1"], "--learning-rate 0.1\n"),  # nothing alike: no advice
+    ],
+)  # fmt: skip
+def test_a_flag_is_never_abbreviated_and_an_unknown_one_gets_its_neighbours(
+    command, argv, suggestion, capsys
+):
+    """``--jit`` once abbreviated the Keras tier's ``--jit-compile`` and failed for want of its
+    value; now no flag is read as another's abbreviation, and the error names the flags that
+    the unknown one begins or is spelt like."""
+    with pytest.raises(SystemExit) as exit:
+        command([*argv, "--no-save"] if command is train else argv)
+    assert exit.value.code == 2
+    assert f"unrecognized arguments: {suggestion}" in capsys.readouterr().err
