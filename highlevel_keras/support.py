@@ -290,7 +290,8 @@ def _load_stopper_state(stopper: Any, state: dict[str, Any], best: Params | None
 
 
 def probe(tier: Any, x: np.ndarray, t: np.ndarray) -> dict:
-    """``{"logits", "loss", "grads"}`` of the batch ``x``, one-hot ``t``, at the tier's weights."""
+    """``{"logits", "loss", "grads"}`` of the batch ``x`` and targets ``t`` (one-hot labels, or a
+    regressor's numbers), at the tier's weights."""
     keras, model = tier.keras, tier.model
     to_numpy = keras.ops.convert_to_numpy
     x, t = keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(t)

@@ -1,6 +1,7 @@
 """The output function, the losses, and their gradients with respect to the logits.
 
-The last layer emits logits ``z`` of shape ``(n, k)``; ``t`` are one-hot targets of the same shape.
+The last layer emits logits ``z`` of shape ``(n, k)``; ``t`` are targets of the same shape: one-hot
+labels, or a regressor's standardized numbers (its loss is the MSE of the identity output).
 Every loss is averaged over the ``n`` samples of the batch (Keras's ``sum_over_batch_size``), so
 every gradient below carries a factor ``1 / n``.
 """

@@ -75,7 +75,8 @@ class MLP:
         return self.layers[-1].forward(a)
 
     def loss(self, z: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The training loss of logits ``z`` against one-hot ``t``, and ``dL/dz``.
+        """The training loss of logits ``z`` against targets ``t`` (one-hot labels, or a
+        regressor's standardized numbers), and ``dL/dz``.
 
         ``loss = data_loss(z, t) + l2 * sum_l ||W_l||^2``. The L2 term does not depend on ``z``,
         so ``dL/dz`` is the data loss's alone; ``backward`` adds the term's own gradient.

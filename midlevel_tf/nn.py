@@ -64,7 +64,8 @@ class NnModel(tf.Module):
         return tf.nn.softmax(z) if self.spec.output == "softmax" else z
 
     def loss(self, z: tf.Tensor, t: tf.Tensor) -> tf.Tensor:
-        """The training loss of logits ``z`` against one-hot ``t``: data loss plus the L2 term."""
+        """The training loss of logits ``z`` against targets ``t`` (one-hot labels, or a
+        regressor's standardized numbers): data loss plus the L2 term."""
         if self.spec.loss == "cross_entropy":
             loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=t, logits=z))
         else:

@@ -2,9 +2,9 @@
 
 Reads ``{"entry", "kind", "config"}`` as JSON on standard input, trains the entry for the spec's
 epochs, and prints one JSON line: the seconds of each epoch's training steps, the final loss, the
-test accuracy, the peak resident memory of this process while it trained (the data already
-loaded), and the BLAS libraries it ran on. A
-failure prints one line on standard error and exits 1.
+test accuracy (a regressor's test R²), the peak resident memory of this process while it trained
+(the data already loaded), and the BLAS libraries it ran on. A failure prints one line on
+standard error and exits 1.
 """
 
 from __future__ import annotations

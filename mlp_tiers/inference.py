@@ -111,7 +111,9 @@ def read_inputs(
     path = Path(path).expanduser()
     model = trained.checkpoint.model
     n_inputs = model.n_inputs
-    table = read_table(path, target, n_features=n_inputs, task=model.task)
+    # a regressor's file may end in its target columns, all of them by default
+    n_targets = model.n_outputs if model.is_regression else 1
+    table = read_table(path, target, n_features=n_inputs, task=model.task, n_targets=n_targets)
     x = validate_features(table.x, str(path))
     if x.shape[1] != n_inputs:
         extra = f"{model.n_outputs} target" if model.is_regression else "one label"

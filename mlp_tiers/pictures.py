@@ -45,8 +45,9 @@ def image_side(dataset: str, n_features: int) -> int | None:
 def plot_compared_curves(
     histories: dict[str, Any], path: str | Path, title: str, l2: bool = False
 ) -> None:
-    """Training and validation loss (log scale) and accuracy of every tier against the epoch,
-    one colour per tier: where the tiers agree, their curves lie on one another."""
+    """Training and validation loss (log scale) and, for a classifier, accuracy of every tier
+    against the epoch, one colour per tier: where the tiers agree, their curves lie on one
+    another."""
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
     from matplotlib.ticker import MaxNLocator
@@ -246,10 +247,10 @@ def plot_predicted_vs_actual(
     k = actual.shape[1]
     figure = Figure(figsize=(max(3.8 * len(shown), 5.0), 3.8 * k + 0.5), layout="constrained")
     grid = _target_panels(figure, len(shown), k)
-    low, high = float(actual.min()), float(actual.max())
     for column, (label, values) in enumerate(shown.items()):
         for j in range(k):
             axes = grid[j, column]
+            low, high = float(actual[:, j].min()), float(actual[:, j].max())  # this target's
             axes.plot([low, high], [low, high], color="0.5", ls="--", lw=1, label="perfect")
             axes.scatter(actual[:, j], values[:, j], s=9, alpha=0.6, color=f"C{column}",
                          edgecolors="none", label=label)  # fmt: skip

@@ -13,6 +13,11 @@ A run folder (``runs/<time>-<tier>-<dataset>/`` by default) holds:
 - ``learning_curves.png``: training and validation loss, and accuracy, per epoch;
 - ``confusion.png``: the test confusion matrix; on 2-D data ``boundaries.png`` (the decision
   boundaries), on image data ``misclassified.png`` (the test images the tier got wrong);
+- a regressor's instead: ``history.csv`` without the accuracy columns, ``metrics.json`` with
+  ``mse``, ``rmse``, ``mae`` and ``r2`` (in the targets' units) under each split and the
+  target names, the learning curves of the loss alone, ``predicted.png`` (test predictions
+  against the true values), ``residuals.png`` and, on 1-D data, ``fit.png`` (every tier's
+  fitted curve over the data);
 - ``model.keras``: for a Keras tier, the whole model in Keras's own format.
 """
 

@@ -319,9 +319,9 @@ PICTURES_AT = {
                       "predicted.png", "residuals.png"),
 }  # fmt: skip
 PICTURE_NOTES = {
-    "learning_curves.png": "Every tier's loss (log scale) and accuracy per epoch, training solid "
-    "and validation dashed: where the tiers compute the same numbers, their curves lie on one "
-    "another.",
+    "learning_curves.png": "Every tier's loss (log scale) and a classifier's accuracy per epoch, "
+    "training solid and validation dashed: where the tiers compute the same numbers, their "
+    "curves lie on one another.",
     "boundaries.png": "The class each tier predicts over the plane, and the test samples: the same "
     "spec, weights and batches draw the same boundaries.",
     "misclassified.png": "Test images the tiers got wrong, with their true and predicted labels.",

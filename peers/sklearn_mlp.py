@@ -40,15 +40,20 @@ def train(run: Any, epochs: int, options: dict[str, Any]) -> PeerResult:
         solver["momentum"] = spec.momentum
     if spec.optimizer == "adam":
         solver.update(beta_1=spec.beta1, beta_2=spec.beta2, epsilon=spec.eps)
-    # The tiers add l2 * ||W||^2 to the batch's mean loss; scikit-learn adds
-    # alpha / (2 n) * ||W||^2 for a batch of n, so the same penalty is alpha = 2 * l2 * n.
+    # The tiers minimize the batch's mean loss plus l2 * ||W||^2; scikit-learn adds
+    # alpha / (2 n) * ||W||^2 for a batch of n to its loss. A classifier's loss is the
+    # cross-entropy, so the same objective is alpha = 2 * l2 * n. A regressor's is half the
+    # squared error: 0.5 * (MSE + alpha / n * ||W||^2), the tiers' objective halved when
+    # alpha = l2 * n; its gradient is then half theirs, so SGD's step is doubled to match (Adam
+    # and RMSprop divide the factor out), and its loss is doubled when reported.
+    half = model.is_regression
     estimator = MLPRegressor if model.is_regression else MLPClassifier
     clf = estimator(
         hidden_layer_sizes=model.hidden,
         activation=activation,
-        alpha=2 * spec.l2 * spec.batch_size,
+        alpha=(1 if half else 2) * spec.l2 * spec.batch_size,
         batch_size=spec.batch_size,
-        learning_rate_init=spec.lr,
+        learning_rate_init=spec.lr * (2 if half and spec.optimizer != "adam" else 1),
         shuffle=True,
         random_state=spec.seed,
         early_stopping=False,
@@ -70,4 +75,5 @@ def train(run: Any, epochs: int, options: dict[str, Any]) -> PeerResult:
         outputs = np.asarray(clf.predict(data.x_test)).reshape(len(data.x_test), -1)
     else:
         outputs = clf.predict_proba(data.x_test)
-    return PeerResult.scored(seconds, float(clf.loss_), run, outputs, notes)
+    loss = float(clf.loss_) * (2 if half else 1)  # the tiers' MSE
+    return PeerResult.scored(seconds, loss, run, outputs, notes)

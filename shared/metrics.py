@@ -124,7 +124,10 @@ class RegressionEvaluation:
     Attributes:
         loss: mean squared error of the standardized predictions: the data loss training
             minimizes (no L2 term), in the units of ``val_loss``.
-        mse, rmse, mae: mean squared error, its square root, and mean absolute error.
+        mse, rmse, mae: mean squared error, root mean squared error and mean absolute error;
+            with several targets, each target's figure averaged over them (as scikit-learn's
+            ``multioutput="uniform_average"``), so ``rmse`` is the mean of the targets' RMSEs,
+            not the square root of ``mse``, and both mix the targets' units.
         r2: the coefficient of determination, ``1 - SS_res / SS_tot`` per target, averaged (1 is
             a perfect fit; 0 is what predicting the set's mean scores).
         per_target: ``{name: {"mse", "rmse", "mae", "r2"}}`` for each target column.

@@ -210,7 +210,9 @@ def test_a_regressor_resumes_bit_identically(tier_name, curve, tmp_path):
     # best epoch's weights.
     first.fit(curve, checkpoint_file=CheckpointFile(tmp_path / "c.npz", None, curve))
     path = tmp_path / "c.npz"
-    assert load_checkpoint(path).target_scaling is not None
+    saved_mean, saved_scale = load_checkpoint(path).target_scaling
+    np.testing.assert_array_equal(saved_mean, curve.target_mean)
+    np.testing.assert_array_equal(saved_scale, curve.target_scale)
     resumed = get_tier(tier_name)(model, train, init_params(model, 0, "float32"))
     resumed.restore(load_checkpoint(path))
     resumed.fit(curve)

@@ -178,9 +178,9 @@ def add_predict(commands: Commands) -> None:
         help="predicted classes and probabilities (a regressor's numbers) of a trained run for "
         "the rows of a file",
         description="Predict the classes of the rows of an .npz (array x) or .csv file (feature "
-        "columns, and a label column that is ignored) with a trained run, standardizing the "
-        "features as its training data was; a regressor's predictions are in its targets' "
-        "units.",
+        "columns, and a label column that is ignored, or a regressor's target columns) with a "
+        "trained run, standardizing the features as its training data was; a regressor's "
+        "predictions are in its targets' units.",
     )
     predict.add_argument("run", metavar="RUN_OR_CHECKPOINT", help="a run folder or checkpoint.npz")
     predict.add_argument("--input", required=True, metavar="FILE", help=".npz or .csv file")

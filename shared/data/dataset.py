@@ -289,19 +289,22 @@ def make_dataset(
     """
     regression = task == "regression"
 
-    def targets(values: object, n: int, source: str) -> tuple[np.ndarray, tuple[str, ...]]:
+    def targets(
+        values: object, n: int, source: str, classes: tuple[str, ...] | None
+    ) -> tuple[np.ndarray, tuple[str, ...]]:
         if regression:
             return validate_targets(values, n, source, target_names)
-        return validate_labels(values, n, source, class_names)
+        return validate_labels(values, n, source, classes)
 
     x = validate_features(x, name)
-    y, names = targets(y, x.shape[0], name)
+    y, names = targets(y, x.shape[0], name, class_names)
     k = None if regression else len(names)
     if test is None:
         x, y, x_test, y_test = _split(x, y, spec.test_fraction, spec.split_seed, k)
     else:
         x_test = validate_features(test[0], f"{name} (test split)")
-        y_test, _ = targets(test[1], x_test.shape[0], f"{name} (test split)")
+        # the training split's classes: a test label beyond them is out of range
+        y_test, _ = targets(test[1], x_test.shape[0], f"{name} (test split)", names)
         if x_test.shape[1] != x.shape[1]:
             raise DataError(f"{name}: the test split has {x_test.shape[1]} features, the "
                             f"training split {x.shape[1]}")  # fmt: skip

@@ -40,7 +40,8 @@ def load_file(path: Path, spec: DataSpec, task: str = "classification") -> Datas
     table = read_table(path, spec.target, task=task)
     if table.y is None:
         raise DataError(
-            f"{path} must hold arrays 'x' and 'y' (and optionally 'class_names'); it has no 'y'"
+            f"{path} must hold arrays 'x' and 'y' (and optionally "
+            f"'{'target_names' if task == 'regression' else 'class_names'}'); it has no 'y'"
         )
     return make_dataset(
         path.name,
@@ -72,13 +73,14 @@ def read_table(
     target: tuple[str, ...] | str | None = None,
     n_features: int | None = None,
     task: str = "classification",
+    n_targets: int = 1,
 ) -> Table:
     """The arrays of an ``.npz`` (``x``, optional ``y``, ``class_names``, ``target_names``) or
     ``.csv`` file, read for ``task``.
 
     A CSV holds feature columns and target columns (``target``, by name or index; the last
-    by default), except when ``n_features`` is given and the file has exactly that many
-    columns: then every column is a feature and there are no targets (data to predict).
+    ``n_targets`` by default), except when ``n_features`` is given and the file has exactly that
+    many columns: then every column is a feature and there are no targets (data to predict).
     """
     if isinstance(target, str):  # one column, or several as on the command line: a,b
         target = tuple(part.strip() for part in target.split(","))
@@ -89,7 +91,7 @@ def read_table(
     if path.suffix.lower() == ".npz":
         return _read_npz(path, labels=n_features is None, task=task)
     if path.suffix.lower() == ".csv":
-        return _read_csv(path, target, n_features, task)
+        return _read_csv(path, target, n_features, task, n_targets)
     raise DataError(f"unsupported dataset file type {path.suffix!r} ({path}); use .npz or .csv")
 
 
@@ -144,14 +146,14 @@ def _class_codes(values: list) -> bool:
 
 
 def _read_csv(
-    path: Path, target: tuple[str, ...] | None, n_features: int | None, task: str
+    path: Path, target: tuple[str, ...] | None, n_features: int | None, task: str, n_targets: int
 ) -> Table:
     header, rows = _csv_rows(path)
     width = len(header) if header else len(rows[0])
     unlabelled = n_features is not None and width == n_features and target is None
     if width < 2 and not unlabelled:
         raise DataError(f"{path} needs at least one feature column and a target column")
-    targets = [] if unlabelled else _target_indices(target, header, width, path)
+    targets = [] if unlabelled else _target_indices(target, header, width, path, n_targets)
     if len(targets) > 1 and task != "regression":
         raise DataError(
             f"{path}: a classifier predicts one label column, and target names {len(targets)}; "
@@ -253,10 +255,11 @@ def _is_number(cell: str) -> bool:
 
 
 def _target_indices(
-    target: tuple[str, ...] | None, header: list[str] | None, width: int, path: Path
-) -> list[int]:
+    target: tuple[str, ...] | None, header: list[str] | None, width: int, path: Path,
+    n_targets: int = 1,
+) -> list[int]:  # fmt: skip
     if target is None:
-        return [width - 1]
+        return list(range(max(width - n_targets, 0), width))
     indices = []
     for column in target:
         if header is not None and column in header:

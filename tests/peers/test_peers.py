@@ -1,6 +1,8 @@
 """The peers bench measures the tiers against. The ones that start from the tiers' weights and
 batches must learn what the NumPy tier learns; scikit-learn must be configured like the tiers."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -141,5 +143,12 @@ def test_sklearn_fits_a_regression_with_mlpregressor(monkeypatch):
     monkeypatch.setattr(sklearn.neural_network, "MLPRegressor", spy)
     result = get_peer("sklearn").load()(regression_run("adam", "float32"), 30, {})
     assert built and built[0]["hidden_layer_sizes"] == (16, 8)
+    # Its loss is half the squared error: the same objective is alpha = l2 n (not 2 l2 n), and
+    # plain SGD's step is doubled to move the weights as the tiers' step does.
+    run = regression_run("sgd")
+    run.train = dataclasses.replace(run.train, l2=1e-3)
+    get_peer("sklearn").load()(run, 1, {})
+    assert built[-1]["alpha"] == pytest.approx(1e-3 * 50)
+    assert built[-1]["learning_rate_init"] == pytest.approx(2 * run.train.lr)
     # R² is scored on the test split, as the tiers' is: above what the mean predicts (0)
     assert result.test_accuracy is None and 0.2 < result.test_r2 <= 1.0

@@ -421,6 +421,8 @@ def test_predict_of_a_regressor_writes_numbers_in_the_targets_units(tmp_path, ca
     trained = load_checkpoint(folder / "checkpoint.npz")
     mean, scale = trained.scaling
     t_mean, t_scale = trained.target_scaling
+    # the training split's statistics: near the whole dataset's (mean 152, std 77), not 0 and 1
+    assert abs(t_mean[0] - bunch.target.mean()) < 10 and abs(t_scale[0] - bunch.target.std()) < 8
     x = ((bunch.data[:25] - mean) / scale).astype("float32")
     a = x
     for W, b in trained.params[:-1]:
@@ -461,3 +463,28 @@ def test_a_flag_is_never_abbreviated_and_an_unknown_one_gets_its_neighbours(
         command([*argv, "--no-save"] if command is train else argv)
     assert exit.value.code == 2
     assert f"unrecognized arguments: {suggestion}" in capsys.readouterr().err
+
+
+def test_a_two_target_regressor_predicts_and_evaluates_a_file_ending_in_its_targets(
+    tmp_path, capsys
+):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 2))
+    y = np.column_stack([3 * x[:, 0] + 100, x[:, 1] - 5]) + rng.normal(0, 0.05, (120, 2))
+    rows = ["a,b,price,rent"] + [",".join(f"{v:.5f}" for v in row) for row in np.hstack([x, y])]
+    (tmp_path / "houses.csv").write_text("\n".join(rows) + "\n")
+    assert train(["--dataset", str(tmp_path / "houses.csv"), "--task", "regression", "--target",
+                  "price,rent", "--hidden", "none", "--optimizer", "sgd", "--lr", "0.2",
+                  "--epochs", "60", "--quiet", "--out", str(tmp_path / "runs")]) == 0  # fmt: skip
+    folder = only_run_folder(tmp_path / "runs")
+    capsys.readouterr()
+    # The file holds the two features and then the two targets: predict leaves the targets out.
+    assert mlp_tiers(["predict", str(folder), "--input", str(tmp_path / "houses.csv")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "predicted price,predicted rent" and len(lines) == 121
+    predicted = np.array([[float(v) for v in line.split(",")] for line in lines[1:]])
+    assert np.abs(predicted - y).max() < 0.5  # a linear fit of linear targets, in their units
+    assert mlp_tiers(["evaluate", str(folder), "--dataset", str(tmp_path / "houses.csv")]) == 0
+    out = capsys.readouterr().out
+    r2 = float(out.splitlines()[-2].split("│")[-2])
+    assert r2 > 0.99

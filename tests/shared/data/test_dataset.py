@@ -78,3 +78,12 @@ def test_constant_features_stay_finite():
 def test_too_few_samples():
     with pytest.raises(DataError, match="too few samples"):
         make_dataset("t", np.ones((2, 2)), [0, 1], spec())
+
+
+def test_an_official_test_split_may_not_hold_a_class_the_training_split_lacks():
+    """Its labels are checked against the training split's classes: a label 3 in the test
+    split of a three-class training split was once taken in, and failed deep inside later."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(30, 2)), np.arange(30) % 3
+    with pytest.raises(DataError, match=r"test split\): label 3 at row 3 is out of range"):
+        make_dataset("d", x, y, DataSpec(), test=(x[:6], np.arange(6)))

@@ -115,6 +115,7 @@ def test_diabetes_is_bundled_for_regression_and_refused_for_classification():
     assert sum(data.sizes().values()) == 442 and data.sizes()["test"] == 89
     # standardized on the training split only: mean 0 and std 1 there, not elsewhere
     assert abs(data.y_train.mean()) < 1e-12 and abs(data.y_train.std() - 1) < 1e-12
+    assert abs(data.y_test.mean()) > 1e-3 and abs(data.y_val.mean()) > 1e-3  # their own stats
     progression = data.in_target_units(data.y_test)
     assert progression.min() >= 25 and progression.max() <= 346  # the dataset's own range
     with pytest.raises(
