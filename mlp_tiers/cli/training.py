@@ -44,10 +44,8 @@ def _run_training(
     else:
         run = prepare_run(config_from_args(args))
     count = use_threads(args, run.model, run.train)
-    console.print(describe_run(tier, run.data, run.model, run.train, count))
-    if run.resume is not None:
-        console.print(f"resuming from {args.resume} after epoch {run.resume.epoch}")
     options = dict(options or {})
+    label = tier + "".join(f" ({what})" for what in compiled_as(options))
     if tier_class.own_progress_bar:  # Keras: its own progress bar
         # Keras's progress bar redraws itself with terminal codes: one line per epoch elsewhere.
         options.setdefault("verbose", 0 if args.quiet else "auto" if sys.stdout.isatty() else 2)
@@ -56,6 +54,10 @@ def _run_training(
         callbacks = [] if args.quiet else [EpochProgress(console)]
 
     def announce(built: Tier) -> None:
+        # Said once the tier is built: a device it cannot have is refused before any header.
+        console.print(describe_run(label, run.data, run.model, run.train, count))
+        if run.resume is not None:
+            console.print(f"resuming from {args.resume} after epoch {run.resume.epoch}")
         if run.train.device == "auto":
             console.print(f"--device auto: training on {device_of(built)}")
 
@@ -81,6 +83,21 @@ def _run_training(
     if outcome.folder is not None:
         console.print(f"run folder: {outcome.folder}")
     return 0
+
+
+def compiled_as(options: dict[str, Any]) -> list[str]:
+    """How the tier's step runs, in words, where its options choose: ``XLA``, ``eager``."""
+    said = []
+    if options.get("mode") == "jit" or options.get("jit_compile") is True:
+        said.append("XLA on")
+    if options.get("mode") == "eager":
+        said.append("eager, op by op")
+    if options.get("jit_compile") is False:
+        said.append("XLA off")
+    steps = options.get("steps_per_call", 1)
+    if steps > 1:
+        said.append(f"{steps} steps per call")
+    return said
 
 
 def device_of(tier: Tier) -> str:

@@ -488,3 +488,23 @@ def test_a_two_target_regressor_predicts_and_evaluates_a_file_ending_in_its_targ
     out = capsys.readouterr().out
     r2 = float(out.splitlines()[-2].split("│")[-2])
     assert r2 > 0.99
+
+
+def test_a_device_that_is_not_there_is_refused_before_any_header(capsys):
+    from shared.packages import installed
+
+    if installed("cupy"):
+        pytest.skip("CuPy is installed here: --device gpu is not refused for its want")
+    assert train(["--device", "gpu", "--epochs", "1", "--no-save"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "--device gpu needs CuPy" in err
+
+
+@pytest.mark.skipif(
+    "tf-nn" not in runnable_tiers(), reason="the TensorFlow script needs tensorflow"
+)
+def test_the_header_says_how_the_step_is_compiled(capsys):
+    from midlevel_tf.train import main as tf_train
+
+    assert tf_train(["--jit", "--epochs", "1", "--hidden", "8", "--quiet", "--no-save"]) == 0
+    assert capsys.readouterr().out.startswith("tf-nn (XLA on) · digits")
