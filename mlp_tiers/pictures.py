@@ -230,6 +230,17 @@ def _agree(predicted: dict[str, np.ndarray], actual: np.ndarray) -> bool:
     return all(float(np.max(np.abs(p - first))) <= 1e-3 * spread for p in predicted.values())
 
 
+def _panels(
+    predicted: dict[str, np.ndarray], actual: np.ndarray, label: str
+) -> tuple[bool, dict[str, np.ndarray]]:
+    """Whether the tiers agree (``_agree``), and the panels to draw: one labelled
+    ``all <n> <label>`` when they do, else one per tier."""
+    agree = len(predicted) > 1 and _agree(predicted, actual)
+    if agree:
+        return True, {f"all {len(predicted)} {label}": next(iter(predicted.values()))}
+    return False, predicted
+
+
 def plot_predicted_vs_actual(
     predicted: dict[str, np.ndarray],
     actual: np.ndarray,
@@ -241,9 +252,7 @@ def plot_predicted_vs_actual(
     when the tiers agree: returned), with the diagonal a perfect model would lie on."""
     from matplotlib.figure import Figure
 
-    agree = len(predicted) > 1 and _agree(predicted, actual)
-    shown = {f"all {len(predicted)} tiers (they agree)": next(iter(predicted.values()))} if agree \
-        else predicted  # fmt: skip
+    agree, shown = _panels(predicted, actual, "tiers (they agree)")
     k = actual.shape[1]
     figure = Figure(figsize=(max(3.8 * len(shown), 5.0), 3.8 * k + 0.5), layout="constrained")
     grid = _target_panels(figure, len(shown), k)
@@ -281,9 +290,7 @@ def plot_residuals(
     what the model missed."""
     from matplotlib.figure import Figure
 
-    agree = len(predicted) > 1 and _agree(predicted, actual)
-    shown = {f"all {len(predicted)} tiers": next(iter(predicted.values()))} if agree \
-        else predicted  # fmt: skip
+    _, shown = _panels(predicted, actual, "tiers")
     k = actual.shape[1]
     figure = Figure(figsize=(max(3.8 * len(shown), 5.0), 3.4 * k + 0.5), layout="constrained")
     grid = _target_panels(figure, len(shown), k)

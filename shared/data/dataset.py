@@ -118,23 +118,29 @@ def validate_features(x: object, source: str) -> np.ndarray:
             f"got {x.shape}"
         )
     x = x.reshape(x.shape[0], -1)
-    bad = ~np.isfinite(x)
+    _check_values(x, f"{source}: features", "values", "remove or impute them",
+                  ", so that their mean and standard deviation can be computed")  # fmt: skip
+    return x
+
+
+def _check_values(a: np.ndarray, what: str, unit: str, remedy: str, why: str = "") -> None:
+    """A clear ``DataError`` at the first NaN, infinity or value beyond ``MAX_FEATURE`` of the
+    2-D array ``a``, naming its row and column."""
+    bad = ~np.isfinite(a)
     if bad.any():
         row, col = (int(i) for i in np.argwhere(bad)[0])
-        what = "NaN" if np.isnan(x[row, col]) else "an infinite value"
+        kind = "NaN" if np.isnan(a[row, col]) else "an infinite value"
         raise DataError(
-            f"{source}: features contain {what} at row {row}, column {col} "
-            f"({int(bad.sum())} non-finite values in all); remove or impute them"
+            f"{what} contain {kind} at row {row}, column {col} "
+            f"({int(bad.sum())} non-finite {unit} in all); {remedy}"
         )
-    huge = np.abs(x) > MAX_FEATURE
+    huge = np.abs(a) > MAX_FEATURE
     if huge.any():
         row, col = (int(i) for i in np.argwhere(huge)[0])
         raise DataError(
-            f"{source}: features must lie within ±{MAX_FEATURE:.0e}, so that their mean and "
-            f"standard deviation can be computed; row {row}, column {col} holds "
-            f"{x[row, col]:.3g} (rescale that column)"
+            f"{what} must lie within ±{MAX_FEATURE:.0e}{why}; row {row}, column {col} holds "
+            f"{a[row, col]:.3g} (rescale that column)"
         )
-    return x
 
 
 def validate_labels(
@@ -204,21 +210,7 @@ def validate_targets(
             f"{source}: regression targets must have shape ({n_samples},) or ({n_samples}, "
             f"n_targets), one row per sample; got {y.shape}"
         )
-    bad = ~np.isfinite(y)
-    if bad.any():
-        row, col = (int(i) for i in np.argwhere(bad)[0])
-        what = "NaN" if np.isnan(y[row, col]) else "an infinite value"
-        raise DataError(
-            f"{source}: targets contain {what} at row {row}, column {col} "
-            f"({int(bad.sum())} non-finite targets in all); remove those rows"
-        )
-    huge = np.abs(y) > MAX_FEATURE
-    if huge.any():
-        row, col = (int(i) for i in np.argwhere(huge)[0])
-        raise DataError(
-            f"{source}: targets must lie within ±{MAX_FEATURE:.0e}; row {row}, column {col} "
-            f"holds {y[row, col]:.3g} (rescale that column)"
-        )
+    _check_values(y, f"{source}: targets", "targets", "remove those rows")
     k = y.shape[1]
     if target_names is None or len(target_names) != k:
         target_names = ("target",) if k == 1 else tuple(f"target_{j}" for j in range(k))
