@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -281,9 +282,7 @@ def make_dataset(
     """
     regression = task == "regression"
 
-    def targets(
-        values: object, n: int, source: str, classes: tuple[str, ...] | None
-    ) -> tuple[np.ndarray, tuple[str, ...]]:
+    def targets(values: object, n: int, source: str, classes: Any) -> tuple[np.ndarray, Any]:
         if regression:
             return validate_targets(values, n, source, target_names)
         return validate_labels(values, n, source, classes)
@@ -302,8 +301,7 @@ def make_dataset(
                             f"training split {x.shape[1]}")  # fmt: skip
     # A different seed for the second split keeps the two choices independent.
     x_train, y_train, x_val, y_val = _split(x, y, spec.val_fraction, spec.split_seed + 1, k)
-    if feature_names is not None and len(feature_names) != x.shape[1]:
-        feature_names = None
+    feature_names = feature_names if feature_names and len(feature_names) == x.shape[1] else None
     mean, scale = _standardize(x_train)
     ys = {"y_train": y_train, "y_val": y_val, "y_test": y_test}
     extra: dict[str, object] = {"class_names": names}
