@@ -20,7 +20,8 @@ run: $(STAMP)
 # Keras fixes its backend once per process: the first pass runs everything with Keras on
 # TensorFlow, then each other installed backend reruns the Keras tests in a pass of its own.
 KERAS_TESTS := tests/highlevel_keras tests/shared/test_contract.py tests/test_every_tier.py \
-               tests/mlp_tiers/test_parity.py tests/test_regression.py
+               tests/mlp_tiers/test_parity.py tests/test_regression.py \
+               tests/mlp_tiers/test_estimators.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n auto

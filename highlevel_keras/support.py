@@ -183,18 +183,18 @@ def history_recorder(
                 callback.on_batch_end(tier, batch, float(logs["loss"]))
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            check_validation(float(logs["val_loss"]), tier.name, tier.train_spec.lr, epoch + 1)
-            tier.epoch = epoch + 1
-            classifier = "accuracy" in logs  # a regressor is compiled without the metric
+            # the compiled metric's epoch means; none of val_* without a validation split, and
+            # no accuracy for a regressor (compiled without the metric)
             record = {
                 "epoch": epoch + 1,
                 "loss": float(logs["loss"]),
-                # the compiled metric's epoch mean
-                "accuracy": float(logs["accuracy"]) if classifier else None,
-                "val_loss": float(logs["val_loss"]),
-                "val_accuracy": float(logs["val_accuracy"]) if classifier else None,
+                "accuracy": _logged(logs, "accuracy"),
+                "val_loss": _logged(logs, "val_loss"),
+                "val_accuracy": _logged(logs, "val_accuracy"),
                 "seconds": self.seconds,
             }
+            check_validation(record["val_loss"], tier.name, tier.train_spec.lr, epoch + 1)
+            tier.epoch = epoch + 1
             tier.history.append(record)
             for callback in callbacks:
                 callback.on_epoch_end(tier, record)
@@ -206,6 +206,11 @@ def history_recorder(
                 callback.on_train_end(tier)
 
     return Recorder()
+
+
+def _logged(logs: dict, key: str) -> float | None:
+    """Keras's logged value ``key`` as a float; None when it logged none."""
+    return float(logs[key]) if key in logs else None
 
 
 # -- resume ----------------------------------------------------------------------------------

@@ -63,7 +63,7 @@ from shared.history import History
 from shared.init import Params, check_params
 from shared.seeding import stream
 from shared.spec import ModelSpec, TrainSpec
-from shared.training import PREDICT_CHUNK, training_arrays, training_targets
+from shared.training import PREDICT_CHUNK, has_validation, training_arrays, training_targets
 
 if TYPE_CHECKING:
     from shared.data import Dataset
@@ -201,12 +201,14 @@ class KerasTier:
         """``model.fit`` over the shared batches, from the current epoch to ``train.epochs``.
         With ``checkpoint_file``, the full state is saved there after every epoch."""
         spec, keras = self.train_spec, self.keras
-        x, t = training_arrays(data, self.model_spec, self.dtype)
+        x, t = training_arrays(data, self.model_spec, self.dtype, spec.patience)
         steps = n_batches(len(x), spec.batch_size)
         batches, keras_callbacks = shared_batches(
             keras, x, t, spec.batch_size, spec.seed, range(self.epoch, spec.epochs)
         )
-        y_val = training_targets(data.y_val, self.model_spec, self.dtype)
+        validation = None  # the estimators fit on every row: no validation split
+        if has_validation(data):
+            validation = (data.x_val, training_targets(data.y_val, self.model_spec, self.dtype))
         if self.early_stopping is not None:
             keras_callbacks.append(self.early_stopping)  # before the recorder: restores weights
         keras_callbacks.append(history_recorder(keras, self, callbacks, steps, checkpoint_file))
@@ -221,7 +223,7 @@ class KerasTier:
                     initial_epoch=self.epoch,
                     steps_per_epoch=steps,
                     shuffle=False,  # the batches come in the shared order
-                    validation_data=(data.x_val, y_val),
+                    validation_data=validation,
                     validation_batch_size=PREDICT_CHUNK,
                     callbacks=keras_callbacks,
                     verbose=self.verbose,

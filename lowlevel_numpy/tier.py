@@ -130,7 +130,7 @@ class NumpyTier:
         """Train from the current epoch up to ``train.epochs``; early stopping may end it sooner.
         With ``checkpoint_file``, the full state is saved there after every epoch."""
         spec = self.train_spec
-        x, t = training_arrays(data, self.model_spec, self.dtype)
+        x, t = training_arrays(data, self.model_spec, self.dtype, spec.patience)
         x, t = self.xp.asarray(x), self.xp.asarray(t)  # onto the device once; batches are slices
         n, steps = len(x), n_batches(len(x), spec.batch_size)
         hooks = CallbackList(callbacks, self)
@@ -161,7 +161,9 @@ class NumpyTier:
                 self.epoch, losses, sizes, correct, val_loss, val_accuracy, seconds
             )
             self.history.append(record)
-            if self.early_stopping is not None:  # keeps the best weights; may end the loop
+            # Early stopping keeps the best weights and may end the loop; it watches the
+            # validation loss, so it is on only where there is a validation split.
+            if self.early_stopping is not None and val_loss is not None:
                 self.early_stopping.update(self.epoch, val_loss, self.get_params)
             hooks.epoch_end(record)
             if checkpoint_file is not None:

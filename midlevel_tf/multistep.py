@@ -78,7 +78,7 @@ def fit(
 ) -> History:
     """``TFTier.fit``, with up to ``steps_per_call`` steps per call into TensorFlow."""
     spec = tier.train_spec
-    x, t = training_arrays(data, tier.model_spec, tier.dtype)
+    x, t = training_arrays(data, tier.model_spec, tier.dtype, spec.patience)
     x, t = tier._on_device(x), tier._on_device(t)
     n, steps = len(x), n_batches(len(x), spec.batch_size)
     hooks = CallbackList(callbacks, tier)
@@ -110,7 +110,7 @@ def fit(
         check_validation(val_loss, tier.name, spec.lr, tier.epoch)
         record = epoch_record(tier.epoch, losses, sizes, correct, val_loss, val_accuracy, seconds)
         tier.history.append(record)
-        if tier.early_stopping is not None:
+        if tier.early_stopping is not None and val_loss is not None:  # a validation split
             tier.early_stopping.update(tier.epoch, val_loss, tier.get_params)
         hooks.epoch_end(record)
         if checkpoint_file is not None:

@@ -202,7 +202,7 @@ class TFTier:
         """Train from the current epoch up to ``train.epochs``; early stopping may end it sooner.
         With ``checkpoint_file``, the full state is saved there after every epoch."""
         spec = self.train_spec
-        x, t = training_arrays(data, self.model_spec, self.dtype)
+        x, t = training_arrays(data, self.model_spec, self.dtype, spec.patience)
         with tf.device(self.device):  # onto the device once; each step gathers its rows there
             x, t = tf.identity(x), tf.identity(t)
         n, steps = len(x), n_batches(len(x), spec.batch_size)
@@ -234,7 +234,9 @@ class TFTier:
                 self.epoch, losses, sizes, correct, val_loss, val_accuracy, seconds
             )
             self.history.append(record)
-            if self.early_stopping is not None:  # keeps the best weights; may end the loop
+            # Early stopping keeps the best weights and may end the loop; it watches the
+            # validation loss, so it is on only where there is a validation split.
+            if self.early_stopping is not None and val_loss is not None:
                 self.early_stopping.update(self.epoch, val_loss, self.get_params)
             hooks.epoch_end(record)
             if checkpoint_file is not None:

@@ -288,6 +288,7 @@ def _is_number(value: Any) -> bool:
 HISTORY_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
 # What a version 1 record must hold: all but the training accuracy, which it may hold.
 HISTORY_KEYS_V1 = tuple(key for key in HISTORY_KEYS if key != "accuracy")
+NULLABLE = ("accuracy", "val_loss", "val_accuracy")
 
 
 def _check_meta(meta: dict[str, Any], path: Path) -> None:
@@ -314,8 +315,9 @@ def _check_meta(meta: dict[str, Any], path: Path) -> None:
         if not isinstance(record, dict) or set(required) - set(record):
             fail(f"history record {i + 1}", f"must hold {', '.join(required)}")
         record.setdefault("accuracy", None)  # version 1: not recorded yet
-        # Accuracies are null where none was recorded (version 1), or none exists (a regressor).
-        numbers = [k for k in HISTORY_KEYS if not ("accuracy" in k and record[k] is None)]
+        # Accuracies are null where none was recorded (version 1), or none exists (a regressor);
+        # the validation figures, where there was no validation split (an estimator's fit).
+        numbers = [k for k in HISTORY_KEYS if not (k in NULLABLE and record[k] is None)]
         if record["epoch"] != i + 1 or not all(_is_number(record[k]) for k in numbers):
             fail(f"history record {i + 1}", "must be numbers, for epochs 1, 2, ... in order")
     stopping = meta.get("early_stopping")

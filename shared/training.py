@@ -18,7 +18,7 @@ import numpy as np
 from shared.checkpoint import Checkpoint
 from shared.contract import check_batch, check_inputs
 from shared.early_stopping import EarlyStopping
-from shared.errors import DivergedError
+from shared.errors import DataError, DivergedError
 from shared.history import History
 from shared.init import Params
 from shared.metrics import evaluate, l2_penalty, one_hot
@@ -38,13 +38,31 @@ def training_targets(y: np.ndarray, model: ModelSpec, dtype: str) -> np.ndarray:
     return one_hot(y, model.n_outputs, dtype)
 
 
-def training_arrays(data: Dataset, model: ModelSpec, dtype: str) -> tuple[np.ndarray, np.ndarray]:
+def training_arrays(
+    data: Dataset, model: ModelSpec, dtype: str, patience: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """The training inputs ``x (n, n_inputs)`` and targets ``t (n, n_outputs)``
     (``training_targets``), after checking both splits a loop reads (a clear ``DataError`` if
-    they do not fit the model)."""
+    they do not fit the model).
+
+    The validation split may be empty (the scikit-learn estimators fit on every row they are
+    given): the epochs then record no validation loss, and early stopping (``patience``), which
+    watches it, is refused.
+    """
     check_batch(data.x_train, data.y_train, model, dtype)
-    check_batch(data.x_val, data.y_val, model, dtype)
+    if has_validation(data):
+        check_batch(data.x_val, data.y_val, model, dtype)
+    elif patience:
+        raise DataError(
+            f"early stopping (patience {patience}) watches the validation loss, and this dataset "
+            f"has no validation rows; hold some out (val_fraction above 0) or turn it off"
+        )
     return data.x_train, training_targets(data.y_train, model, dtype)
+
+
+def has_validation(data: Dataset) -> bool:
+    """Whether ``data`` has validation rows to score each epoch on."""
+    return len(data.y_val) > 0
 
 
 def early_stopping_for(train: TrainSpec) -> EarlyStopping | None:
@@ -80,14 +98,16 @@ def smaller_lr(lr: float) -> float:
 
 def validate(
     predictions: np.ndarray, data: Dataset, model: ModelSpec, params: Params, l2: float
-) -> tuple[float, float | None]:
+) -> tuple[float | None, float | None]:
     """The validation loss and accuracy of ``predictions (n_val, n_outputs)`` (a regressor has
-    no accuracy: None).
+    no accuracy: None; a dataset without validation rows has neither).
 
     The loss includes the L2 term ``l2 * sum(W**2)`` of ``params``, as Keras's ``val_loss`` does
     and as early stopping monitors it; a regressor's is the mean squared error of its
     standardized predictions, the loss it trains on.
     """
+    if not has_validation(data):
+        return None, None
     penalty = l2_penalty(params, l2) if l2 else 0.0
     if model.is_regression:
         error = np.asarray(predictions, dtype=np.float64) - data.y_val
@@ -96,9 +116,10 @@ def validate(
     return val.loss + penalty, val.accuracy
 
 
-def check_validation(val_loss: float, name: str, lr: float, epoch: int) -> None:
-    """Stop when the validation loss after ``epoch`` (from 1) is NaN or infinite."""
-    if not math.isfinite(val_loss):
+def check_validation(val_loss: float | None, name: str, lr: float, epoch: int) -> None:
+    """Stop when the validation loss after ``epoch`` (from 1) is NaN or infinite (None: there is
+    no validation split, so nothing to check)."""
+    if val_loss is not None and not math.isfinite(val_loss):
         raise DivergedError(
             f"{name}: the validation loss became {val_loss} after epoch {epoch}; the weights "
             f"diverged. A smaller learning rate keeps them finite (--lr is {lr:g})"
@@ -110,7 +131,7 @@ def epoch_record(
     losses: Sequence[float],
     sizes: Sequence[int],
     correct: Any,
-    val_loss: float,
+    val_loss: float | None,
     val_accuracy: float | None,
     seconds: float,
 ) -> dict[str, Any]:

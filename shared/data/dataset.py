@@ -218,7 +218,7 @@ def validate_targets(
     return y, tuple(target_names)
 
 
-def _standardize(train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def standardization(train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The training split's column means and standard deviations (1 for a constant column)."""
     mean = train.mean(axis=0)
     scale = train.std(axis=0)
@@ -230,14 +230,14 @@ def _standardized_targets(
 ) -> dict[str, object]:
     """A regression's splits ``ys`` standardized in place with the training split's statistics,
     and the ``Dataset`` fields that describe them."""
-    mean, scale = _standardize(ys["y_train"])
+    mean, scale = standardization(ys["y_train"])
     for key, value in ys.items():
         ys[key] = (value - mean) / scale
     return {"class_names": (), "task": task, "target_names": names, "target_mean": mean,
             "target_scale": scale}  # fmt: skip
 
 
-def _split(
+def hold_out(
     x: np.ndarray, y: np.ndarray, fraction: float, seed: int, n_classes: int | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Hold out ``fraction`` of the samples; for classification (``n_classes`` given),
@@ -291,7 +291,7 @@ def make_dataset(
     y, names = targets(y, x.shape[0], name, class_names)
     k = None if regression else len(names)
     if test is None:
-        x, y, x_test, y_test = _split(x, y, spec.test_fraction, spec.split_seed, k)
+        x, y, x_test, y_test = hold_out(x, y, spec.test_fraction, spec.split_seed, k)
     else:
         x_test = validate_features(test[0], f"{name} (test split)")
         # the training split's classes: a test label beyond them is out of range
@@ -300,9 +300,9 @@ def make_dataset(
             raise DataError(f"{name}: the test split has {x_test.shape[1]} features, the "
                             f"training split {x.shape[1]}")  # fmt: skip
     # A different seed for the second split keeps the two choices independent.
-    x_train, y_train, x_val, y_val = _split(x, y, spec.val_fraction, spec.split_seed + 1, k)
+    x_train, y_train, x_val, y_val = hold_out(x, y, spec.val_fraction, spec.split_seed + 1, k)
     feature_names = feature_names if feature_names and len(feature_names) == x.shape[1] else None
-    mean, scale = _standardize(x_train)
+    mean, scale = standardization(x_train)
     ys = {"y_train": y_train, "y_val": y_val, "y_test": y_test}
     extra: dict[str, object] = {"class_names": names}
     if regression:

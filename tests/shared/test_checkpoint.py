@@ -160,3 +160,18 @@ def test_a_target_scaling_that_cannot_unstandardize_is_refused(tmp_path):
     path = save_checkpoint(tmp_path / "r.npz", bad)
     with pytest.raises(CheckpointError, match="target_scaling scale holds values that cannot"):
         load_checkpoint(path)
+
+
+def test_a_history_without_validation_figures_loads_and_a_missing_loss_does_not(
+    tmp_path, checkpoint
+):
+    # An estimator fitted on every row it was given has no validation split, so no val_loss.
+    for record in checkpoint.history:
+        record["val_loss"] = record["val_accuracy"] = None
+    checkpoint.train, checkpoint.early_stopping = TrainSpec(epochs=9), None
+    loaded = load_checkpoint(save_checkpoint(tmp_path / "no-val.npz", checkpoint))
+    assert [r["val_loss"] for r in loaded.history] == [None, None, None]
+    checkpoint.history[1]["loss"] = None  # the training loss is always there
+    path = save_checkpoint(tmp_path / "no-loss.npz", checkpoint)
+    with pytest.raises(CheckpointError, match="history record 2 must be numbers"):
+        load_checkpoint(path)

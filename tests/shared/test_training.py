@@ -1,6 +1,7 @@
 """The loop helpers every hand-written ``fit`` calls: plain functions of values, checked here
 against numbers worked out by hand."""
 
+import dataclasses
 import math
 import re
 
@@ -78,6 +79,18 @@ def test_training_arrays_are_the_inputs_and_one_hot_targets_after_checking_both_
     np.testing.assert_array_equal(t, np.eye(2)[data.y_train])
     with pytest.raises(DataError, match="needs \\(batch, 3\\)"):
         training_arrays(data, ModelSpec(n_inputs=3, n_outputs=2, hidden=()), "float64")
+
+
+def test_without_validation_rows_there_is_no_validation_loss_and_no_early_stopping():
+    data = dataclasses.replace(two_class_data(), x_val=np.zeros((0, 2)), y_val=np.zeros(0, int))
+    model = ModelSpec(n_inputs=2, n_outputs=2, hidden=())
+    params = [(np.ones((2, 2)), np.zeros(2))]
+    assert validate(np.zeros((0, 2)), data, model, params, l2=0.1) == (None, None)
+    check_validation(None, "numpy", 0.1, 1)  # nothing to check: nothing happens
+    x, _ = training_arrays(data, model, "float64")
+    assert len(x) == len(data.x_train)
+    with pytest.raises(DataError, match=r"early stopping \(patience 3\) .* no validation rows"):
+        training_arrays(data, model, "float64", patience=3)
 
 
 def test_prediction_in_chunks_covers_every_row_once_and_keeps_an_empty_input_empty():
