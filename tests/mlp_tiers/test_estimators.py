@@ -7,8 +7,10 @@ with that reason.
 """
 
 import pickle
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -244,3 +246,17 @@ def test_parameters_that_cannot_work_are_refused(blob_xy):
         MLPTierClassifier().fit(x, np.full(len(x), "ant"))
     with pytest.raises(SpecError, match="optimizer"):
         MLPTierClassifier(optimizer="adagrad").fit(x, y)
+
+
+def test_the_sklearn_page_example_runs_as_written(monkeypatch, capsys):
+    import mlp_tiers.registry
+
+    page = Path(__file__).resolve().parents[2] / "docs" / "sklearn.md"
+    (example, *_) = re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), re.DOTALL)
+    monkeypatch.setattr(mlp_tiers.registry, "runnable_tiers", lambda: ["numpy"])
+    exec(compile(example, str(page), "exec"), {})
+    (row,) = capsys.readouterr().out.splitlines()
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[0] == "numpy"
+    accuracy, r2 = (float(cell.split(" ± ")[0]) for cell in cells[1:3])
+    assert accuracy > 0.9 and r2 > 0.3  # digits is easy; diabetes, noisy
