@@ -58,10 +58,11 @@ class EpochProgress(Callback):
         plus = "+L2" if self.l2 else ""  # Keras's convention: these losses include the L2 term
         # A regressor's records have no accuracies: its losses are MSEs of standardized targets.
         accuracy = record["accuracy"] is not None and record["val_accuracy"] is not None
+        validation = record["val_loss"] is not None  # None: fitted without a validation split
         self.progress.console.print(
             f"{self.label}epoch {epoch:>3}/{self.epochs}  loss{plus} {record['loss']:.4f}  "
             + (f"acc {record['accuracy']:.4f}  " if accuracy else "")
-            + f"val_loss{plus} {record['val_loss']:.4f}  "
+            + (f"val_loss{plus} {record['val_loss']:.4f}  " if validation else "")
             + (f"val_acc {record['val_accuracy']:.4f}  " if accuracy else "")
             + duration(record["seconds"]),
             highlight=False,

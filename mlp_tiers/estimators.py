@@ -7,17 +7,19 @@
 
 Under them sit the tiers the train scripts run, built from the same specs (``shared.spec``),
 initial weights (``shared.init``) and batch order (``shared.batching``): fitted on a train
-script's training split with its flags, an estimator ends with that run's weights, weight for
-weight. What an estimator adds is scikit-learn's side of the bargain: the input checks, the
-label encoding, the fitted attributes, cloning and pickling.
+script's training split with the same parameters (and no early stopping, for which each holds
+out its own rows), an estimator ends with that run's weights, weight for weight. What an
+estimator adds is scikit-learn's side of the bargain: the input checks, the label encoding, the
+fitted attributes, cloning and pickling.
 
 Where it differs from the train scripts, it does what scikit-learn's own ``MLPClassifier`` does:
 
 - the features are used as given: put a ``StandardScaler`` in front of it in a ``Pipeline``
   (a regressor's targets are standardized with the statistics of the rows it trains on, as the
   datasets do, and its predictions come back in the targets' own units);
-- with ``patience`` set, ``val_fraction`` of the rows (stratified by class for a classifier) are
-  held out for early stopping to watch; without it, every row is trained on;
+- with ``patience`` set, ``val_fraction`` of the rows (stratified by class for a classifier,
+  where the class counts allow) are held out for early stopping to watch; without it, every row
+  is trained on;
 - ``partial_fit`` trains one epoch on the rows it is given, the optimizer's state carried on.
 
 Importing this module loads no framework: a tier's own is imported when ``fit`` first needs it,
@@ -105,8 +107,8 @@ class MLPTierEstimator(BaseEstimator):
     def _specs(self, n_features: int, n_outputs: int) -> tuple[ModelSpec, TrainSpec]:
         """The model and training specs of these parameters, for this data's widths."""
         hidden = (self.hidden,) if isinstance(self.hidden, (int, np.integer)) else self.hidden
-        if hidden is None:
-            hidden = ()
+        # A grid built with np.arange gives NumPy integers: the spec takes Python ones.
+        hidden = tuple(int(h) if isinstance(h, np.integer) else h for h in hidden or ())
         model = ModelSpec(n_inputs=n_features, n_outputs=n_outputs, hidden=hidden,
                           activation=self.activation, task=self._task)  # fmt: skip
         # lr=None is the spec's own default: the optimizer's usual learning rate (DEFAULT_LR).
@@ -144,6 +146,7 @@ class MLPTierEstimator(BaseEstimator):
         tier = self._tier_class()(model, train, init_params(model, train.seed, train.dtype))
         tier.fit(self._dataset(x, targets, x_val, t_val, train.dtype))
         self.tier_ = tier
+        self._built_with = self.get_params()
         self._record_fit()
 
     def _continue(self, x: np.ndarray, targets: np.ndarray, n_outputs: int) -> None:
@@ -158,12 +161,26 @@ class MLPTierEstimator(BaseEstimator):
             model, train = self._specs(x.shape[1], n_outputs)
             tier = self._tier_class()(model, train, init_params(model, train.seed, train.dtype))
         else:
+            self._check_unchanged()
             tier = self.tier_
         targets, _ = self._scaled_targets(targets, targets[:0], reset=first)
         tier.train_spec = dataclasses.replace(tier.train_spec, epochs=tier.epoch + 1)
         tier.fit(self._dataset(x, targets, x[:0], targets[:0], tier.dtype))
+        if first:
+            self._built_with = self.get_params()
         self.tier_ = tier
         self._record_fit()
+
+    def _check_unchanged(self) -> None:
+        """Refuse to train on with parameters set since the network was built: they would be
+        silently ignored (only ``fit`` builds a network from new parameters)."""
+        changed = [name for name, value in self.get_params().items()
+                   if not _same(value, self._built_with[name])]  # fmt: skip
+        if changed:
+            raise ValueError(
+                f"partial_fit goes on training the network built by the first fit or partial_fit, "
+                f"and {', '.join(changed)} changed since; call fit to train a new one"
+            )
 
     def _scaled_targets(
         self, targets: np.ndarray, held: np.ndarray, reset: bool
@@ -176,7 +193,7 @@ class MLPTierEstimator(BaseEstimator):
     ) -> Dataset:
         """The rows to train on, as the ``Dataset`` a tier's ``fit`` reads (no test split; the
         validation split is empty unless early stopping holds rows out)."""
-        regression = self._task == "regression"
+        regression = self._task == "regression"  # numbers to cast; a classifier's are labels
         cast = (lambda a: a.astype(dtype)) if regression else (lambda a: a)
         n_features = x.shape[1]
         return Dataset(
@@ -225,11 +242,6 @@ class MLPTierEstimator(BaseEstimator):
             tier.restore(checkpoint)
             self.tier_ = tier
 
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.non_deterministic = False  # the seed fixes the initial weights, batches and masks
-        return tags
-
 
 class MLPTierClassifier(ClassifierMixin, MLPTierEstimator):
     """A tier's MLP classifier, with scikit-learn's estimator interface (``MLPTierEstimator``
@@ -243,7 +255,7 @@ class MLPTierClassifier(ClassifierMixin, MLPTierEstimator):
         x, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
         self.classes_, labels = np.unique(y, return_inverse=True)
-        _at_least_two(self.classes_)
+        _at_least_two(self.classes_, "y")
         self._train(x, labels.astype(np.int64), len(self.classes_))
         return self
 
@@ -257,12 +269,18 @@ class MLPTierClassifier(ClassifierMixin, MLPTierEstimator):
             if classes is None:
                 raise ValueError("the first call of partial_fit needs classes=, every label")
             self.classes_ = np.unique(classes)
-            _at_least_two(self.classes_)
+            _at_least_two(self.classes_, "classes=")
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
-            raise ValueError(f"classes={classes!r} differs from the first call's {self.classes_}")
+            raise ValueError(
+                f"classes={np.unique(classes).tolist()} differs from the first call's "
+                f"{self.classes_.tolist()}"
+            )
         unknown = np.setdiff1d(y, self.classes_)
         if unknown.size:
-            raise ValueError(f"y holds labels {unknown[:5]} that are not in classes")
+            raise ValueError(
+                f"y holds labels {unknown[:5].tolist()} that are not in classes "
+                f"{self.classes_[:10].tolist()}"
+            )
         labels = np.searchsorted(self.classes_, y).astype(np.int64)
         self._continue(x, labels, len(self.classes_))
         return self
@@ -301,6 +319,9 @@ class MLPTierRegressor(RegressorMixin, MLPTierEstimator):
         targets = y.reshape(len(y), -1).astype(np.float64)
         if first:
             self._one_target = y.ndim == 1
+        elif (y.ndim == 1) != self._one_target:
+            shape = "1-D (n_samples,)" if self._one_target else "2-D (n_samples, n_targets)"
+            raise ValueError(f"y must be {shape}, as in the first call of partial_fit")
         elif targets.shape[1] != self.tier_.model_spec.n_outputs:
             raise ValueError(
                 f"y has {targets.shape[1]} targets; the first call of partial_fit had "
@@ -331,6 +352,14 @@ class MLPTierRegressor(RegressorMixin, MLPTierEstimator):
         return tags
 
 
-def _at_least_two(classes: np.ndarray) -> None:
+def _at_least_two(classes: np.ndarray, source: str) -> None:
     if len(classes) < 2:
-        raise ValueError(f"a classifier needs at least 2 classes; y holds 1 class ({classes[0]!r})")
+        raise ValueError(
+            f"a classifier needs at least 2 classes; {source} holds 1 class "
+            f"({classes.tolist()[0]!r})"
+        )
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Whether two parameter values are equal (a NumPy value compared as a whole)."""
+    return bool(np.array_equal(a, b)) if isinstance(a, np.ndarray) else bool(a == b)

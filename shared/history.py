@@ -50,8 +50,11 @@ class History:
 
     def to_csv(self, l2: bool = False) -> str:
         """The records as CSV; with an L2 term, the loss columns say so (``loss+L2``). A
-        regressor's history, which has no accuracies, has no accuracy columns."""
-        regressor = bool(self.records) and all(r.get("val_accuracy") is None for r in self.records)
+        regressor's history, which has no accuracies, has no accuracy columns (a classifier
+        fitted without a validation split keeps its training accuracy)."""
+        regressor = bool(self.records) and all(
+            r.get("accuracy") is None and r.get("val_accuracy") is None for r in self.records
+        )
         columns = [key for key in HISTORY_COLUMNS if not (regressor and "accuracy" in key)]
         names = [f"{key}+L2" if l2 and key in ("loss", "val_loss") else key for key in columns]
         buffer = io.StringIO()

@@ -6,6 +6,7 @@ backend's pass of ``make test`` (``KERAS_BACKEND=jax pytest -k keras ...``); her
 with that reason.
 """
 
+import os
 import pickle
 import re
 import subprocess
@@ -27,7 +28,7 @@ from mlp_tiers.estimators import MLPTierClassifier, MLPTierRegressor
 from mlp_tiers.registry import TIERS, available_tiers, runnable_tiers
 from shared.checkpoint import load_checkpoint
 from shared.data.dataset import hold_out
-from shared.errors import BackendError, SpecError
+from shared.errors import BackendError, SpecError, UnknownNameError
 from shared.spec import DataSpec
 from tests.helpers import blobs, skip_if_other_keras_backend
 
@@ -41,13 +42,15 @@ def expected_failed_checks(estimator):
     return EXPECTED_FAILED_CHECKS.get(estimator.tier, {})
 
 
-# The project's default model and training (hidden 128, 20 epochs): a smaller network or fewer
+# The project's default model and training (hidden (128, 64), 20 epochs): a smaller network or fewer
 # epochs misses the accuracy that scikit-learn's checks ask of a classifier on their toy data.
 @parametrize_with_checks(
     [cls(tier) for tier in runnable_tiers() for cls in (MLPTierClassifier, MLPTierRegressor)],
     expected_failed_checks=expected_failed_checks,
 )
 def test_scikit_learn_estimator_checks(estimator, check):
+    # scikit-learn itself skips one of these, check_array_api_input, saying that SCIPY_ARRAY_API
+    # is not set; test_array_api_dispatch_with_numpy_inputs_changes_nothing runs it.
     check(estimator)
 
 
@@ -55,6 +58,23 @@ def test_scikit_learn_estimator_checks(estimator, check):
 def tier(request):
     skip_if_other_keras_backend(request.param)
     return request.param
+
+
+def test_array_api_dispatch_with_numpy_inputs_changes_nothing(tier):
+    """scikit-learn's one array-API check for an estimator without array-API support, which it
+    runs only where SciPy's array API mode was switched on before SciPy was imported
+    (``SCIPY_ARRAY_API=1``): so in a process of its own."""
+    code = (
+        "from sklearn.utils.estimator_checks import check_array_api_input\n"
+        "from mlp_tiers.estimators import MLPTierClassifier, MLPTierRegressor\n"
+        "for cls in (MLPTierClassifier, MLPTierRegressor):\n"
+        f"    check_array_api_input(cls.__name__, cls({tier!r}), array_namespace='numpy',\n"
+        "                          expect_only_array_outputs=False)\n"
+        "print('checked')\n"
+    )
+    env = {**os.environ, "SCIPY_ARRAY_API": "1"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0 and out.stdout.strip() == "checked", out.stderr[-3000:]
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +142,8 @@ def test_a_pickled_classifier_predicts_the_same_and_trains_on_the_same(tier, blo
     thawed = pickle.loads(pickle.dumps(fitted))
     np.testing.assert_array_equal(thawed.predict_proba(x), fitted.predict_proba(x))
     np.testing.assert_array_equal(thawed.predict(x), fitted.predict(x))
-    assert thawed.loss_curve_ == fitted.loss_curve_
+    assert thawed.tier_.history.records == fitted.tier_.history.records  # via the checkpoint
+    assert (thawed.tier_.epoch, thawed.tier_.step) == (fitted.tier_.epoch, fitted.tier_.step)
     assert list(thawed.classes_) == ["ant", "bee", "cat"]
     # The optimizer's state and the epoch count travel too: one more epoch on each is the same.
     thawed.partial_fit(x, y)
@@ -156,8 +177,11 @@ def test_early_stopping_holds_out_val_fraction_and_keeps_the_best_epoch(tier, bl
     fitted.fit(x, y)
     assert len(fitted.validation_loss_curve_) == fitted.n_iter_ == len(fitted.loss_curve_)
     best = int(np.argmin(fitted.validation_loss_curve_)) + 1
-    assert fitted.best_epoch_ == best and fitted.n_iter_ <= best + 2
-    assert small(MLPTierClassifier, tier).fit(x, y).validation_loss_curve_ == []
+    assert fitted.best_epoch_ == best and fitted.n_iter_ == best + 2 < 30  # stopped early
+    # 90 rows, 18 held out: 72 trained on, in 5 batches of 16 (or fewer) an epoch.
+    assert fitted.tier_.step == 5 * fitted.n_iter_
+    everything = small(MLPTierClassifier, tier).fit(x, y)
+    assert everything.validation_loss_curve_ == [] and everything.tier_.step == 6 * 5
 
 
 def run_train_script(tier, tmp_path, flags):
@@ -219,7 +243,7 @@ def test_importing_the_estimators_loads_no_framework():
 
 
 def test_an_unknown_tier_is_refused_by_name(blob_xy):
-    with pytest.raises(Exception, match="'tensorflow-nn'") as raised:
+    with pytest.raises(UnknownNameError, match="'tensorflow-nn'") as raised:
         MLPTierClassifier("tensorflow-nn").fit(*blob_xy)
     assert "numpy" in str(raised.value)  # the message lists the tiers there are
 
@@ -246,6 +270,37 @@ def test_parameters_that_cannot_work_are_refused(blob_xy):
         MLPTierClassifier().fit(x, np.full(len(x), "ant"))
     with pytest.raises(SpecError, match="optimizer"):
         MLPTierClassifier(optimizer="adagrad").fit(x, y)
+    with pytest.raises(ValueError, match=r"classes= holds 1 class \('ant'\)"):
+        MLPTierClassifier().partial_fit(x, y, classes=["ant"])
+
+
+def test_partial_fit_refuses_parameters_changed_since_the_network_was_built(blob_xy):
+    x, y = blob_xy
+    stepped = MLPTierClassifier(hidden=(4,), epochs=1).partial_fit(
+        x, y, classes=["ant", "bee", "cat"]
+    )
+    stepped.set_params(hidden=(7,), lr=0.5)
+    with pytest.raises(ValueError, match="hidden, lr changed since; call fit"):
+        stepped.partial_fit(x, y)
+    assert stepped.fit(x, y).coefs_[0].shape == (5, 7)  # fit builds the new network
+    stepped.partial_fit(x, y)  # and partial_fit goes on with it
+    assert stepped.n_iter_ == 2
+
+
+def test_a_regressor_keeps_the_shape_of_y_it_was_first_given(regression_xy):
+    x, y = regression_xy
+    one = MLPTierRegressor(epochs=1).fit(x, y[:, 0])
+    assert one.predict(x).shape == (len(x),)
+    with pytest.raises(ValueError, match=r"y must be 1-D \(n_samples,\)"):
+        one.partial_fit(x, y[:, :1])
+    assert MLPTierRegressor(epochs=1).fit(x, y[:, :1]).predict(x).shape == (len(x), 1)
+
+
+def test_numpy_integers_are_layer_widths_as_grids_make_them(blob_xy):
+    for hidden in (np.int64(6), (np.int64(6), np.int32(3)), list(np.arange(4, 6))):
+        fitted = MLPTierClassifier(hidden=hidden, epochs=1).fit(*blob_xy)
+        widths = [w.shape[1] for w in fitted.coefs_[:-1]]
+        assert widths == np.atleast_1d(hidden).tolist()
 
 
 def test_the_sklearn_page_example_runs_as_written(monkeypatch, capsys):

@@ -34,3 +34,16 @@ def test_epochs_without_a_training_accuracy_are_empty_cells_and_gaps(tmp_path):
     assert h.column("accuracy") == [None, 0.5, 0.75]
     plot_learning_curves(h, tmp_path / "curves.png", "test", resumed_after=1)
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_classifier_fitted_without_a_validation_split_keeps_its_accuracy_column():
+    h = history()
+    for record in h.records:
+        record["val_loss"] = record["val_accuracy"] = None
+    rows = list(csv.DictReader(io.StringIO(h.to_csv())))
+    assert list(rows[0]) == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"]
+    assert [r["accuracy"] for r in rows] == ["0.25", "0.5", "0.75"]
+    assert {r["val_loss"] for r in rows} == {""}
+    for record in h.records:  # a regressor's: no accuracies at all, so no accuracy columns
+        record["accuracy"] = None
+    assert next(csv.reader(io.StringIO(h.to_csv()))) == ["epoch", "loss", "val_loss", "seconds"]
