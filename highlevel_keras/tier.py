@@ -206,7 +206,7 @@ class KerasTier:
         batches, keras_callbacks = shared_batches(
             keras, x, t, spec.batch_size, spec.seed, range(self.epoch, spec.epochs)
         )
-        validation = None  # the estimators fit on every row: no validation split
+        validation = None  # none without validation rows (a fit on every row given)
         if has_validation(data):
             validation = (data.x_val, training_targets(data.y_val, self.model_spec, self.dtype))
         if self.early_stopping is not None:

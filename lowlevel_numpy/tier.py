@@ -161,9 +161,7 @@ class NumpyTier:
                 self.epoch, losses, sizes, correct, val_loss, val_accuracy, seconds
             )
             self.history.append(record)
-            # Early stopping keeps the best weights and may end the loop; it watches the
-            # validation loss, so it is on only where there is a validation split.
-            if self.early_stopping is not None and val_loss is not None:
+            if self.early_stopping is not None:  # keeps the best weights; may end the loop
                 self.early_stopping.update(self.epoch, val_loss, self.get_params)
             hooks.epoch_end(record)
             if checkpoint_file is not None:

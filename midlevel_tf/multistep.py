@@ -110,7 +110,7 @@ def fit(
         check_validation(val_loss, tier.name, spec.lr, tier.epoch)
         record = epoch_record(tier.epoch, losses, sizes, correct, val_loss, val_accuracy, seconds)
         tier.history.append(record)
-        if tier.early_stopping is not None and val_loss is not None:  # a validation split
+        if tier.early_stopping is not None:
             tier.early_stopping.update(tier.epoch, val_loss, tier.get_params)
         hooks.epoch_end(record)
         if checkpoint_file is not None:

@@ -134,6 +134,10 @@ class MLPTierEstimator(BaseEstimator):
             )
         return get_tier(self.tier)
 
+    def _new_tier(self, model: ModelSpec, train: TrainSpec) -> Tier:
+        """The tier ``tier`` names, built from the shared initial weights of ``train.seed``."""
+        return self._tier_class()(model, train, init_params(model, train.seed, train.dtype))
+
     def _train(self, x: np.ndarray, targets: np.ndarray, n_outputs: int) -> None:
         """Build a new tier from the shared initial weights and fit it on ``x`` and the encoded
         ``targets``, holding out validation rows when early stopping is on."""
@@ -143,7 +147,7 @@ class MLPTierEstimator(BaseEstimator):
             classes = None if model.is_regression else n_outputs
             x, targets, x_val, t_val = hold_out(x, targets, self.val_fraction, train.seed, classes)
         targets, t_val = self._scaled_targets(targets, t_val, reset=True)
-        tier = self._tier_class()(model, train, init_params(model, train.seed, train.dtype))
+        tier = self._new_tier(model, train)
         tier.fit(self._dataset(x, targets, x_val, t_val, train.dtype))
         self.tier_ = tier
         self._built_with = self.get_params()
@@ -158,8 +162,7 @@ class MLPTierEstimator(BaseEstimator):
             )
         first = not hasattr(self, "tier_")
         if first:
-            model, train = self._specs(x.shape[1], n_outputs)
-            tier = self._tier_class()(model, train, init_params(model, train.seed, train.dtype))
+            tier = self._new_tier(*self._specs(x.shape[1], n_outputs))
         else:
             self._check_unchanged()
             tier = self.tier_

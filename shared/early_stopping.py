@@ -29,8 +29,14 @@ class EarlyStopping:
         self.wait = 0
         self.stopped_epoch: int | None = None
 
-    def update(self, epoch: int, val_loss: float, get_params: Callable[[], Params]) -> bool:
-        """Record the validation loss of ``epoch`` (1-based); True when training should stop."""
+    def update(self, epoch: int, val_loss: float | None, get_params: Callable[[], Params]) -> bool:
+        """Record the validation loss of ``epoch`` (1-based); True when training should stop.
+
+        ``val_loss`` is None only without a validation split, where ``training_arrays`` has
+        already refused early stopping: getting one here is a bug in the caller.
+        """
+        if val_loss is None:
+            raise ValueError("early stopping got no validation loss: there is no validation split")
         if self.best_params is None:
             # As in Keras: until an improvement is seen, the first epoch's weights are the best.
             self.best_params, self.best_epoch = get_params(), epoch
