@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test test-fast test-numpy-only lint format clean
+.PHONY: run test test-fast test-numpy-only lint format clean notebooks notebook
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10) and "mlp-tiers needs Python 3.10 or newer")'
@@ -46,6 +46,20 @@ test-numpy-only:
 	$(NUMPY_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(NUMPY_VENV)/bin/python -m pip install --quiet -e '.[dev]'
 	$(NUMPY_VENV)/bin/python -m pytest -n auto
+
+# The notebooks: `make notebooks` runs every notebooks/NN_*.py (the source, jupytext's percent
+# format) top to bottom in a fresh kernel and writes the executed .ipynb beside it;
+# `make notebook` opens them in JupyterLab, where each .ipynb stays paired with its source.
+NOTEBOOK_STAMP := $(VENV)/.notebooks-stamp
+$(NOTEBOOK_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,tf,jax,notebooks]'
+	touch $(NOTEBOOK_STAMP)
+
+notebooks: $(STAMP)
+	$(BIN)/python scripts/notebooks
+
+notebook: $(NOTEBOOK_STAMP)
+	$(BIN)/jupyter lab notebooks/
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
