@@ -250,7 +250,7 @@ assert abs(slope - w_best) < 1e-4 and abs(intercept - b_best) < 1e-4
 # %% [markdown]
 # ## Exercises
 #
-# Change a cell, then run it and the cells below it again.
+# Change a cell, then run it and every cell below it again.
 #
 # 1. **The learning rate.** In the gradient-descent cell, try `lr = 0.02`: after 100 steps the
 #    line is still visibly off (`w = 1.30`, `b = 1.09`, a cost of 0.17 against 0.0113 at the

@@ -105,6 +105,7 @@ loss = loss_fn(z, t)
 print(f"loss {loss.numpy():.6f}")
 print(f"logits: {np.abs(z.numpy() - numpy_logits).max():.1e} from the NumPy tier's")
 print(f"loss:   {abs(loss.numpy() - numpy_loss):.1e} from the NumPy tier's")
+assert abs(loss.numpy() - numpy_loss) < 1e-12
 np.testing.assert_allclose(z.numpy(), numpy_logits, rtol=1e-12, atol=1e-12)
 
 # %% [markdown]
@@ -137,6 +138,7 @@ for v, g in zip(variables, grads, strict=True):
     v.assign_sub(lr * g)
 after = loss_fn(forward(x), t)
 print(f"loss on this batch: {loss.numpy():.4f} before the step, {after.numpy():.4f} after")
+assert after < loss
 
 # %% [markdown]
 # ## `tf.function`: from Python to a graph

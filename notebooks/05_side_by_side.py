@@ -26,7 +26,9 @@
 #
 # It uses the project's tools rather than writing them again: `mlp_tiers.parity_run` (what
 # `mlp-tiers parity` runs), `mlp_tiers.bench` (`mlp-tiers bench`) and `mlp_tiers.pictures`
-# (the pictures of `mlp-tiers compare`).
+# (the pictures of `mlp-tiers compare`). Run it in Jupyter: the tools start processes of their
+# own, which a plain `python 05_side_by_side.py` would have to guard with `if __name__ ==
+# "__main__"`.
 
 # %%
 import tempfile
@@ -45,7 +47,8 @@ from shared.spec import DataSpec, ModelSpec, RunConfig, TrainSpec
 
 tiers = available_tiers()  # the installed ones: numpy, tf-nn, tf-layers, keras, keras-jax, ...
 print("installed tiers:", ", ".join(tiers))
-pictures = Path(tempfile.mkdtemp())  # where the tools write their PNGs
+folder = tempfile.TemporaryDirectory()  # where the tools write their PNGs; removed at the end
+pictures = Path(folder.name)
 
 # %% [markdown]
 # ## The loss per step, every tier on one chart
@@ -192,10 +195,12 @@ differ = {
     for name, b in boundaries.items()
     if name != "numpy"
 }
+assert differ.get("tf-nn", 0.0) < 0.01  # tf-nn draws numpy's boundaries
 print(
     "share of the plane classified differently from numpy:",
     {k: f"{v:.4f}" for k, v in differ.items()},
 )
+folder.cleanup()  # the pictures are in the notebook now
 
 # %% [markdown]
 # ## Exercises
