@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
+from mlp_tiers.text import printable
 from shared.callbacks import Callback
 from shared.data import Dataset
 from shared.metrics import Evaluation, RegressionEvaluation
@@ -17,6 +19,29 @@ from shared.spec import ModelSpec, TrainSpec
 if TYPE_CHECKING:
     from mlp_tiers.runner import Run
     from shared.contract import Tier
+
+
+class TextConsole(Console):
+    """A rich console that shows every string as the text it is: no markup (``[bold]``), no emoji
+    codes, and control characters as escapes (``mlp_tiers.text.printable``). Class names, file
+    names and paths print as written; styles come from ``rich.text.Text`` objects, never from
+    markup inside a string."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(markup=False, emoji=False, **kwargs)
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        kwargs.update(markup=False, emoji=False)
+        return super().render_str(printable(text), **kwargs)
+
+    def status(self, status: Any, **kwargs: Any) -> Any:
+        shown = Text(printable(status)) if isinstance(status, str) else status
+        return super().status(shown, **kwargs)
+
+
+def styled(text: str, style: str) -> Text:
+    """``text`` in ``style`` (``"dim"``, ``"red"``), as a table cell or a part of a line."""
+    return Text(printable(text), style=style)
 
 
 class EpochProgress(Callback):
@@ -33,10 +58,10 @@ class EpochProgress(Callback):
     ) -> None:
         self.epochs, self.steps = epochs, steps_per_epoch
         self.progress = Progress(
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]}"),
+            TextColumn("loss {task.fields[loss]}", markup=False),
             TimeElapsedColumn(),
             console=self.console,
             transient=True,
@@ -83,7 +108,7 @@ def duration(seconds: float) -> str:
 
 def describe_run(
     tier: str, data: Dataset, model: ModelSpec, train: TrainSpec, threads: int | None = None
-) -> str:
+) -> Text:
     sizes = data.sizes()
     layers = "-".join(str(s) for s in model.layer_sizes)
     layers += f" {model.activation}" if model.hidden else " (no hidden layer)"
@@ -91,14 +116,17 @@ def describe_run(
     extras = [f"l2 {train.l2:g}"] if train.l2 else []
     extras += [f"dropout {train.dropout:g}"] if train.dropout else []
     extras += [f"patience {train.patience}"] if train.patience else []
-    return (
-        f"[bold]{tier}[/bold] · {data.name} ({sizes['train']} train / {sizes['val']} val / "
-        f"{sizes['test']} test) · {layers}, {head} · {train.optimizer} "
-        f"lr {train.lr:g}, batch {train.batch_size}, {train.epochs} epoch"
-        f"{'s' if train.epochs != 1 else ''}"
-        f"{', ' + ', '.join(extras) if extras else ''} · {train.dtype} on {train.device}"
-        f"{f', {threads} thread' + ('s' if threads != 1 else '') if threads else ''} · "
-        f"seed {train.seed}"
+    return Text.assemble(
+        styled(tier, "bold"),
+        printable(
+            f" · {data.name} ({sizes['train']} train / {sizes['val']} val / "
+            f"{sizes['test']} test) · {layers}, {head} · {train.optimizer} "
+            f"lr {train.lr:g}, batch {train.batch_size}, {train.epochs} epoch"
+            f"{'s' if train.epochs != 1 else ''}"
+            f"{', ' + ', '.join(extras) if extras else ''} · {train.dtype} on {train.device}"
+            f"{f', {threads} thread' + ('s' if threads != 1 else '') if threads else ''} · "
+            f"seed {train.seed}"
+        ),
     )
 
 
@@ -179,7 +207,7 @@ def bench_table(rows: list[Any], floor: float | None, n_train: int, title: str) 
         table.add_column(column, justify="left" if column == "entry" else "right")
     for row in rows:
         if not row.ok:  # why, under the table
-            table.add_row(row.entry, *["[dim]–[/dim]"] * (len(columns) - 1))
+            table.add_row(row.entry, *[styled("–", "dim")] * (len(columns) - 1))
             continue
         median, (low, high) = row.median_seconds, row.spread
         table.add_row(
@@ -228,21 +256,20 @@ def parity_table(results: dict[str, dict[str, Any]], dtype: str, steps: int) -> 
         table.add_column(headers.get(level, level), justify="right", no_wrap=True)
     table.add_column("within", justify="right")
     for name, result in results.items():
-        cells = []
+        cells: list[str | Text] = []
         bad = result.get("nonfinite")
         for level in LEVELS:
             cell = result["levels"].get(level)
             if bad is not None and LEVELS.index(level) >= LEVELS.index(bad["level"]):
-                cells.append(f"[red]{bad['value']}[/red]")
+                cells.append(styled(str(bad["value"]), "red"))
             elif cell is None or cell["error"] is None:
-                cells.append("[dim]n/a[/dim]")
+                cells.append(styled("n/a", "dim"))
             else:
                 colour = "green" if cell["within"] else "red"
-                cells.append(
-                    f"[{colour}]{cell['error']:.1e}[/{colour}] / {_limit(cell['tolerance'])}"
-                )
+                cells.append(Text.assemble(styled(f"{cell['error']:.1e}", colour),
+                                           f" / {_limit(cell['tolerance'])}"))  # fmt: skip
         within = result["within"]
-        table.add_row(name, *cells, "yes" if within else "[red]NO[/red]")
+        table.add_row(name, *cells, "yes" if within else styled("NO", "red"))
     return table
 
 
@@ -287,7 +314,7 @@ def confusion_table(confusion: Any, names: tuple[str, ...], split: str) -> Any:
     for name in names:
         table.add_column(name, justify="right")
     for name, row in zip(names, confusion):
-        table.add_row(name, *(str(int(count)) if count else "[dim]0[/dim]" for count in row))
+        table.add_row(name, *(str(int(count)) if count else styled("0", "dim") for count in row))
     return table
 
 

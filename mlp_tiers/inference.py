@@ -29,10 +29,17 @@ if TYPE_CHECKING:
 
 def checkpoint_path(run_or_checkpoint: str | Path) -> Path:
     """``checkpoint.npz`` of a run folder, or the checkpoint file itself."""
+    from shared.fileio import Unreadable, inside
+
     path = Path(run_or_checkpoint).expanduser()
     if path.is_dir():
-        path = path / "checkpoint.npz"
-        if not path.is_file():
+        try:  # a run folder's own checkpoint, not a link out of it
+            path = inside(path, "checkpoint.npz")
+        except Unreadable as exc:
+            raise CheckpointError(
+                f"{path}: {exc}; give a run folder or a checkpoint file"
+            ) from None
+        if not path.exists():
             raise CheckpointError(
                 f"{path.parent} holds no checkpoint.npz; give a run folder written without "
                 "--no-save, or a checkpoint file"
@@ -127,8 +134,45 @@ def read_inputs(
         y = targets_for(table, trained, path) if model.is_regression else labels_for(
             table, trained, path
         )  # fmt: skip
+    return model_inputs(trained, x, str(path)), y
+
+
+# The largest standardized feature a model computes with, by its dtype: beyond it a square (the
+# L2 of a first layer's products, a regressor's error) leaves the dtype's range (float32's ends
+# at 3.4e38, float64's at 1.8e308).
+MAX_INPUT = {"float32": 1e18, "float64": 1e150}
+
+
+def model_inputs(trained: Trained, x: np.ndarray, source: str) -> np.ndarray:
+    """``x`` standardized as the training data was and cast to the model's dtype, refused with a
+    ``DataError`` naming the first value the model cannot compute with in its dtype."""
     dtype = trained.checkpoint.train.dtype
-    return trained.standardize(x).astype(dtype), y
+    standardized = trained.standardize(x)
+    limit = MAX_INPUT.get(dtype, MAX_INPUT["float32"])
+    huge = ~(np.abs(standardized) <= limit)
+    if huge.any():
+        row, col = (int(i) for i in np.argwhere(huge)[0])
+        raise DataError(
+            f"{source}: row {row}, column {col} holds {x[row, col]:.3g}, which standardized as "
+            f"the training data was is {standardized[row, col]:.3g}, beyond the ±{limit:.0e} a "
+            f"{dtype} model computes with (rescale that column as the training data was)"
+        )
+    return standardized.astype(dtype)
+
+
+def model_outputs(tier: Tier, x: np.ndarray, source: str) -> np.ndarray:
+    """``tier.predict_proba(x)``, refused with a ``DataError`` when an output is not finite
+    (inputs far from the training data can overflow the model's dtype in a hidden layer)."""
+    outputs = np.asarray(tier.predict_proba(x))
+    bad = ~np.isfinite(outputs).all(axis=1)
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise DataError(
+            f"{source}: the model's outputs for row {row} are not finite ({int(bad.sum())} rows "
+            f"in all): its inputs overflow the {tier.dtype} model; those rows are far outside "
+            "the training data"
+        )
+    return outputs
 
 
 def targets_for(table: Any, trained: Trained, path: Path) -> np.ndarray:
@@ -204,7 +248,7 @@ def evaluation_splits(
     for split in ("train", "val", "test"):
         x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
         raw = x * data.feature_scale + data.feature_mean  # as the file had it
-        x = trained.standardize(raw).astype(checkpoint.train.dtype)
+        x = model_inputs(trained, raw, f"{dataset} ({split} split)")
         if task == "regression":
             if data.n_outputs != checkpoint.model.n_outputs:
                 raise DataError(
@@ -234,7 +278,7 @@ def evaluate_trained(
     for split, (x, y) in splits.items():
         check_inputs(x, tier.model_spec, tier.dtype)
         evaluations[split] = evaluate_for(
-            tier.model_spec, tier.predict_proba(x), y, trained.target_scaling
+            tier.model_spec, model_outputs(tier, x, split), y, trained.target_scaling
         )
     return evaluations
 

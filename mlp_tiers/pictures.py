@@ -6,9 +6,11 @@ state."""
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 
@@ -18,6 +20,25 @@ from shared.fileio import atomic_write
 IMAGE_DATASETS = ("digits", "mnist", "fashion_mnist", "mnist_shaped")
 GRID = 160  # points per side of the grid a decision boundary is drawn on
 CURVE_POINTS = 400  # points of the grid a fitted curve is drawn on
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def literal_text(draw: Callable[P, R]) -> Callable[P, R]:
+    """Run ``draw`` with matplotlib's mathtext off: a label is the text it holds, so a ``$`` in a
+    class name, a file name or a tier name is a dollar sign, not the start of a formula that may
+    not parse. (No picture here draws a formula; the setting is scoped to the call, and a user's
+    own figures keep their mathtext.)"""
+
+    @functools.wraps(draw)
+    def drawn(*args: P.args, **kwargs: P.kwargs) -> R:
+        import matplotlib
+
+        with matplotlib.rc_context({"text.parse_math": False}):
+            return draw(*args, **kwargs)
+
+    return drawn
 
 
 def _save(figure: Any, path: str | Path) -> None:
@@ -42,6 +63,7 @@ def image_side(dataset: str, n_features: int) -> int | None:
     return side if dataset in IMAGE_DATASETS and side * side == n_features else None
 
 
+@literal_text
 def plot_compared_curves(
     histories: dict[str, Any], path: str | Path, title: str, l2: bool = False
 ) -> None:
@@ -97,6 +119,7 @@ def has_accuracy(*histories: Any) -> bool:
     return any(v is not None for h in histories for v in h.column("val_accuracy"))
 
 
+@literal_text
 def plot_confusions(
     matrices: dict[str, np.ndarray], class_names: tuple[str, ...], path: str | Path, title: str
 ) -> bool:
@@ -143,6 +166,7 @@ def boundary_grid(x: np.ndarray) -> tuple[np.ndarray, tuple[float, float, float,
     return grid, (xs[0], xs[-1], ys[0], ys[-1])
 
 
+@literal_text
 def plot_boundaries(
     grids: dict[str, np.ndarray],
     extent: tuple[float, float, float, float],
@@ -173,6 +197,7 @@ def plot_boundaries(
     _save(figure, path)
 
 
+@literal_text
 def plot_misclassified(
     x: np.ndarray,
     y: np.ndarray,
@@ -241,6 +266,7 @@ def _panels(
     return False, predicted
 
 
+@literal_text
 def plot_predicted_vs_actual(
     predicted: dict[str, np.ndarray],
     actual: np.ndarray,
@@ -278,6 +304,7 @@ def _r2(actual: np.ndarray, predicted: np.ndarray) -> float:
     return 1.0 - residual / total if total > 0 else float(residual == 0)
 
 
+@literal_text
 def plot_residuals(
     predicted: dict[str, np.ndarray],
     actual: np.ndarray,
@@ -309,6 +336,7 @@ def plot_residuals(
     _save(figure, path)
 
 
+@literal_text
 def plot_fitted_curves(
     curves: dict[str, np.ndarray],
     grid: np.ndarray,

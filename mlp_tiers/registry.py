@@ -138,20 +138,48 @@ def parse_tier(text: str) -> tuple[str, dict[str, Any]]:
 
 def run_in_new_process(fn: Any, *args: Any) -> Any:
     """``fn(*args)`` in a fresh Python process: for a tier whose Keras backend is not this
-    process's (``TierEntry.conflicts``). ``fn`` and its arguments must be picklable."""
-    import concurrent.futures
+    process's (``TierEntry.conflicts``). ``fn`` and its arguments must be picklable.
+
+    The process is stopped on every way out of this call: an answer, an error, or a signal that
+    interrupts the wait (the command line turns SIGTERM and Ctrl-C into an exception)."""
     import multiprocessing
-    from concurrent.futures.process import BrokenProcessPool
 
     context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_answer, args=(sender, fn, args))
+    process.start()
+    sender.close()  # this end is the child's: a child that dies leaves the pipe at EOF
     try:
-        with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-            return pool.submit(fn, *args).result()
-    except BrokenProcessPool:
+        ok, value = receiver.recv()
+    except EOFError:
         raise BackendError(
             "the process running this tier (Keras on another backend needs one of its own) "
             "ended without an answer: it was killed, or ran out of memory"
         ) from None
+    finally:
+        receiver.close()
+        if process.is_alive():
+            process.terminate()
+        process.join()
+    if not ok:
+        raise value
+    return value
+
+
+def _answer(sender: Any, fn: Any, args: tuple[Any, ...]) -> None:
+    """In the child of ``run_in_new_process``: send ``(True, fn(*args))``, or ``(False, error)``."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops this process on a Ctrl-C
+    try:
+        answer = (True, fn(*args))
+    except Exception as exc:  # an error of the tier's, raised again in the parent
+        answer = (False, exc)
+    try:
+        sender.send(answer)
+    except Exception as exc:  # an answer that cannot be pickled: say so, in the parent's words
+        sender.send((False, BackendError(f"the tier's process could not send its answer: {exc}")))
+    sender.close()
 
 
 def runnable_tiers() -> list[str]:

@@ -28,11 +28,13 @@ import math
 import os
 import platform
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from mlp_tiers.pictures import literal_text
 from shared.fileio import atomic_write
 from shared.history import History
 from shared.init import Params
@@ -53,6 +55,62 @@ def machine() -> dict[str, str]:
         "cpus": str(os.cpu_count()),
         "python": platform.python_version(),
     }
+
+
+# A report this project writes is a few hundred KiB at most; one far larger was not written here.
+MAX_REPORT_BYTES = 64 * 2**20
+
+
+def read_json(path: str | Path, what: str) -> Any:
+    """The parsed JSON of a report the tools read back (``parity.json``, ``compare.json``), or a
+    ``SpecError`` naming ``what`` (the flag and file) and why: the file is not a regular file or
+    is too large (``shared.fileio.read_bounded``), not UTF-8, not JSON, or nested too deep."""
+    from shared.errors import SpecError
+    from shared.fileio import Unreadable, read_bounded
+
+    try:
+        text = read_bounded(path, MAX_REPORT_BYTES).decode("utf-8")
+        return json.loads(text)
+    except Unreadable as exc:
+        raise SpecError(f"cannot read {what}: {exc}") from None
+    except UnicodeDecodeError:
+        raise SpecError(f"{what} is not UTF-8 text, as JSON must be") from None
+    except RecursionError:
+        raise SpecError(f"{what} is JSON nested too deep to be a report of mlp-tiers") from None
+    except ValueError as exc:
+        raise SpecError(f"{what} is not valid JSON ({exc})") from None
+
+
+# The reports that mark a folder as a run folder of the tools, and the files such a folder holds.
+RUN_REPORTS = ("metrics.json", "compare.json", "parity.json", "bench.json")
+RUN_FILES = (*RUN_REPORTS, "history.csv", "params.npz", "checkpoint.npz", "model.keras",
+             "bench.png", "learning_curves.png", "confusion.png", "boundaries.png",
+             "misclassified.png", "predicted.png", "residuals.png", "fit.png")  # fmt: skip
+
+
+def check_output(path: str | Path, flag: str, inputs: Sequence[str | Path] = (),
+                 folders: Sequence[str | Path] = ()) -> None:  # fmt: skip
+    """Refuse to write ``path`` (given as ``flag``) over a file the command reads (``inputs``),
+    into a folder whose files it reads (``folders``: a run folder holding a model), or over a
+    file of any run folder (a file of ``RUN_FILES`` beside one of ``RUN_REPORTS``): the user
+    named an output, not one of those."""
+    from shared.errors import SpecError
+
+    target = Path(path).expanduser().resolve()
+    for source in inputs:
+        source = Path(source).expanduser()
+        if source.exists() and target == source.resolve():
+            raise SpecError(f"{flag} {path} is the input file {source}; write the output to "
+                            "another file")  # fmt: skip
+    for folder in folders:
+        folder = Path(folder).expanduser().resolve()
+        if target.is_relative_to(folder):
+            raise SpecError(f"{flag} {path} is inside the run folder {folder}, whose files hold "
+                            "the model; write the output elsewhere")  # fmt: skip
+    parent = target.parent
+    if target.name in RUN_FILES and any((parent / name).is_file() for name in RUN_REPORTS):
+        raise SpecError(f"{flag} {path} would replace {target.name} of the run folder {parent}; "
+                        "write the output elsewhere")  # fmt: skip
 
 
 def new_run_dir(root: str | Path, tier: str, dataset: str) -> Path:
@@ -102,6 +160,7 @@ def save_params(path: str | Path, params: Params) -> None:
         np.savez(handle, **arrays)
 
 
+@literal_text
 def plot_learning_curves(
     history: History,
     path: str | Path,
@@ -147,6 +206,7 @@ def plot_learning_curves(
         figure.savefig(handle, format="png", dpi=120)
 
 
+@literal_text
 def plot_bench(rows: list[Any], floor: float | None, path: str | Path, title: str) -> None:
     """Seconds per epoch of every entry that ran, as horizontal bars (median, with the middle
     half of its epochs as the whisker), fastest on top, the GEMM floor as a dashed line."""

@@ -15,7 +15,6 @@ JavaScript for the toggles.
 from __future__ import annotations
 
 import html
-import json
 import textwrap
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from mlp_tiers.concepts import COLUMNS, CONCEPTS, Concept, locate
+from mlp_tiers.pictures import literal_text
 
 # The formula of each concept, in LaTeX. The optimizer update has one per optimizer, shown one at
 # a time; the loss, its gradient and prediction one per task (a classifier's, a regressor's).
@@ -217,26 +217,68 @@ class Parity:
     source: str = ""
 
 
+# What a chart can draw: a loss or a difference beyond this is not from a run the page can show.
+MAX_FIGURE = 1e100
+
+
 def parity_from_report(path: str | Path) -> Parity:
-    """The figures of a ``parity.json`` that ``mlp-tiers parity`` wrote."""
+    """The figures of a ``parity.json`` that ``mlp-tiers parity`` wrote, checked on the way in:
+    its shape (tiers, levels, steps of one length for every tier) and its numbers (finite, and
+    within ``MAX_FIGURE``), so that a report the page cannot draw is refused in one line."""
+    from mlp_tiers.report import read_json
     from shared.errors import SpecError
 
+    what = f"--parity {path}"
+    report = read_json(path, what)
+
+    def number(value: Any, where: str, low: float = -MAX_FIGURE) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise SpecError(f"{what}: {where} is {_shown(value)}, not a number (a run that "
+                            "diverged has no chart to draw)")  # fmt: skip
+        if not low <= value <= MAX_FIGURE:
+            raise SpecError(f"{what}: {where} is {value:g}, outside {low:g} .. {MAX_FIGURE:g}")
+        return float(value)
+
     try:
-        report = json.loads(Path(path).read_text(encoding="utf-8"))
+        tiers = report["tiers"]
+        if not isinstance(tiers, dict):
+            raise TypeError("'tiers' must map each tier to its result")
         found = Parity(source=f"read from {path}")
-        for tier, result in report["tiers"].items():
-            found.levels[tier] = {level: float(cell["error"])
-                                  for level, cell in result["levels"].items()}  # fmt: skip
-            steps = result.get("steps", [])
-            found.losses[tier] = [float(step["loss"]) for step in steps]
-            found.errors[tier] = [float(step["error"]) for step in steps]
+        lengths = {}
+        for tier, result in tiers.items():
+            found.levels[tier] = {
+                level: number(cell["error"], f"{tier}'s {level} difference", 0.0)
+                for level, cell in result["levels"].items()
+                if cell["error"] is not None  # a level the tier was not compared at
+            }
+            steps = result.get("steps") or []
+            if not isinstance(steps, list):
+                raise TypeError(f"{tier}'s 'steps' must be a list")
+            lengths[tier] = len(steps)
+            found.losses[tier] = [number(step["loss"], f"{tier}'s loss at step {i + 1}")
+                                  for i, step in enumerate(steps)]  # fmt: skip
+            found.errors[tier] = [number(step["error"], f"{tier}'s difference at step {i + 1}", 0.0)
+                                  for i, step in enumerate(steps)]  # fmt: skip
             if steps:
-                found.reference_losses = [float(step["reference_loss"]) for step in steps]
-        return found
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+                found.reference_losses = [
+                    number(step["reference_loss"], f"the NumPy tier's loss at step {i + 1}")
+                    for i, step in enumerate(steps)
+                ]
+    except (KeyError, TypeError, AttributeError) as exc:
         raise SpecError(
-            f"--parity {path} is not a parity.json written by mlp-tiers parity ({exc})"
+            f"{what} is not a parity.json written by mlp-tiers parity ({_shown(exc)})"
         ) from None
+    if len(set(lengths.values())) > 1:
+        counts = ", ".join(f"{tier} {n}" for tier, n in lengths.items())
+        raise SpecError(f"{what}: its tiers have different numbers of steps ({counts}); a report "
+                        "of mlp-tiers parity steps every tier on the same batches")  # fmt: skip
+    return found
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """A value from a file, short enough for a one-line message."""
+    text = repr(value) if not isinstance(value, BaseException) else str(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def measure_parity(tiers: list[str], steps: int = 20) -> Parity:
@@ -273,6 +315,7 @@ def measure_parity(tiers: list[str], steps: int = 20) -> Parity:
     return found
 
 
+@literal_text
 def parity_chart(parity: Parity) -> str:
     """Inline SVG: every tier's loss per step on one chart (they coincide), and each tier's
     normwise difference from the NumPy tier per step on a log scale."""
@@ -340,6 +383,9 @@ REGRESSION_PICTURE_FLAGS = (
     "--dataset serpentine --task regression --hidden 32,32 --activation tanh --lr 0.01 --epochs 200"
 )
 
+# Where ``make_page`` trains them: a classifier, and a regressor.
+PICTURE_FOLDERS = ("compare-spirals", "compare-serpentine")
+
 
 @dataclass
 class Pictures:
@@ -349,28 +395,61 @@ class Pictures:
     caption: str
 
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MAX_PICTURE_BYTES = 32 * 2**20
+
+
 def pictures_from_run(folder: str | Path) -> Pictures:
     """The pictures ``mlp-tiers compare`` wrote into ``folder``, described from its
-    ``compare.json``: the tiers, the dataset, the model, the optimizer and the epochs."""
+    ``compare.json``: the tiers, the dataset, the model, the optimizer and the epochs.
+
+    Only what the folder itself holds is read: a file that is a link out of it is refused, and a
+    picture is embedded only when it is a regular file that is a PNG (its signature checked)."""
+    from mlp_tiers.report import read_json
     from shared.errors import SpecError
+    from shared.fileio import Unreadable, file_problem, inside, read_bounded
 
     folder = Path(folder)
+    flag = f"--pictures {folder}"
+    problem = file_problem(folder)
+    if problem != "it is a folder":
+        reason = "not found" if problem == "not found" else "it is not a folder"
+        raise SpecError(f"{flag}: {reason}; give a run folder of mlp-tiers compare")
     try:
-        report = json.loads((folder / "compare.json").read_text(encoding="utf-8"))
-        tiers = ", ".join(row["tier"] for row in report["tiers"])
-        epochs = max(row["epochs"] for row in report["tiers"])
+        report_path = inside(folder, "compare.json")
+    except Unreadable as exc:
+        raise SpecError(f"{flag}: {exc}; give a run folder of mlp-tiers compare") from None
+    if file_problem(report_path) == "not found":
+        raise SpecError(f"{flag} is not a run folder of mlp-tiers compare (it holds no "
+                        "compare.json)")  # fmt: skip
+    report = read_json(report_path, f"{flag}: compare.json")
+    try:
+        tiers = ", ".join(str(row["tier"]) for row in report["tiers"])
+        epochs = max(int(row["epochs"]) for row in report["tiers"])
         model, train = report["model"], report["train"]
-        layers = "-".join(str(n) for n in [model["n_inputs"], *model["hidden"], model["n_outputs"]])
+        layers = "-".join(str(int(n)) for n in
+                          [model["n_inputs"], *model["hidden"], model["n_outputs"]])  # fmt: skip
         what = (f"{tiers} on {report['dataset']['name']}: {layers} {model['activation']}, "
-                f"{train['optimizer']} lr {train['lr']:g}, batch {train['batch_size']}, "
+                f"{train['optimizer']} lr {float(train['lr']):g}, batch {train['batch_size']}, "
                 f"{epochs} epochs, {train['dtype']}")  # fmt: skip
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        reason = "it holds no compare.json" if isinstance(exc, FileNotFoundError) else exc
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
         raise SpecError(
-            f"--pictures {folder} is not a run folder of mlp-tiers compare ({reason})"
+            f"{flag} is not a run folder of mlp-tiers compare ({_shown(exc)})"
         ) from None
-    wanted = [name for names in PICTURES_AT.values() for name in names]
-    images = {name: (folder / name).read_bytes() for name in wanted if (folder / name).is_file()}
+    images = {}
+    for name in (name for names in PICTURES_AT.values() for name in names):
+        try:
+            path = inside(folder, name)
+            if file_problem(path) == "not found":
+                continue  # a picture this run's data has none of
+            data = read_bounded(path, MAX_PICTURE_BYTES)
+        except Unreadable as exc:
+            why = str(exc) if str(exc).startswith(name) else f"{name}: {exc}"
+            raise SpecError(f"{flag}: {why}; only the folder's own pictures are shown") from None
+        if not data.startswith(PNG_SIGNATURE):
+            raise SpecError(f"{flag}: {name} is not a PNG image; only the pictures mlp-tiers "
+                            "compare writes are shown")  # fmt: skip
+        images[name] = data
     return Pictures(images, f"{what}; written by mlp-tiers compare into {folder}")
 
 
@@ -565,6 +644,38 @@ for (const section of document.querySelectorAll("section.concept")) {
 """
 
 
+# The mark of a page this command wrote: ``make_page`` replaces an index.html only when it has it.
+GENERATOR = '<meta name="generator" content="mlp-tiers study">'
+
+
+def check_out_folder(out: Path, train_pictures: bool) -> None:
+    """Refuse an ``--out`` folder whose ``index.html`` (or picture folders, when the pictures are
+    trained now) this command did not write: it replaces only its own files."""
+    from shared.errors import SpecError
+    from shared.fileio import file_problem
+
+    page = out / "index.html"
+    if page.is_symlink() or file_problem(page) not in ("not found", None):
+        raise SpecError(f"--out {out}: its index.html is not a file this command wrote; give "
+                        "another folder, or remove it")  # fmt: skip
+    if page.exists():
+        with open(page, "rb") as handle:
+            head = handle.read(4096)
+        if GENERATOR.encode() not in head:
+            raise SpecError(f"--out {out} holds an index.html that mlp-tiers study did not "
+                            "write; give another folder, or remove that file")  # fmt: skip
+    if not train_pictures:
+        return
+    for name in PICTURE_FOLDERS:
+        folder = out / name
+        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+            raise SpecError(f"--out {out}: {name} is not a folder this command wrote; give "
+                            "another folder, or remove it")  # fmt: skip
+        if folder.is_dir() and any(folder.iterdir()) and not (folder / "compare.json").is_file():
+            raise SpecError(f"--out {out}: {name}/ holds files that mlp-tiers study did not "
+                            "write; give another folder, or remove it")  # fmt: skip
+
+
 def render(
     found: list[Section],
     where: str,
@@ -591,6 +702,7 @@ def render(
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"{GENERATOR}"
         "<title>mlp-tiers: one MLP, three levels of abstraction</title>"
         f"<style>{CSS}{style}</style></head><body><header>"
         "<h1>One MLP, three levels of abstraction</h1><p>Each concept of training a "
@@ -661,6 +773,7 @@ def make_page(
     from mlp_tiers.registry import runnable_tiers
     from mlp_tiers.report import machine
 
+    check_out_folder(out, train_pictures=not pictures_runs)
     pictures = [pictures_from_run(run) for run in pictures_runs] if pictures_runs else None
     others = [tier for tier in ("tf-nn", "tf-layers", "keras") if tier in runnable_tiers()]
     if parity_json is not None:
@@ -672,8 +785,8 @@ def make_page(
         with status("training the tiers side by side for the pictures ..."):
             tiers = ["numpy", *others]
             pictures = [
-                make_pictures(out / "compare-spirals", tiers),
-                make_pictures(out / "compare-serpentine", tiers, REGRESSION_PICTURE_FLAGS),
+                make_pictures(out / PICTURE_FOLDERS[0], tiers),
+                make_pictures(out / PICTURE_FOLDERS[1], tiers, REGRESSION_PICTURE_FLAGS),
             ]
     source = parity.source if parity is not None else "not measured (only the NumPy tier here)"
     where = machine()

@@ -38,15 +38,21 @@ _XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threa
 
 
 def parse_threads(text: str | int) -> int | None:
-    """``"auto"`` -> None, ``"2"`` -> 2; a clear error for anything else."""
-    if isinstance(text, int) and not isinstance(text, bool) and text >= 1:
-        return text
+    """``"auto"`` -> None, ``"2"`` -> 2; a clear error for anything else, or for more threads
+    than the cores this process may use (more would only make the threads wait for each other)."""
+    cores = usable_cores()
+    allowed = f"a whole number from 1 to {cores} (the cores this process may use here) or 'auto'"
     value = str(text).strip()
     if value == "auto":
         return None
-    if value.isdigit() and int(value) >= 1:
+    if value.isdigit() and 1 <= int(value) <= cores:
         return int(value)
-    raise SpecError(f"--threads must be a whole number >= 1 or 'auto'; got {text!r}")
+    raise SpecError(f"--threads must be {allowed}; got {_quoted(text)}")
+
+
+def _quoted(text: object) -> str:
+    shown = repr(text) if isinstance(text, str) else str(text)
+    return shown if len(shown) <= 40 else shown[:37] + "..."
 
 
 def step_flops(layer_sizes: Sequence[int], batch_size: int) -> float:
@@ -183,21 +189,60 @@ def time_step_products(
     return {count: statistics.median(values) for count, values in seconds.items()}
 
 
+# A load process: spin on a core until its parent asks it to stop, or is gone (killed outright,
+# even by SIGKILL, which no handler sees: the process is then re-parented, and notices). It leaves
+# SIGINT to its parent, which stops it: a Ctrl-C in the terminal reaches the whole group.
+_SPIN = """
+import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+parent = int(sys.argv[1])
+while os.getppid() == parent:
+    for _ in range(200_000):
+        pass
+"""
+
+
+def check_busy(n: int) -> int:
+    """``--busy N``: 0 to one process per core this process may use."""
+    cores = usable_cores()
+    if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= cores:
+        raise SpecError(f"--busy must be a whole number from 0 to {cores} (one CPU-bound process "
+                        f"per core this process may use here); got {n}")  # fmt: skip
+    return n
+
+
 class LoadGenerator:
-    """``n`` processes that spin on a core each until ``stop`` (or the end of a ``with``)."""
+    """``n`` processes that spin on a core each until ``stop`` (or the end of a ``with``).
+
+    At most one per usable core (``check_busy``). If one fails to start, those already started
+    are stopped before the error goes on; a load process also ends by itself when this process
+    is gone. Stopping on a signal is the caller's: the command line turns SIGINT and SIGTERM into
+    an exception (``shared.signals.stop_on_signals``), which ends the ``with`` block."""
 
     def __init__(self, n: int) -> None:
         import subprocess
         import sys
 
-        self.processes = [
-            subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)
-        ]
+        check_busy(n)
+        self.processes: list[subprocess.Popen[bytes]] = []
+        try:
+            for _ in range(n):
+                self.processes.append(
+                    subprocess.Popen([sys.executable, "-c", _SPIN, str(os.getpid())])
+                )
+        except BaseException:
+            self.stop()
+            raise
 
     def stop(self) -> None:
-        for process in self.processes:
-            process.kill()
-            process.wait()
+        from shared.signals import held
+
+        with held():  # a second signal now must not leave one spinning
+            for process in self.processes:
+                process.kill()
+            for process in self.processes:
+                process.wait()
+            self.processes = []
 
     def __enter__(self) -> LoadGenerator:
         return self
@@ -208,10 +253,14 @@ class LoadGenerator:
 
 def parse_counts(text: str | None) -> list[int]:
     """``mlp-tiers threads --counts``: whole numbers >= 1; by default 1 and every usable core."""
-    text = text or ",".join(sorted({"1", str(usable_cores())}, key=int))
+    cores = usable_cores()
+    text = text or ",".join(sorted({"1", str(cores)}, key=int))
     parts = [part.strip() for part in text.split(",")]
     if not all(part.isdigit() and int(part) >= 1 for part in parts):
-        raise SpecError(f"--counts must list whole numbers >= 1, such as 1,2; got {text!r}")
+        raise SpecError(f"--counts must list whole numbers >= 1, such as 1,2; got {_quoted(text)}")
+    if max(int(part) for part in parts) > cores:
+        raise SpecError(f"--counts must list whole numbers from 1 to {cores} (the cores this "
+                        f"process may use here); got {_quoted(text)}")  # fmt: skip
     return sorted({int(part) for part in parts})
 
 
@@ -219,8 +268,7 @@ def sweep(counts: Sequence[int], rounds: int, busy: int) -> list[dict[str, objec
     """For each shape of ``SWEEP``, one training step's matrix products timed with each thread
     count of ``counts`` (median seconds), with ``busy`` CPU-bound processes alongside, and the
     count ``--threads auto`` chooses for it now."""
-    if busy < 0:
-        raise SpecError(f"--busy must be a whole number >= 0; got {busy}")
+    check_busy(busy)
     if rounds < 1:
         raise SpecError(f"--rounds must be a whole number >= 1; got {rounds}")
     rows: list[dict[str, object]] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -111,14 +112,95 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise
 
 
+def file_problem(path: str | Path) -> str | None:
+    """Why ``path`` cannot be read as a user's file, in a few words, or None if it can be opened:
+    not found, a folder, a pipe or device, or a file this user may not read. The wording every
+    reader of user files shares (datasets, checkpoints, reports, pictures, configs)."""
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "not found"
+    except PermissionError:
+        return "permission denied"
+    except OSError as exc:  # a name too long, a loop of links
+        return exc.strerror or str(exc)
+    if stat.S_ISDIR(mode):
+        return "it is a folder"
+    if not stat.S_ISREG(mode):
+        return "it is not a regular file (a pipe or a device)"
+    if not os.access(path, os.R_OK):
+        return "permission denied"
+    return None
+
+
+def _without_blocking(path: str, flags: int) -> int:
+    """``open``'s opener: a FIFO opens at once instead of waiting for a writer, and a terminal
+    does not become this process's controlling terminal."""
+    return os.open(path, flags | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+
+
+class Unreadable(Exception):
+    """Why a user's file could not be read: ``str(exc)`` is a few words for a message."""
+
+
+def read_bounded(path: str | Path, limit: int) -> bytes:
+    """The bytes of the regular file at ``path``, refusing anything else and anything over
+    ``limit`` bytes with ``Unreadable``.
+
+    The file is opened without blocking and checked through its descriptor, so that a pipe, a
+    device (``/dev/zero`` reads forever) or a file swapped in after a check is refused rather than
+    read; at most ``limit + 1`` bytes are ever read, however the file grows meanwhile.
+    """
+    path = Path(path)
+    try:
+        handle = open(path, "rb", opener=_without_blocking)  # noqa: SIM115  # closed below
+    except FileNotFoundError:
+        raise Unreadable("not found") from None
+    except IsADirectoryError:
+        raise Unreadable("it is a folder") from None
+    except PermissionError:
+        raise Unreadable("permission denied") from None
+    except OSError as exc:
+        raise Unreadable(file_problem(path) or exc.strerror or str(exc)) from None
+    with handle:
+        mode = os.fstat(handle.fileno()).st_mode
+        if stat.S_ISDIR(mode):
+            raise Unreadable("it is a folder")
+        if not stat.S_ISREG(mode):
+            raise Unreadable("it is not a regular file (a pipe or a device)")
+        try:
+            data = handle.read(limit + 1)
+        except OSError as exc:
+            raise Unreadable(exc.strerror or str(exc)) from None
+    if len(data) > limit:
+        from shared.resources import size
+
+        raise Unreadable(f"it is larger than {size(limit)}, the most this file can be")
+    return data
+
+
+def inside(folder: str | Path, name: str) -> Path:
+    """``folder / name``, refused with ``Unreadable`` when that is a link (or under one) that
+    leads out of ``folder``: a command reads from a folder only what the folder itself holds."""
+    path = Path(folder) / name
+    try:
+        resolved = path.resolve(strict=False)
+        root = Path(folder).resolve(strict=True)
+    except (OSError, RuntimeError):
+        raise Unreadable(f"{name} cannot be resolved (a loop of links)") from None
+    if not resolved.is_relative_to(root):
+        raise Unreadable(f"{name} is a link to {resolved}, outside the folder")
+    return path
+
+
 def npz_problem(path: Path) -> str | None:
     """Why ``path`` cannot be an ``.npz`` archive, in a few words, or None if it may be one:
-    a folder, a pipe or device, a file that cannot be read, or one that is not a zip archive
-    (an ``.npz`` is a zip file of ``.npy`` arrays)."""
-    if path.is_dir():
-        return "it is a folder"
-    if not path.is_file():
-        return "it is not a regular file (a pipe or a device)" if path.exists() else "not found"
+    ``file_problem``'s reasons, or a file that is not a zip archive (an ``.npz`` is a zip file
+    of ``.npy`` arrays)."""
+    problem = file_problem(path)
+    if problem:
+        return problem
     try:
         with open(path, "rb") as handle:
             magic = handle.read(4)

@@ -357,23 +357,27 @@ def config_from_dict(raw: Mapping[str, Any], where: str = "the config") -> RunCo
     )
 
 
+# A config is a few dozen lines; this bounds what a mistaken path (a log, a device) can cost.
+MAX_CONFIG_BYTES = 2**20
+
+
 def load_toml(path: str | Path) -> dict[str, Any]:
     """Read a TOML config file into a plain dict, with clear errors."""
+    from shared.fileio import Unreadable, read_bounded
+
     path = Path(path)
-    if path.exists() and not path.is_file():
-        kind = "a folder" if path.is_dir() else "not a regular file (a pipe or a device)"
-        raise SpecError(f"config file {path} is {kind}; give a TOML file")
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        raise SpecError(f"config file not found: {path}") from None
+        return tomllib.loads(read_bounded(path, MAX_CONFIG_BYTES).decode("utf-8"))
+    except Unreadable as exc:
+        if str(exc) == "not found":
+            raise SpecError(f"config file not found: {path}") from None
+        raise SpecError(f"cannot read config file {path}: {exc}; give a TOML file") from None
     except UnicodeDecodeError:
         raise SpecError(f"config file {path} is not UTF-8 text, as TOML must be") from None
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"config file {path} is not valid TOML: {exc}") from None
-    except OSError as exc:
-        raise SpecError(f"cannot read config file {path}: {exc.strerror}") from None
+    except RecursionError:
+        raise SpecError(f"config file {path} nests its values too deep for a config") from None
 
 
 def to_dict(spec: Any) -> dict[str, Any]:

@@ -2,6 +2,6 @@
 
 import sys
 
-from mlp_tiers.cli.app import main
+from mlp_tiers.cli import main
 
 sys.exit(main())

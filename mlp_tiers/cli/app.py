@@ -2,9 +2,10 @@
 call the tools of ``mlp_tiers`` and print what they return; errors become one line.
 
 Only the standard library and a few small modules of ours (this package, ``mlp_tiers.flags``,
-``shared.errors``, ``shared.spec``) load before the guard (``guard``) is in place: rich, NumPy,
-scikit-learn and the frameworks load inside it, so `--help` is immediate and Ctrl-C during
-start-up ends quietly.
+``mlp_tiers.text``, ``shared.errors``, ``shared.signals``, ``shared.spec``) load before the guard
+(``guard``) is in place: rich, NumPy, scikit-learn and the frameworks load inside it, so `--help`
+is immediate and Ctrl-C during start-up ends quietly (``mlp_tiers.cli`` catches one that lands
+while this module loads).
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ import mlp_tiers.cli.commands as commands
 from mlp_tiers.cli.parser import build_parser
 from mlp_tiers.cli.training import run_training
 from mlp_tiers.flags import Parser, add_run_flags
+from mlp_tiers.text import printable
 from shared.errors import DivergedError, MlpTiersError, SpecError
+from shared.signals import stop_on_signals
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -28,28 +31,32 @@ if TYPE_CHECKING:
 def guard(body: Callable[[], int], prog: str, command_line: bool = False) -> int:
     """Run ``body``; turn the user's errors into one line on stderr and exit status 2.
 
-    Ctrl-C prints one line and gives 130. From the command line (``command_line``), the process
-    then ends at once: a Ctrl-C that lands inside a C extension's start-up code (SciPy's, while
-    scikit-learn loads) leaves a flag that would otherwise make Python end by SIGINT at exit.
+    Ctrl-C prints one line and gives 130; SIGTERM, 143. From the command line
+    (``command_line``), the process then ends at once: a Ctrl-C that lands inside a C
+    extension's start-up code (SciPy's, while scikit-learn loads) leaves a flag that would
+    otherwise make Python end by SIGINT at exit.
     """
     try:
-        return body()
+        # SIGTERM, like Ctrl-C, becomes an exception: every ``with`` and ``finally`` on the way
+        # out runs, so a process a command started (a load generator, a worker) is stopped.
+        with stop_on_signals():
+            return body()
     except DivergedError as exc:  # a run that failed, not bad input
-        print(f"{prog}: error: {exc}", file=sys.stderr)
+        _error(prog, exc)
         return 1
     except MlpTiersError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
+        _error(prog, exc)
         return 2
     except OSError as exc:  # a folder that cannot be written, a full disk
         where = f": {exc.filename}" if exc.filename else ""
-        print(f"{prog}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        _error(prog, f"{exc.strerror or exc}{where}")
         return 1
     except KeyboardInterrupt as exc:
         import signal
 
         number = getattr(exc, "signal_number", signal.SIGINT)
         name = "SIGTERM" if number == signal.SIGTERM else "Ctrl-C"
-        detail = f" by {name}" + (f": {exc}" if str(exc) else "")
+        detail = f" by {name}" + (f": {printable(exc, one_line=True)}" if str(exc) else "")
         print(f"{prog}: interrupted{detail}", file=sys.stderr)
         code = 128 + int(number)  # 130 for SIGINT, 143 for SIGTERM, as shells report them
         if command_line:
@@ -59,14 +66,20 @@ def guard(body: Callable[[], int], prog: str, command_line: bool = False) -> int
         return code
 
 
+def _error(prog: str, message: object) -> None:
+    """``PROG: error: MESSAGE`` on one line of standard error, whatever the message quotes."""
+    print(f"{prog}: error: {printable(message, one_line=True)}", file=sys.stderr)
+
+
 def console() -> Console:
-    """Standard output through rich (imported when first needed). Written to a file or a pipe,
-    lines are not wrapped (rich would wrap at 80 columns) and carry no colour codes."""
-    from rich.console import Console
+    """Standard output through rich (imported when first needed), reading no markup from the
+    strings it prints (``mlp_tiers.console.TextConsole``). Written to a file or a pipe, lines
+    are not wrapped (rich would wrap at 80 columns) and carry no colour codes."""
+    from mlp_tiers.console import TextConsole
 
     if sys.stdout.isatty():
-        return Console()
-    return Console(width=100_000, color_system=None, soft_wrap=True)
+        return TextConsole()
+    return TextConsole(width=100_000, color_system=None, soft_wrap=True)
 
 
 def train_main(

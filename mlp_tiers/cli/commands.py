@@ -77,14 +77,13 @@ def bench(args: argparse.Namespace, console: Console) -> int:
     from mlp_tiers.bench import default_entries, parse_entries
     from mlp_tiers.runner import prepare_run
 
-    entries = parse_entries(args.tiers or default_entries())
+    entries = parse_entries(default_entries() if args.tiers is None else args.tiers)
     if args.repeats < 1:
         raise SpecError(f"--repeats must be an integer >= 1; got {args.repeats}")
     config = config_from_args(args)
     # Every epoch is timed: early stopping would end entries after different numbers of them.
     config = dataclasses.replace(config, train=dataclasses.replace(config.train, patience=None))
-    if args.busy < 0:
-        raise SpecError(f"--busy must be a whole number >= 0; got {args.busy}")
+    threads.check_busy(args.busy)
     run = prepare_run(config)  # checks the spec and the data once, before any entry starts
     with threads.LoadGenerator(args.busy) as load:  # a shared machine, made on purpose
         if load.processes:
@@ -184,13 +183,12 @@ def print_concept(console: Console, key: str) -> int:
     """One section of the study page, in the terminal."""
     import shutil
 
-    from rich.console import Console as RichConsole
-
     from mlp_tiers import study
+    from mlp_tiers.console import TextConsole
 
     # Columns need a width: the terminal's, or $COLUMNS, or 160 in a log.
     width = shutil.get_terminal_size((160, 40)).columns
-    RichConsole(width=width, file=console.file, color_system=console.color_system).print(
+    TextConsole(width=width, file=console.file, color_system=console.color_system).print(
         study.terminal_section(key)
     )
     return 0
@@ -220,14 +218,26 @@ def predict(args: argparse.Namespace, console: Console) -> int:
     """Predicted classes and probabilities of a trained model for the rows of a file."""
     import numpy as np
 
-    from mlp_tiers.inference import load_trained, predictions_csv, read_inputs, write_predictions
+    from mlp_tiers.inference import (
+        load_trained,
+        model_outputs,
+        predictions_csv,
+        read_inputs,
+        write_predictions,
+    )
+    from mlp_tiers.report import check_output
 
+    if args.out:  # before any work: an output that would destroy an input is refused first
+        run = Path(args.run).expanduser()
+        check_output(args.out, "--out", inputs=(args.input, run),
+                     folders=(run,) if run.is_dir() else ())  # fmt: skip
     trained = load_trained(args.run)
     x, _ = read_inputs(args.input, trained, args.label_column)
     tier = trained.tier(args.tier)
+    outputs = model_outputs(tier, x, args.input)
     if trained.is_regression:
-        return _predict_numbers(args, console, trained, tier, x)
-    probabilities = tier.predict_proba(x)
+        return _predict_numbers(args, console, trained, tier, outputs)
+    probabilities = outputs
     predicted = probabilities.argmax(axis=1)
     names = trained.class_names
     if not args.out:
@@ -242,11 +252,11 @@ def predict(args: argparse.Namespace, console: Console) -> int:
 
 
 def _predict_numbers(args: argparse.Namespace, console: Console, trained: Any, tier: Any,
-                     x: Any) -> int:  # fmt: skip
+                     outputs: Any) -> int:  # fmt: skip
     """A regressor's predictions, in the targets' units."""
     from mlp_tiers.inference import regression_csv, write_regression_predictions
 
-    predicted = trained.in_target_units(tier.predict_proba(x))
+    predicted = trained.in_target_units(outputs)
     if not args.out:
         sys.stdout.write(regression_csv(predicted, trained.target_names))
         return 0

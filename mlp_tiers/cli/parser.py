@@ -75,7 +75,7 @@ def tier_flags(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> N
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] != ["train"]:
         return
-    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    pre = Parser(prog="mlp-tiers train", add_help=False, allow_abbrev=False)  # one-line errors
     pre.add_argument("--tier", default="numpy")
     known, _ = pre.parse_known_args(argv[1:])
     name, _ = parse_tier(known.tier)

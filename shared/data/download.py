@@ -1,8 +1,9 @@
 """Downloading dataset files once, checking their SHA-256, and caching them (with pooch).
 
 The cache folder is the user cache folder (``~/.cache/mlp-tiers`` on Linux) unless the environment
-variable ``MLP_TIERS_DATA`` names another. ``MLP_TIERS_MIRROR`` replaces the base address of the
-mirror, for a local copy or a test server. A file already in the cache with the right checksum is
+variable ``MLP_TIERS_DATA`` names another. ``MLP_TIERS_MIRROR`` replaces the base address of
+the mirror, for a test server or a local copy (``file:///path/to/folder/``, read from that
+folder). A file already in the cache with the right checksum is
 used without any network access.
 """
 
@@ -73,6 +74,9 @@ def fetch(file: RemoteFile, *, timeout: float = 30.0) -> Path:
     url = file.address()
     target = folder / file.name
     limit = total_time_limit()
+    check_cache(folder)
+    # A cached copy that fails its checksum is downloaded again; offline, that is what to say.
+    stale = target.is_file() and pooch.file_hash(str(target)) != file.sha256
     try:
         path = pooch.retrieve(
             url,
@@ -91,8 +95,32 @@ def fetch(file: RemoteFile, *, timeout: float = 30.0) -> Path:
             f"{file.sha256}); it was discarded, so try again or place a good copy at {target}"
         ) from None
     except (requests.exceptions.RequestException, OSError) as exc:
-        raise DownloadError(file, url, target, type(exc).__name__) from None
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        if stale:
+            raise DataError(
+                f"the cached {file.name} at {target} does not match its SHA-256 ({file.sha256}): "
+                f"it is damaged or another file, and a fresh copy cannot be downloaded from {url} "
+                f"({reason}); replace it with a good copy, or delete it and download again"
+            ) from None
+        raise DownloadError(file, url, target, reason) from None
     return Path(path)
+
+
+def check_cache(folder: Path) -> None:
+    """A clear ``DataError`` when the cache folder is not a folder, or cannot be made."""
+    named = f" ({CACHE_ENV} names it)" if CACHE_ENV in os.environ else ""
+    if folder.exists() and not folder.is_dir():
+        raise DataError(
+            f"the dataset cache {folder}{named} is a file, not a folder; point {CACHE_ENV} at a "
+            "folder for the downloaded datasets"
+        )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(
+            f"cannot make the dataset cache {folder}{named}: {exc.strerror or exc}; point "
+            f"{CACHE_ENV} at a folder this user can write"
+        ) from None
 
 
 TIME_LIMIT_ENV = "MLP_TIERS_DOWNLOAD_TIMEOUT"
@@ -118,6 +146,8 @@ def _download(url: str, output_file: Any, pooch_object: Any, check_only: bool = 
     temporary file and removes it when this raises."""
     import requests
 
+    if url.startswith("file://"):  # a mirror in a local folder
+        return _copy_local(url, output_file, check_only)
     deadline = time.monotonic() + limit
     with requests.get(url, stream=True, timeout=timeout) as response:
         if check_only:
@@ -131,6 +161,26 @@ def _download(url: str, output_file: Any, pooch_object: Any, check_only: bool = 
                 handle.write(chunk)
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"no complete download within {limit:g} s")
+    return None
+
+
+def _copy_local(url: str, output_file: Any, check_only: bool) -> Any:
+    """``_download`` for a ``file://`` address: the file's bytes copied into ``output_file``
+    (pooch checks the checksum after); ``FileNotFoundError`` when the mirror lacks the file."""
+    import shutil
+    from urllib.parse import urlparse
+    from urllib.request import url2pathname
+
+    source = Path(url2pathname(urlparse(url).path))
+    if check_only:
+        return source.is_file()
+    if not source.is_file():
+        raise FileNotFoundError(2, f"no file {source} in the local mirror")
+    with open(source, "rb") as data, contextlib.ExitStack() as stack:
+        handle = output_file
+        if not hasattr(output_file, "write"):
+            handle = stack.enter_context(open(output_file, "w+b"))
+        shutil.copyfileobj(data, handle, 1 << 20)
     return None
 
 

@@ -5,7 +5,9 @@
   regression, numbers of shape ``(n,)`` or ``(n, n_targets)``, with optionally
   ``target_names``. Read without pickle.
 - ``.csv``: one sample per row; every column but the target columns is a numeric feature. The
-  first row is a header when none of its cells is a number. The target is the last column unless
+  first row is a header when none of its cells is a number, or when it numbers the columns
+  ``0, 1, ..., k-1`` (what pandas writes for an array's columns; four columns or more). A UTF-8
+  byte-order mark (Excel's "CSV UTF-8") is skipped. The target is the last column unless
   ``target`` names others (by header name or 0-based index; a regression may name several).
   A classifier's labels are integers ``0 .. k-1`` or any strings, which become classes in sorted
   order; a regression's targets are numbers. Empty cells count as missing, and are rejected.
@@ -17,6 +19,7 @@ refused with the flag to pass, never guessed.
 from __future__ import annotations
 
 import csv
+import io
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,14 +28,17 @@ import numpy as np
 
 from shared.data.dataset import Dataset, make_dataset
 from shared.errors import DataError
-from shared.fileio import npz_bytes, npz_problem
-from shared.resources import require_dataset
+from shared.fileio import Unreadable, file_problem, npz_bytes, npz_problem, read_bounded
+from shared.resources import available_memory, require_dataset
 from shared.spec import DataSpec
 
 SUFFIXES = (".npz", ".csv")
 # A regression target made of the whole numbers 0 .. k-1, every one present, with k at most this,
 # is a column of class codes.
 MAX_CODES = 20
+CSV_MEMORY = 16
+# A first row 0, 1, ..., k-1 of at least this many columns is a header (``_column_numbers``).
+MIN_NUMBERED = 4
 
 
 def load_file(path: Path, spec: DataSpec, task: str = "classification") -> Dataset:
@@ -84,10 +90,13 @@ def read_table(
     """
     if isinstance(target, str):  # one column, or several as on the command line: a,b
         target = tuple(part.strip() for part in target.split(","))
-    if path.is_dir():
+    problem = file_problem(path)
+    if problem == "it is a folder":
         raise DataError(f"{path} is a folder, not a dataset file; give an .npz or .csv file")
-    if not path.is_file():
+    if problem == "not found":
         raise DataError(f"dataset file not found: {path}")
+    if problem:  # a pipe, a device, a file this user may not read
+        raise DataError(f"cannot read {path}: {problem}")
     if path.suffix.lower() == ".npz":
         return _read_npz(path, labels=n_features is None, task=task)
     if path.suffix.lower() == ".csv":
@@ -190,15 +199,21 @@ def _read_csv(
 def _csv_rows(path: Path) -> tuple[list[str] | None, list[list[str]]]:
     """The header (None when the first row holds a number) and the data rows, each as wide as
     the first."""
+    # Parsed into rows of strings, a CSV takes about CSV_MEMORY times its size in memory.
+    limit = max(available_memory() // CSV_MEMORY, 1)
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = [row for row in csv.reader(handle) if any(cell.strip() for cell in row)]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        # utf-8-sig: a byte-order mark (Excel's "CSV UTF-8" writes one) is not part of a name
+        text = read_bounded(path, limit).decode("utf-8-sig")
+        rows = [row for row in csv.reader(io.StringIO(text, newline=""))
+                if any(cell.strip() for cell in row)]  # fmt: skip
+    except Unreadable as exc:
+        raise DataError(f"cannot read {path}: {exc}") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"cannot read {path} as CSV ({exc})") from None
     if not rows:
         raise DataError(f"{path} is empty")
     header = None
-    if not any(_is_number(cell) for cell in rows[0]):
+    if not any(_is_number(cell) for cell in rows[0]) or _column_numbers(rows[0]):
         header, rows = [cell.strip() for cell in rows[0]], rows[1:]
     if not rows:
         raise DataError(f"{path} has a header but no data rows")
@@ -207,6 +222,14 @@ def _csv_rows(path: Path) -> tuple[list[str] | None, list[list[str]]]:
         if len(row) != width:
             raise DataError(f"{path}: data row {i} has {len(row)} columns, expected {width}")
     return header, rows
+
+
+def _column_numbers(row: list[str]) -> bool:
+    """Whether ``row`` is the header pandas writes for an array's columns: exactly ``0, 1, ...,
+    k-1``, with at least ``MIN_NUMBERED`` columns (fewer could be a sample such as ``0,1``)."""
+    return len(row) >= MIN_NUMBERED and [cell.strip() for cell in row] == [
+        str(i) for i in range(len(row))
+    ]
 
 
 def _regression_targets(

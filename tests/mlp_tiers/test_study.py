@@ -179,17 +179,22 @@ def test_study_shows_the_pictures_of_a_compare_run(compare_run, tmp_path, capsys
     ("argv", "message"),
     [
         (["--concept", "backprop"], "--concept must be one of parameters, forward, loss"),
-        (["--parity", "missing.json"], "--parity missing.json is not a parity.json"),
+        (["--parity", "missing.json"], "cannot read --parity missing.json: not found"),
         (["--out", "a-file"], "is a file; give a folder for the study page"),
         (
             ["--pictures", "nowhere"],
-            "--pictures nowhere is not a run folder of mlp-tiers compare (it holds no compare.json)",
+            "--pictures nowhere: not found; give a run folder of mlp-tiers",
+        ),
+        (
+            ["--pictures", "empty"],
+            "--pictures empty is not a run folder of mlp-tiers compare (it holds no compare.json)",
         ),
     ],
 )
 def test_study_refuses_bad_flags_in_one_line(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "a-file").write_text("")
+    (tmp_path / "empty").mkdir()
     assert mlp_tiers(["study", "--out", str(tmp_path), *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1

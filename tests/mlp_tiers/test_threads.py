@@ -13,15 +13,81 @@ from shared.errors import SpecError
 from shared.resources import requested_threads
 
 
-@pytest.mark.parametrize("text", ["0", "-1", "two", "1.5", "", "auto2"])
-def test_threads_must_be_a_whole_number_or_auto(text):
-    with pytest.raises(SpecError, match="--threads must be a whole number >= 1 or 'auto'"):
+@pytest.mark.parametrize("text", ["0", "-1", "two", "1.5", "", "auto2", "1000000"])
+def test_threads_must_be_a_whole_number_up_to_the_cores_or_auto(text, monkeypatch):
+    monkeypatch.setattr(threads, "usable_cores", lambda: 4)
+    with pytest.raises(SpecError, match=r"--threads must be a whole number from 1 to 4 \(the "
+                       r"cores this process may use here\) or 'auto'; got "):  # fmt: skip
         threads.parse_threads(text)
 
 
-def test_threads_parse():
+def test_threads_parse(monkeypatch):
+    monkeypatch.setattr(threads, "usable_cores", lambda: 4)
     assert threads.parse_threads("auto") is None
     assert threads.parse_threads(" 3 ") == 3
+    assert threads.parse_threads(4) == 4
+
+
+@pytest.mark.parametrize("counts", ["1,5", "9"])
+def test_counts_beyond_the_cores_are_refused(counts, monkeypatch):
+    monkeypatch.setattr(threads, "usable_cores", lambda: 4)
+    with pytest.raises(SpecError, match="--counts must list whole numbers from 1 to 4"):
+        threads.parse_counts(counts)
+
+
+@pytest.mark.parametrize("busy", [-1, 5, 10**6])
+def test_busy_is_bounded_by_the_cores(busy, monkeypatch):
+    monkeypatch.setattr(threads, "usable_cores", lambda: 4)
+    with pytest.raises(SpecError, match=r"--busy must be a whole number from 0 to 4 \(one "
+                       "CPU-bound process per core"):  # fmt: skip
+        threads.LoadGenerator(busy)
+
+
+def _alive(pid):
+    import os
+
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return os.path.exists(f"/proc/{pid}")
+
+
+def test_a_load_generator_that_fails_to_start_stops_the_processes_it_started(monkeypatch):
+    import subprocess as sp
+
+    started = []
+    real = sp.Popen
+
+    def popen(*args, **kwargs):
+        if len(started) == 1:
+            raise OSError(11, "Resource temporarily unavailable")
+        started.append(real(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(threads, "usable_cores", lambda: 2)
+    monkeypatch.setattr(sp, "Popen", popen)
+    with pytest.raises(OSError, match="Resource temporarily unavailable"):
+        threads.LoadGenerator(2)
+    assert len(started) == 1 and started[0].poll() is not None
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc to see the load processes")
+def test_a_load_process_ends_by_itself_when_its_parent_is_killed_outright():
+    """SIGKILL reaches no handler: the spinning child notices its parent is gone."""
+    code = ("import time; from mlp_tiers import threads; load = threads.LoadGenerator(1); "
+            "print(load.processes[0].pid, flush=True); time.sleep(60)")  # fmt: skip
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    child = int(parent.stdout.readline())
+    assert _alive(child)
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child)
 
 
 def test_step_flops_counts_the_products_of_a_step():

@@ -299,7 +299,7 @@ def unreadable(monkeypatch):
     ("name", "flag", "fragment"),
     [
         ("data.npz", "--dataset", "permission denied"),
-        ("data.csv", "--dataset", "Permission denied"),
+        ("data.csv", "--dataset", "permission denied"),
         ("config.toml", "--config", "cannot read config file"),
     ],
 )

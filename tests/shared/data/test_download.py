@@ -244,3 +244,30 @@ def test_a_damaged_california_archive_is_refused_in_one_line(tmp_path):
     (tmp_path / "cal_housing.tgz").write_bytes(b"not a tarball")
     with pytest.raises(DataError, match="is not the California housing archive"):
         sources.read_california(tmp_path / "cal_housing.tgz")
+
+
+def test_a_local_folder_serves_as_the_mirror(tmp_path, monkeypatch):
+    (tmp_path / "mirror").mkdir()
+    (tmp_path / "mirror" / "a.bin").write_bytes(b"hello")
+    monkeypatch.setenv("MLP_TIERS_MIRROR", (tmp_path / "mirror").as_uri())
+    monkeypatch.setenv("MLP_TIERS_DATA", str(tmp_path / "cache"))
+    assert fetch(RemoteFile("a.bin", sha256(b"hello"))).read_bytes() == b"hello"
+    with pytest.raises(DataError, match="no file .*b.bin in the local mirror"):
+        fetch(RemoteFile("b.bin", sha256(b"hello")))
+
+
+def test_a_damaged_cached_file_that_cannot_be_downloaded_again_is_named(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLP_TIERS_MIRROR", (tmp_path / "empty-mirror").as_uri())
+    monkeypatch.setenv("MLP_TIERS_DATA", str(tmp_path / "cache"))
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "a.bin").write_bytes(b"damaged")
+    with pytest.raises(DataError, match="the cached a.bin at .* does not match its SHA-256"):
+        fetch(RemoteFile("a.bin", sha256(b"hello")))
+
+
+def test_a_cache_folder_that_is_a_file_is_a_cache_error(tmp_path, monkeypatch):
+    (tmp_path / "not-a-folder").write_text("")
+    monkeypatch.setenv("MLP_TIERS_DATA", str(tmp_path / "not-a-folder"))
+    with pytest.raises(DataError, match=r"the dataset cache .* \(MLP_TIERS_DATA names it\) is a "
+                       "file, not a folder"):  # fmt: skip
+        fetch(RemoteFile("a.bin", sha256(b"hello")))
