@@ -36,7 +36,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -143,7 +143,6 @@ class KerasTier:
 
     name = "keras"
     backend = "tensorflow"
-    own_progress_bar: ClassVar[bool] = True  # Keras's progress bar, not the shared one
     native_file = "model.keras"  # written beside the shared checkpoint in a run folder
 
     def __init__(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -53,7 +53,6 @@ class NumpyTier:
     """The MLP in NumPy (or CuPy on a GPU), trained by the hand-written backward pass."""
 
     name = "numpy"
-    own_progress_bar: ClassVar[bool] = False
 
     def __init__(self, model_spec: ModelSpec, train_spec: TrainSpec, params: Params) -> None:
         check_params(params, model_spec)

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from functools import partial
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -70,7 +70,6 @@ class TFTier:
     """
 
     name = "tf"
-    own_progress_bar: ClassVar[bool] = False
 
     def __init__(
         self,

@@ -221,9 +221,18 @@ def bench_table(rows: list[Any], floor: float | None, n_train: int, title: str) 
             f"{row.peak_rss_bytes / 2**20:,.0f} MiB",
             _score(row.test_r2 if regression else row.test_accuracy),
         )
+    notes = []
+    faster = [row.entry for row in rows if row.ok and floor and row.entry != "gemm-floor"
+              and row.median_seconds < floor]  # fmt: skip
+    if faster:
+        notes.append(f"{', '.join(faster)}: faster than the floor (roofline above 100%); the floor "
+                     "times the step's products on NumPy's BLAS, and a framework with its own "
+                     "kernels (or fused work) can multiply faster")  # fmt: skip
     not_run = [f"{row.entry}: {row.status}" for row in rows if not row.ok]
     if not_run:
-        table.caption = "not run: " + "; ".join(not_run)
+        notes.append("not run: " + "; ".join(not_run))
+    if notes:
+        table.caption = "\n".join(notes)
         table.caption_justify = "left"
     return table
 

@@ -27,24 +27,46 @@ if TYPE_CHECKING:
     from shared.metrics import Evaluation, RegressionEvaluation
 
 
-def checkpoint_path(run_or_checkpoint: str | Path) -> Path:
-    """``checkpoint.npz`` of a run folder, or the checkpoint file itself."""
+def checkpoint_path(run_or_checkpoint: str | Path, tier: str | None = None) -> Path:
+    """The checkpoint of a run folder (its ``checkpoint.npz``), of a compare folder (the one
+    ``compare`` kept for ``tier``, under ``checkpoints/``), or the checkpoint file itself."""
     from shared.fileio import Unreadable, inside
 
     path = Path(run_or_checkpoint).expanduser()
-    if path.is_dir():
-        try:  # a run folder's own checkpoint, not a link out of it
-            path = inside(path, "checkpoint.npz")
-        except Unreadable as exc:
-            raise CheckpointError(
-                f"{path}: {exc}; give a run folder or a checkpoint file"
-            ) from None
-        if not path.exists():
-            raise CheckpointError(
-                f"{path.parent} holds no checkpoint.npz; give a run folder written without "
-                "--no-save, or a checkpoint file"
-            )
-    return path
+    if not path.is_dir():
+        return path
+    name = "checkpoint.npz"
+    if (path / "compare.json").is_file():
+        name = _compared_checkpoint(path, tier)
+    try:  # a run folder's own checkpoint, not a link out of it
+        found = inside(path, name)
+    except Unreadable as exc:
+        raise CheckpointError(f"{path}: {exc}; give a run folder or a checkpoint file") from None
+    if not found.exists():
+        raise CheckpointError(
+            f"{path} holds no {name}; give a run folder of mlp-tiers train (written without "
+            "--no-save), a compare folder with --tier, or a checkpoint file"
+        )
+    return found
+
+
+def _compared_checkpoint(folder: Path, tier: str | None) -> str:
+    """The name of the checkpoint ``compare`` kept in ``folder`` for ``tier``."""
+    kept = sorted(p.stem for p in (folder / "checkpoints").glob("*.npz"))
+    if not kept:
+        raise CheckpointError(
+            f"{folder} is a compare folder that kept no checkpoints (written by an older "
+            "mlp-tiers); run compare again, or train one tier with mlp-tiers train"
+        )
+    if tier is None:
+        raise CheckpointError(
+            f"{folder} is a compare folder of {', '.join(kept)}; choose the model with --tier"
+        )
+    if tier not in kept:
+        raise CheckpointError(
+            f"--tier {tier}: the compare folder {folder} holds the models of {', '.join(kept)} only"
+        )
+    return f"checkpoints/{tier}.npz"
 
 
 @dataclass
@@ -82,10 +104,11 @@ class Trained:
         return get_tier(name)(self.checkpoint.model, train, self.checkpoint.params)
 
 
-def load_trained(run_or_checkpoint: str | Path) -> Trained:
-    """The model of a run folder or checkpoint, with its scaling statistics (recomputed from its
-    dataset for a checkpoint written before the statistics travelled with it)."""
-    checkpoint = load_checkpoint(checkpoint_path(run_or_checkpoint))
+def load_trained(run_or_checkpoint: str | Path, tier: str | None = None) -> Trained:
+    """The model of a run folder, compare folder (``tier``'s) or checkpoint, with its scaling
+    statistics (recomputed from its dataset for a checkpoint written before the statistics
+    travelled with it)."""
+    checkpoint = load_checkpoint(checkpoint_path(run_or_checkpoint, tier))
     model = checkpoint.model
     regression = model.is_regression
     scaling, targets = checkpoint.scaling, checkpoint.target_scaling

@@ -28,8 +28,9 @@ R = TypeVar("R")
 def literal_text(draw: Callable[P, R]) -> Callable[P, R]:
     """Run ``draw`` with matplotlib's mathtext off: a label is the text it holds, so a ``$`` in a
     class name, a file name or a tier name is a dollar sign, not the start of a formula that may
-    not parse. (No picture here draws a formula; the setting is scoped to the call, and a user's
-    own figures keep their mathtext.)"""
+    not parse. No picture here draws a formula, and a log axis is labelled in plain numbers
+    (``log_scale``); the setting is scoped to the call, and a user's own figures keep their
+    mathtext."""
 
     @functools.wraps(draw)
     def drawn(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -41,17 +42,34 @@ def literal_text(draw: Callable[P, R]) -> Callable[P, R]:
     return drawn
 
 
+def log_scale(axes: Any, which: str = "y") -> None:
+    """A log scale on ``axes``'s ``which`` axis, its ticks labelled as plain numbers (``0.1``,
+    ``1``, ``0.6``) where matplotlib would write mathtext (``$10^{-1}$``), which ``literal_text``
+    turns off."""
+    from matplotlib.ticker import LogFormatterSciNotation
+
+    class PlainNumbers(LogFormatterSciNotation):
+        def __call__(self, x: float, pos: int | None = None) -> str:
+            # matplotlib decides which ticks get a label; the label is the number itself
+            return f"{x:g}" if super().__call__(x, pos) else ""
+
+    axis = axes.yaxis if which == "y" else axes.xaxis
+    (axes.set_yscale if which == "y" else axes.set_xscale)("log")
+    axis.set_major_formatter(PlainNumbers())
+    axis.set_minor_formatter(PlainNumbers(labelOnlyBase=False))
+
+
 def _save(figure: Any, path: str | Path) -> None:
     with atomic_write(path) as handle:
         figure.savefig(handle, format="png", dpi=110)
 
 
 def _suptitle(figure: Any, title: str, fontsize: int = 10) -> None:
-    """The figure's title, each line wrapped to the figure's width (about 12 characters of a
+    """The figure's title, each line wrapped to the figure's width (about 11 characters of a
     10-point title per inch), so that a long run title is never cut off."""
     import textwrap
 
-    characters = max(int(figure.get_figwidth() * 12 * 10 / fontsize), 20)
+    characters = max(int(figure.get_figwidth() * 11 * 10 / fontsize), 20)
     lines = [wrapped for line in title.splitlines()
              for wrapped in textwrap.wrap(line, characters) or [""]]  # fmt: skip
     figure.suptitle("\n".join(lines), fontsize=fontsize)
@@ -90,7 +108,7 @@ def plot_compared_curves(
             training, validation = (np.asarray(history.column(n), dtype=float) for n in names)
             axes.plot(epochs, training, color=colour, lw=width, label=tier)
             axes.plot(epochs, validation, color=colour, lw=width, ls="--")
-    loss_axes.set_yscale("log")
+    log_scale(loss_axes)
     loss_axes.set(xlabel="epoch", ylabel=loss_label(l2, accuracy), title="Loss")
     kinds = [Line2D([], [], color="0.3", label="training"),
              Line2D([], [], color="0.3", ls="--", label="validation")]  # fmt: skip
@@ -104,7 +122,7 @@ def plot_compared_curves(
     for axes in (loss_axes, accuracy_axes) if accuracy_axes is not None else (loss_axes,):
         axes.grid(alpha=0.3)
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-    figure.suptitle(title)
+    _suptitle(figure, title, fontsize=12)
     _save(figure, path)
 
 
@@ -193,7 +211,7 @@ def plot_boundaries(
         axes.set_title(tier)
         axes.set_xlabel("feature 0")
     axes_list[0].set_ylabel("feature 1")
-    figure.suptitle(title, fontsize=10)
+    _suptitle(figure, title)
     _save(figure, path)
 
 
@@ -229,8 +247,8 @@ def plot_misclassified(
         axes.set_title("\n".join([label, *others]), fontsize=7)
     agree = all(np.array_equal(p, first) for p in predicted.values())
     note = " (every tier predicted the same)" if agree and len(predicted) > 1 else ""
-    figure.suptitle(f"Misclassified: {len(wrong)} of {len(y)} test samples wrong, the first "
-                    f"{len(shown)} shown{note}\n{title}", fontsize=10)  # fmt: skip
+    _suptitle(figure, f"Misclassified: {len(wrong)} of {len(y)} test samples wrong, the first "
+                      f"{len(shown)} shown{note}\n{title}")  # fmt: skip
     _save(figure, path)
     return len(wrong)
 

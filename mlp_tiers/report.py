@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from mlp_tiers.pictures import literal_text
+from mlp_tiers.pictures import literal_text, log_scale
 from shared.fileio import atomic_write
 from shared.history import History
 from shared.init import Params
@@ -184,7 +184,7 @@ def plot_learning_curves(
     loss_axes.plot(epochs, history.column("val_loss"), marker="o", ms=3, label="validation")
     loss_axes.set(xlabel="epoch", ylabel=loss_label(l2, accuracy), title="Loss")
     if min(history.column("loss") + history.column("val_loss")) > 0:
-        loss_axes.set_yscale("log")
+        log_scale(loss_axes)
     if accuracy_axes is not None:
         for name, label in (("accuracy", "training"), ("val_accuracy", "validation")):
             # float: an epoch without a training accuracy (an older checkpoint's) is a gap, NaN
@@ -219,23 +219,39 @@ def plot_bench(rows: list[Any], floor: float | None, path: str | Path, title: st
     medians = [row.median_seconds for row in timed]
     low = [m - row.spread[0] for m, row in zip(medians, timed)]
     high = [row.spread[1] - m for m, row in zip(medians, timed)]
-    colours = ["0.55" if row.kind == "peer" else "C0" for row in timed]
+    floor_name = "gemm-floor"  # drawn in the floor line's colour, named by it in the legend
+    colours = ["C3" if row.entry == floor_name else "0.55" if row.kind == "peer" else "C0"
+               for row in timed]  # fmt: skip
+    # A compiled entry can be a hundred times faster than an eager one: on a linear axis its bar
+    # would be a sliver, so a wide spread of times gets a log axis.
+    spread = max(medians) / min(medians) if medians else 1.0
+    log = spread > 10
     axes.barh(labels, medians, xerr=[low, high], color=colours, capsize=3)
     axes.invert_yaxis()  # the fastest first
     for y, (m, row) in enumerate(zip(medians, timed)):
         text = f" {m:.3g} s" + (
-            f"  ({m / floor:.2f}× floor)" if floor and row.entry != "gemm-floor" else ""
+            f"  ({m / floor:.2f}× floor)" if floor and row.entry != floor_name else ""
         )
         axes.text(m + high[y], y, text, va="center", fontsize=8)
-    axes.set_xlim(0, max(m + h for m, h in zip(medians, high)) * 1.45 if medians else 1)
-    axes.set(xlabel="seconds per epoch (training steps; median, whisker: middle half)")
+    right = max(m + h for m, h in zip(medians, high)) if medians else 1.0
+    if log:
+        log_scale(axes, "x")
+        axes.set_xlim(min(m - lo for m, lo in zip(medians, low)) / 2, right * 8)
+    else:
+        axes.set_xlim(0, right * 1.45)
+    axes.set(xlabel="seconds per epoch (training steps; median, whisker: middle half)"
+             + (", log scale" if log else ""))  # fmt: skip
     axes.grid(axis="x", alpha=0.3)
     from matplotlib.patches import Patch
 
-    handles = [Patch(color="C0", label="tier"), Patch(color="0.55", label="peer")]
+    # the legend names only what the chart shows
+    kinds = {row.kind for row in timed if row.entry != floor_name}
+    handles: list[Any] = [Patch(color="C0", label="tier")] if kinds - {"peer"} else []
+    handles += [Patch(color="0.55", label="peer")] if "peer" in kinds else []
     if floor:
         handles.append(axes.axvline(floor, color="C3", ls="--", lw=1, label="GEMM floor"))
-    axes.legend(handles=handles, loc="lower right", fontsize=8)
+    # beside the bars, never over the slowest entry's label
+    axes.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     axes.set_title(title, fontsize=9, loc="left")
     with atomic_write(path) as handle:
         figure.savefig(handle, format="png", dpi=120)

@@ -148,6 +148,9 @@ class Outcome:
     # of the training inputs (a decision-boundary picture); on 1-D data, a regressor's
     # predictions, in the targets' units, over mlp_tiers.pictures.curve_grid (a fitted curve).
     grid_proba: np.ndarray | None = None
+    # The final training state, kept by compare (which writes no run folder per tier) so that
+    # predict, evaluate and --resume can use each tier's model.
+    checkpoint: Checkpoint | None = None
 
 
 def train_and_evaluate(
@@ -188,7 +191,8 @@ def train_and_evaluate(
     test = outputs["test"][0]
     predicted = data.in_target_units(test) if regression else test.argmax(axis=1)
     outcome = Outcome(name, history, evaluations, folder, options, tier.get_params(),
-                      test_predicted=predicted)  # fmt: skip
+                      test_predicted=predicted,
+                      checkpoint=tier.checkpoint() if folder is None else None)  # fmt: skip
     if data.n_features == 2 and not regression:
         grid, _ = boundary_grid(data.x_train)
         outcome.grid_proba = tier.predict_proba(grid.astype(data.x_train.dtype))
@@ -306,9 +310,14 @@ def comparison_rows(outcomes: dict[str, Outcome]) -> list[dict[str, Any]]:
 def write_comparison(
     folder: Path, outcomes: dict[str, Outcome], rows: list[dict[str, Any]], run: Run
 ) -> list[str]:
-    """``compare.json`` (with the ``comparison_rows``) and the pictures of the compared tiers in
-    ``folder``: their learning curves on one plot, then ``write_pictures``'s; the names of the
-    pictures written."""
+    """``compare.json`` (with the ``comparison_rows``), each tier's final checkpoint as
+    ``checkpoints/TIER.npz`` (for predict, evaluate and --resume) and the pictures of the compared
+    tiers in ``folder``: their learning curves on one plot, then ``write_pictures``'s; the names
+    of the pictures written."""
+    for name, outcome in outcomes.items():
+        if outcome.checkpoint is not None:
+            saver = CheckpointFile(folder / "checkpoints" / f"{name}.npz", run.data_spec, run.data)
+            saver.save(outcome.checkpoint)
     write_json(folder / "compare.json", {**run_metadata(run), "tiers": rows})
     plot_compared_curves({name: o.history for name, o in outcomes.items()},
                          folder / "learning_curves.png", run_title(", ".join(outcomes), run),

@@ -14,6 +14,7 @@ JavaScript for the toggles.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import textwrap
 from collections.abc import Callable, Sequence
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from mlp_tiers.concepts import COLUMNS, CONCEPTS, Concept, locate
-from mlp_tiers.pictures import literal_text
+from mlp_tiers.pictures import literal_text, log_scale
 
 # The formula of each concept, in LaTeX. The optimizer update has one per optimizer, shown one at
 # a time; the loss, its gradient and prediction one per task (a classifier's, a regressor's).
@@ -122,11 +123,15 @@ class Snippet:
     path: str
     start: int
     code: str
+    # The concept (key, title) under which the page already shows this code: shown once, and
+    # pointed to from the later sections.
+    shown_under: tuple[str, str] | None = None
 
     @property
     def lines(self) -> int:
-        """Lines of code: blank lines, comments and docstrings left out."""
-        return count_code_lines(self.code)
+        """Lines of code: blank lines, comments and docstrings left out (none where the code
+        is shown under another concept)."""
+        return 0 if self.shown_under else count_code_lines(self.code)
 
 
 @dataclass
@@ -198,8 +203,19 @@ def section(concept: Concept, parity: Parity | None = None) -> Section:
 
 
 def sections(parity: Parity | None = None) -> list[Section]:
-    """Every concept of the table, in order."""
-    return [section(concept, parity) for concept in CONCEPTS]
+    """Every concept of the table, in order; code that a column shows under an earlier concept
+    (the Keras tier's ``build_model`` holds its parameters and its forward pass) is pointed to
+    there instead of shown again."""
+    found = [section(concept, parity) for concept in CONCEPTS]
+    first: dict[tuple[str, str], tuple[str, str]] = {}  # (column, ref) -> (key, title)
+    for entry in found:
+        for column, snippets in entry.code.items():
+            for i, item in enumerate(snippets):
+                where = first.setdefault((column, item.ref), (entry.concept.key,
+                                                              entry.concept.title))  # fmt: skip
+                if where[0] != entry.concept.key:
+                    snippets[i] = dataclasses.replace(item, shown_under=where)
+    return found
 
 
 # -- parity figures ------------------------------------------------------------------------------
@@ -283,18 +299,20 @@ def _shown(value: Any, limit: int = 60) -> str:
 
 def measure_parity(tiers: list[str], steps: int = 20) -> Parity:
     """The per-level normwise differences from the NumPy tier, measured now on a small problem
-    in float64 (``digits``, 64-16-10, SGD, L2 2^-10), for the tiers that can run here.
+    in float64 (``digits``, 64-16-10, SGD with learning rate 2^-3, L2 2^-10), for the tiers that
+    can run here. The rate is one at which the network learns in those steps (the loss falls
+    from 2.7 to about 1.3), so the chart shows the tiers agreeing on a network that learns.
 
     The L2 factor is a power of two because Keras rounds it through float32 even in a float64
-    model (``docs/parity.md``); 2^-10 survives that rounding exactly, so what the page shows is
-    the tiers' arithmetic, not that known cast."""
+    model (``docs/parity.md``); 2^-10 survives that rounding exactly, and so does the rate, so
+    what the page shows is the tiers' arithmetic, not that known cast."""
     from mlp_tiers.parity import compare_levels, param_errors, trace, trace_in_new_process
     from mlp_tiers.registry import TIERS
     from mlp_tiers.runner import prepare_run
     from shared.batching import epoch_batches
     from shared.spec import DataSpec, ModelSpec, RunConfig, TrainSpec
 
-    train = TrainSpec(optimizer="sgd", dtype="float64", l2=2.0**-10, batch_size=32)
+    train = TrainSpec(optimizer="sgd", lr=2.0**-3, dtype="float64", l2=2.0**-10, batch_size=32)
     config = RunConfig(DataSpec(name="digits"), ModelSpec(hidden=(16,)), train)
     run = prepare_run(config)
     data, model, spec = run.data, run.model, run.train
@@ -302,7 +320,7 @@ def measure_parity(tiers: list[str], steps: int = 20) -> Parity:
     batches = [(data.x_train[r], data.y_train[r]) for r in rows]
     reference = trace("numpy", model, spec, run.params, batches, {})
     found = Parity(reference_losses=list(reference.losses), source=(
-        f"measured when this page was made, on digits (64-16-10, SGD, L2 2^-10, float64, "
+        f"measured when this page was made, on digits (64-16-10, SGD lr 2^-3, L2 2^-10, float64, "
         f"{steps} steps)"))  # fmt: skip
     for tier in tiers:
         tracer = trace_in_new_process if TIERS[tier].conflicts() else trace
@@ -337,7 +355,7 @@ def parity_chart(parity: Parity) -> str:
         errors = [max(e, floor) for e in parity.errors.get(tier, [])]
         error_axes.plot(range(1, len(errors) + 1), errors, marker=marker, ms=3.5, label=tier)
     loss_axes.set(xlabel="step", ylabel="training loss", title="Loss of each step")
-    error_axes.set_yscale("log")
+    log_scale(error_axes)
     error_axes.set_ylim(floor / 3, 1e-3)
     error_axes.set(xlabel="step", ylabel="max |a - b| / max |b|",
                    title="Parameters' difference from the NumPy tier")  # fmt: skip
@@ -516,6 +534,11 @@ def _snippets_html(snippets: list[Snippet], column: str, concept: Concept) -> st
         return f'<p class="nothing">No code of its own: {html.escape(note)}.</p>'
     parts = []
     for item in snippets:
+        if item.shown_under is not None:
+            key, title = item.shown_under
+            parts.append(f'<p class="nothing"><code>{html.escape(item.ref)}</code>, shown under '
+                         f'<a href="#{key}">{html.escape(title)}</a>.</p>')  # fmt: skip
+            continue
         optimizer = next((key for key, name in OPTIMIZER_CLASSES.items()
                           if item.ref.endswith(f":{name}")), "")  # fmt: skip
         attribute = f' data-optimizer="{optimizer}"' if optimizer else ""
@@ -728,35 +751,51 @@ def write_page(
     return path
 
 
-def terminal_section(key: str) -> Any:
-    """The section of concept ``key`` for the terminal: rich columns of highlighted code."""
+def terminal_section(key: str, width: int) -> Any:
+    """The section of concept ``key`` for a terminal ``width`` columns wide: its formulas as
+    text, and each tier's code in a panel, side by side where the longest line fits three
+    across, one under another otherwise; a line too long for its panel wraps, never cut."""
     from rich.console import Group
     from rich.panel import Panel
     from rich.syntax import Syntax
+    from rich.table import Table
     from rich.text import Text
 
     from mlp_tiers.concepts import concept as find
+    from mlp_tiers.plainmath import plain_text
 
     wanted = find(key)  # a KeyError naming the concepts for an unknown key
     shown = section(wanted)
+    columns = ("numpy", "tf-nn", "keras")
+    codes = {c: "\n\n".join(s.code for s in shown.code[c]) for c in columns}
+    widest = max((len(line) for code in codes.values() for line in code.splitlines()), default=0)
     panels = []
-    for column in ("numpy", "tf-nn", "keras"):
-        snippets = shown.code[column]
-        code = "\n\n".join(s.code for s in snippets) or f"# {wanted.where[column].note}"
-        lines = sum(s.lines for s in snippets)
-        panels.append(Panel(Syntax(code, "python", word_wrap=True),
-                            title=f"{COLUMN_TITLES[column]} · {lines} lines",
-                            subtitle=wanted.where[column].note or None))  # fmt: skip
-    formulas = "\n".join(f"{name + ': ' if name else ''}{latex}"
-                         for name, latex in shown.formulas.items())  # fmt: skip
-    from rich.table import Table
-
-    grid = Table.grid(expand=True, padding=(0, 1))
-    for _ in panels:
-        grid.add_column(ratio=1)
-    grid.add_row(*panels)
-    return Group(Text(wanted.title, style="bold"), Text(wanted.summary),
-                 Text(formulas, style="dim"), grid)  # fmt: skip
+    for column in columns:
+        note = wanted.where[column].note
+        body = Text(f"{note}\n\n" if note and codes[column] else "", style="italic")
+        if codes[column]:
+            code = Syntax(codes[column], "python", background_color="default")
+            highlighted = code.highlight(codes[column])
+            highlighted.rstrip()
+            body.append_text(highlighted)
+        else:
+            body.append(f"# {note}")
+        body.overflow = "fold"  # an identifier longer than the panel wraps, not "…"
+        lines = sum(s.lines for s in shown.code[column])
+        panels.append(Panel(body, title=f"{COLUMN_TITLES[column]} · {lines} lines",
+                            title_align="left"))  # fmt: skip
+    formulas = Text(style="dim")
+    for name, latex in shown.formulas.items():
+        formulas.append(f"{name + ': ' if name else ''}{plain_text(latex)}\n")
+    if width >= len(columns) * (widest + 5):  # a panel's border and padding take 4 columns
+        grid = Table.grid(expand=True, padding=(0, 1))
+        for _ in panels:
+            grid.add_column(ratio=1)
+        grid.add_row(*panels)
+        code_view: Any = grid
+    else:
+        code_view = Group(*panels)
+    return Group(Text(wanted.title, style="bold"), Text(wanted.summary), formulas, code_view)
 
 
 def make_page(

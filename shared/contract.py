@@ -7,7 +7,7 @@ protocol by having them (it inherits from nothing in ``shared/``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -39,8 +39,6 @@ class Tier(Protocol):
     dtype: str
     # Where the tier computes, in its framework's words ("numpy", "cupy", "/CPU:0", "gpu:0").
     device: str
-    # True when the tier shows its framework's own progress bar (Keras's), not the shared one.
-    own_progress_bar: ClassVar[bool]
     epoch: int  # completed epochs
     history: History
 

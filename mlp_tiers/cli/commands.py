@@ -51,6 +51,8 @@ def compare(args: argparse.Namespace, console: Console) -> int:
         folder = new_run_dir(args.out, "compare", run.data_spec.name)
         pictures = comparison.write(folder)
         console.print(f"report: {folder / 'compare.json'}; pictures: {', '.join(pictures)}")
+        console.print(f"checkpoints: {folder / 'checkpoints'} (mlp-tiers predict {folder} "
+                      f"--tier {names[0]} --input FILE)")  # fmt: skip
     return 0
 
 
@@ -189,7 +191,7 @@ def print_concept(console: Console, key: str) -> int:
     # Columns need a width: the terminal's, or $COLUMNS, or 160 in a log.
     width = shutil.get_terminal_size((160, 40)).columns
     TextConsole(width=width, file=console.file, color_system=console.color_system).print(
-        study.terminal_section(key)
+        study.terminal_section(key, width)
     )
     return 0
 
@@ -231,7 +233,7 @@ def predict(args: argparse.Namespace, console: Console) -> int:
         run = Path(args.run).expanduser()
         check_output(args.out, "--out", inputs=(args.input, run),
                      folders=(run,) if run.is_dir() else ())  # fmt: skip
-    trained = load_trained(args.run)
+    trained = load_trained(args.run, args.tier)
     x, _ = read_inputs(args.input, trained, args.label_column)
     tier = trained.tier(args.tier)
     outputs = model_outputs(tier, x, args.input)
@@ -272,7 +274,7 @@ def evaluate_command(args: argparse.Namespace, console: Console) -> int:
     from mlp_tiers.console import confusion_table, evaluation_table, per_class_table
     from mlp_tiers.inference import evaluate_trained, evaluation_splits, load_trained
 
-    trained = load_trained(args.run)
+    trained = load_trained(args.run, args.tier)
     checkpoint = trained.checkpoint
     tier = trained.tier(args.tier)
     splits = evaluation_splits(trained, args.dataset, args.label_column)
@@ -327,28 +329,44 @@ def list_tiers(args: argparse.Namespace, console: Console) -> int:
 
 
 def list_concepts(args: argparse.Namespace, console: Console) -> int:
-    """The concept table: where each tier writes each step of training."""
+    """The concept table: where each tier writes each step of training. A terminal too narrow
+    for the table (every name on one line) gets one block per concept instead, so that no
+    name is split."""
+    from rich.console import Group
+    from rich.measure import Measurement
+    from rich.table import Table
+    from rich.text import Text
+
     from mlp_tiers.concepts import COLUMNS, CONCEPTS, render_page
 
     if args.markdown:
         sys.stdout.write(render_page())
         return 0
-    from rich.table import Table
 
-    table = Table(
-        title="One concept, one name, in every tier (module.function in each tier's folder)",
-        title_justify="left",
-    )
-    table.add_column("concept", overflow="fold")
-    for column in COLUMNS:
-        table.add_column(column, overflow="fold")
+    def cell(entry: Any, column: str) -> tuple[str, str]:
+        where = entry.where[column]
+        module, _, qualname = where.refs[0].partition(":") if where.refs else ("", "", "")
+        return (f"{module.rpartition('.')[2]}.{qualname}" if module else ""), where.note
+
+    title = "One concept, one name, in every tier (module.function in each tier's folder)"
+    table = Table(title=title, title_justify="left")
+    for column in ("concept", *COLUMNS):
+        table.add_column(column, no_wrap=True)
     for entry in CONCEPTS:
-        cells = []
-        for column in COLUMNS:
-            where = entry.where[column]
-            module, _, qualname = where.refs[0].partition(":") if where.refs else ("", "", "")
-            code = f"{module.rpartition('.')[2]}.{qualname}" if module else ""
-            cells.append("\n".join(part for part in (code, where.note) if part))
+        cells = ("\n".join(part for part in cell(entry, c) if part) for c in COLUMNS)
         table.add_row(f"{entry.title}\n({entry.key})", *cells)
-    console.print(table)
+    wide = console.options.update_width(1_000_000)  # measured, not cut to the terminal
+    if Measurement.get(console, wide, table).maximum <= console.width:
+        console.print(table)
+        return 0
+    blocks: list[Any] = [Text(title)]
+    for entry in CONCEPTS:
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="dim", no_wrap=True)
+        grid.add_column(no_wrap=True, overflow="fold")  # folded only in a very narrow terminal
+        grid.add_column()
+        for column in COLUMNS:
+            grid.add_row(column, *cell(entry, column))
+        blocks += [Text(""), Text(f"{entry.title} ({entry.key})", style="bold"), grid]
+    console.print(Group(*blocks))
     return 0

@@ -172,6 +172,13 @@ def add_threads(commands: Commands) -> None:
     threads.add_argument("--rounds", type=int, default=5, help="rounds, interleaved (5)")
 
 
+RUN_HELP = "a run folder of train or compare, or a checkpoint.npz"
+TIER_HELP = (
+    "tier to load the weights into (the one that trained them); in a compare folder, the tier "
+    "whose weights to use"
+)
+
+
 def add_predict(commands: Commands) -> None:
     predict = commands.add_parser(
         "predict",
@@ -182,10 +189,10 @@ def add_predict(commands: Commands) -> None:
         "trained run, standardizing the features as its training data was; a regressor's "
         "predictions are in its targets' units.",
     )
-    predict.add_argument("run", metavar="RUN_OR_CHECKPOINT", help="a run folder or checkpoint.npz")
+    predict.add_argument("run", metavar="RUN_OR_CHECKPOINT", help=RUN_HELP)
     predict.add_argument("--input", required=True, metavar="FILE", help=".npz or .csv file")
     predict.add_argument("--out", metavar="FILE", help=".csv or .npz to write (standard output)")
-    predict.add_argument("--tier", help="tier to load the weights into (the one that trained it)")
+    predict.add_argument("--tier", help=TIER_HELP)
     predict.add_argument(
         "--target", "--label-column", dest="label_column",
         help="a .csv's target column(s) to leave out (the last ones, if present)",
@@ -200,14 +207,14 @@ def add_evaluate(commands: Commands) -> None:
         "matrix of a trained run on a registered dataset (every split) or on a labelled .npz or "
         ".csv file; for a regressor, MSE, RMSE, MAE and R² in its targets' units.",
     )
-    evaluate.add_argument("run", metavar="RUN_OR_CHECKPOINT", help="a run folder or checkpoint.npz")
+    evaluate.add_argument("run", metavar="RUN_OR_CHECKPOINT", help=RUN_HELP)
     evaluate.add_argument(
         "--dataset",
         required=True,
         metavar="NAME_OR_PATH",
         help="a registered dataset, or an .npz or .csv file with labels",
     )
-    evaluate.add_argument("--tier", help="tier to load the weights into (the one that trained it)")
+    evaluate.add_argument("--tier", help=TIER_HELP)
     evaluate.add_argument(
         "--target", "--label-column", dest="label_column",
         help="the .csv's label column, or a regressor's target column(s) (the last)",

@@ -4,7 +4,6 @@ progress and its evaluation printed."""
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import TYPE_CHECKING, Any
 
 from mlp_tiers.flags import config_from_args, flag_names, given_flags, resume_overrides, use_threads
@@ -46,12 +45,9 @@ def _run_training(
     count = use_threads(args, run.model, run.train)
     options = dict(options or {})
     label = tier + "".join(f" ({what})" for what in compiled_as(options))
-    if tier_class.own_progress_bar:  # Keras: its own progress bar
-        # Keras's progress bar redraws itself with terminal codes: one line per epoch elsewhere.
-        options.setdefault("verbose", 0 if args.quiet else "auto" if sys.stdout.isatty() else 2)
-        callbacks = []
-    else:
-        callbacks = [] if args.quiet else [EpochProgress(console)]
+    # The same progress bar and epoch line for every tier; Keras's own bar stays off (verbose 0),
+    # so that the tiers' output reads alike and compares line by line.
+    callbacks = [] if args.quiet else [EpochProgress(console)]
 
     def announce(built: Tier) -> None:
         # Said once the tier is built: a device it cannot have is refused before any header.

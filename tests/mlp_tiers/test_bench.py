@@ -133,3 +133,50 @@ def test_bench_of_a_regression_reports_test_r2(tmp_path, capsys):
     assert rows["gemm-floor"]["test_r2"] is None  # the floor learns nothing
     for entry in ("numpy", "sklearn"):
         assert rows[entry]["test_accuracy"] is None and 0.0 < rows[entry]["test_r2"] <= 1.0
+
+
+def _row(entry, kind, seconds):
+    return BenchRow(entry, kind, "", first_epoch_seconds=[seconds], epoch_seconds=[seconds] * 3,
+                    peak_rss_bytes=2**20)  # fmt: skip
+
+
+def _drawn_axes(monkeypatch, tmp_path, rows, floor):
+    """The axes of the chart ``plot_bench`` draws for ``rows``."""
+    from matplotlib.figure import Figure
+
+    from mlp_tiers import report
+
+    figures = []
+    save = Figure.savefig
+    monkeypatch.setattr(Figure, "savefig",
+                        lambda self, *a, **k: (figures.append(self), save(self, *a, **k)))  # fmt: skip
+    report.plot_bench(rows, floor, tmp_path / "bench.png", "title")
+    (axes,) = figures[0].axes
+    return axes, [text.get_text() for text in axes.get_legend().get_texts()]
+
+
+def test_the_bench_chart_shows_a_compiled_entry_s_bar_and_names_only_what_it_draws(
+    monkeypatch, tmp_path
+):
+    """A compiled entry two hundred times faster than an eager one was a sliver on a linear
+    axis; the legend named a "peer" where only the floor was drawn."""
+    rows = [_row("gemm-floor", "peer", 0.001), _row("keras-jax", "tier", 0.002),
+            _row("tf-nn:eager", "tier", 0.4)]  # fmt: skip
+    axes, legend = _drawn_axes(monkeypatch, tmp_path, rows, 0.001)
+    assert axes.get_xscale() == "log" and "log scale" in axes.get_xlabel()
+    assert legend == ["tier", "GEMM floor"]
+    close = [_row("gemm-floor", "peer", 0.001), _row("numpy", "tier", 0.002),
+             _row("torch", "peer", 0.003)]  # fmt: skip
+    axes, legend = _drawn_axes(monkeypatch, tmp_path, close, 0.001)
+    assert axes.get_xscale() == "linear"
+    assert legend == ["tier", "peer", "GEMM floor"]
+
+
+def test_an_entry_faster_than_the_floor_is_explained_under_the_table():
+    from mlp_tiers.console import bench_table
+
+    rows = [_row("gemm-floor", "peer", 0.010), _row("jax-scan", "peer", 0.008),
+            _row("numpy", "tier", 0.02)]  # fmt: skip
+    caption = bench_table(rows, 0.010, 1000, "t").caption
+    assert caption.startswith("jax-scan: faster than the floor (roofline above 100%)")
+    assert bench_table(rows[::2], 0.010, 1000, "t").caption is None

@@ -104,3 +104,73 @@ def test_regression_pictures_merge_agreeing_tiers_and_draw_every_curve(tmp_path)
     from PIL import Image
 
     assert Image.open(tmp_path / "b.png").width > Image.open(tmp_path / "a.png").width
+
+
+LONG_TITLE = ("numpy, tf-nn, tf-layers, keras, keras-jax on spirals: 2-128-64-3 relu, adam lr 0.001, "
+              "batch 32, l2 0.0001, dropout 0.1")  # fmt: skip
+
+
+def _drawn_figures(monkeypatch):
+    figures = []
+    monkeypatch.setattr(pictures, "_save", lambda figure, path: figures.append(figure))
+    return figures
+
+
+@pytest.mark.parametrize(
+    "draw",
+    [
+        lambda: pictures.plot_boundaries({"numpy": np.full((pictures.GRID**2, 3), 1 / 3)},
+                                         (-1, 1, -1, 1), np.zeros((3, 2)), np.array([0, 1, 2]),
+                                         "b.png", LONG_TITLE),
+        lambda: pictures.plot_compared_curves({"numpy": history([1.0, 0.5])}, "c.png",
+                                              LONG_TITLE),
+        lambda: pictures.plot_misclassified(np.zeros((2, 4)), np.array([0, 1]),
+                                            {"numpy": np.array([1, 0])}, 2, ("0", "1"), "m.png",
+                                            LONG_TITLE),
+        lambda: pictures.plot_confusions({"numpy": np.eye(2, dtype=int)}, ("a", "b"), "f.png",
+                                         LONG_TITLE),
+    ],
+    ids=["boundaries", "compared-curves", "misclassified", "confusion"],
+)  # fmt: skip
+def test_a_long_run_title_is_wrapped_inside_the_picture(draw, monkeypatch):
+    """Found on a single-tier boundaries picture: the run's title ran off both edges."""
+    figures = _drawn_figures(monkeypatch)
+    draw()
+    (figure,) = figures
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(figure)  # as savefig draws it
+    canvas.draw()
+    box, page = figure._suptitle.get_window_extent(canvas.get_renderer()), figure.bbox
+    assert page.x0 <= box.x0 and box.x1 <= page.x1, (box, page)
+    assert "\n" in figure._suptitle.get_text()
+
+
+def test_log_axes_are_labelled_in_plain_numbers_with_mathtext_off(monkeypatch, tmp_path):
+    """With mathtext off (so that a "$" in a name is a dollar sign), matplotlib's own log-axis
+    labels ($\\mathdefault{10^{-1}}$) showed as raw TeX on every loss plot."""
+    from matplotlib.figure import Figure
+
+    from mlp_tiers import report, study
+    from mlp_tiers.bench import BenchRow
+
+    figures = []
+    save = Figure.savefig
+    monkeypatch.setattr(Figure, "savefig",
+                        lambda self, *a, **k: (figures.append(self), save(self, *a, **k)))  # fmt: skip
+    curves = history([2.0, 0.9, 0.3, 0.05])
+    pictures.plot_compared_curves({"numpy": curves}, tmp_path / "c.png", "t")
+    report.plot_learning_curves(curves, tmp_path / "l.png", "t")
+    rows = [BenchRow(name, "tier", "", first_epoch_seconds=[s], epoch_seconds=[s, s])
+            for name, s in (("gemm-floor", 0.001), ("numpy", 0.004), ("tf-nn:eager", 0.4))]  # fmt: skip
+    report.plot_bench(rows, 0.001, tmp_path / "b.png", "t")
+    study.parity_chart(study.Parity(reference_losses=[2.3, 2.0], losses={"tf-nn": [2.3, 2.0]},
+                                    errors={"tf-nn": [0.0, 3e-16]}))  # fmt: skip
+    assert len(figures) == 4
+    for figure in figures:
+        logs = [axis for axes in figure.axes for axis in (axes.xaxis, axes.yaxis)
+                if axis.get_scale() == "log"]  # fmt: skip
+        assert logs, figure
+        for axis in logs:
+            labels = [t.get_text() for t in axis.get_ticklabels(which="both") if t.get_text()]
+            assert labels and not any("$" in label or "\\" in label for label in labels), labels

@@ -332,3 +332,36 @@ def test_open_without_a_browser_says_where_the_page_is(tmp_path, monkeypatch, ca
     assert mlp_tiers(["study", "--out", str(tmp_path), "--open"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert f"--open: no web browser found here; open {tmp_path / 'index.html'}" in out
+
+
+def _section_html(page, key):
+    return page.split(f'<section id="{key}"')[1].split("</section>")[0]
+
+
+def test_code_is_shown_once_and_pointed_to_from_a_later_concept(page):
+    """The Keras column once repeated the whole build_model under parameters and forward."""
+    import inspect
+
+    from highlevel_keras.tier import build_model
+
+    line = inspect.getsource(build_model).splitlines()[0].strip()
+    assert text_of(page).count(line) == 1
+    forward = _section_html(page, "forward")
+    keras = forward.split('data-column="keras"')[1]
+    assert ("highlevel_keras.tier:build_model</code>, shown under "
+            '<a href="#parameters">Parameters and initialization</a>') in keras  # fmt: skip
+    assert '<span class="lines">0 lines</span>' in keras
+    # the first concept that shows it keeps the code and counts its lines
+    parameters = _section_html(page, "parameters").split('data-column="keras"')[1]
+    assert line in html.unescape(re.sub(r"<[^>]+>", "", parameters))
+
+
+def test_the_measured_parity_chart_shows_a_network_that_learns():
+    """The default chart once showed SGD at lr 0.001 on digits: a loss that wandered above
+    chance for all 20 steps."""
+    import math
+
+    losses = study.measure_parity([]).reference_losses
+    chance = math.log(10)  # ten classes, uniform predictions
+    assert len(losses) == 20 and losses[0] > chance
+    assert max(losses[-5:]) < chance - 0.5 and losses[-1] < 0.6 * losses[0]

@@ -188,3 +188,58 @@ def test_a_run_of_another_keras_backend_is_evaluated_in_a_process_of_its_own(tie
     predicted = cli("predict", str(folder), "--input", str(digits_file(tmp_path / "x.npz")))
     assert predicted.returncode == 0, predicted.stderr
     assert len(predicted.stdout.splitlines()) == 26 and predicted.stderr == ""
+
+
+def test_a_compare_folder_keeps_every_tier_s_model_for_predict_evaluate_and_resume(
+    tmp_path, capsys
+):
+    """compare writes no run folder per tier, so it keeps each tier's final checkpoint in its
+    own folder: the model a train run of the same spec ends with, chosen with --tier."""
+    tiers = [t for t in ("numpy", "tf-nn") if t in runnable_tiers()]
+    out = tmp_path / "compared"
+    assert mlp_tiers(["compare", "--tiers", ",".join(tiers), "--epochs", "2", "--hidden", "16",
+                      "--out", str(out)]) == 0  # fmt: skip
+    (compared,) = list(out.iterdir())
+    assert sorted(p.name for p in (compared / "checkpoints").iterdir()) == [
+        f"{t}.npz" for t in sorted(tiers)
+    ]
+    assert f"checkpoints: {compared / 'checkpoints'}" in capsys.readouterr().out
+    trained = train_run(tmp_path, "numpy")
+    kept, own = (
+        load_checkpoint(compared / "checkpoints" / "numpy.npz"),
+        load_checkpoint(trained / "checkpoint.npz"),
+    )
+    for (w, b), (w_own, b_own) in zip(kept.params, own.params, strict=True):
+        np.testing.assert_array_equal(w, w_own)
+        np.testing.assert_array_equal(b, b_own)
+    assert kept.epoch == 2 and kept.class_names == own.class_names
+
+    digits_file(tmp_path / "x.npz")
+    capsys.readouterr()
+    predictions = {}
+    for source, flags in ((compared, ["--tier", "numpy"]), (trained, [])):
+        assert mlp_tiers(["predict", str(source), "--input", str(tmp_path / "x.npz"),
+                          *flags]) == 0  # fmt: skip
+        predictions[source] = capsys.readouterr().out
+    assert predictions[compared] == predictions[trained]
+
+    assert mlp_tiers(["evaluate", str(compared), "--dataset", "digits"]) == 2
+    assert (
+        f"{compared} is a compare folder of {', '.join(sorted(tiers))}; choose the model with "
+        "--tier"
+    ) in capsys.readouterr().err
+    assert mlp_tiers(["evaluate", str(compared), "--dataset", "digits", "--tier", "keras"]) == 2
+    assert "--tier keras: the compare folder" in capsys.readouterr().err
+
+    resumed = tmp_path / "resumed"
+    assert mlp_tiers(["train", "--tier", "numpy", "--resume",
+                      str(compared / "checkpoints" / "numpy.npz"), "--epochs", "3", "--quiet",
+                      "--out", str(resumed)]) == 0  # fmt: skip
+    (folder,) = list(resumed.iterdir())
+    assert load_checkpoint(folder / "checkpoint.npz").epoch == 3
+
+
+def test_a_compare_folder_without_checkpoints_says_how_to_get_one(tmp_path, capsys):
+    (tmp_path / "compare.json").write_text("{}")
+    assert mlp_tiers(["predict", str(tmp_path), "--tier", "numpy", "--input", "x.npz"]) == 2
+    assert "is a compare folder that kept no checkpoints" in capsys.readouterr().err
