@@ -365,3 +365,16 @@ def test_the_measured_parity_chart_shows_a_network_that_learns():
     chance = math.log(10)  # ten classes, uniform predictions
     assert len(losses) == 20 and losses[0] > chance
     assert max(losses[-5:]) < chance - 0.5 and losses[-1] < 0.6 * losses[0]
+
+
+def test_the_optimizer_line_counts_compare_the_same_rules(page):
+    """The NumPy column once counted an in-place speed form of the rules (67 lines against
+    TensorFlow's 14): both columns now show the base class's loop and the five rules, written
+    as their formulas, so the counts differ by a few lines, not a factor."""
+    counts = {}
+    for column in ("numpy", "tf-nn"):
+        snippets = study.section(concepts.concept("apply_update")).code[column]
+        assert [s.ref.rpartition(":")[2] for s in snippets] == [
+            "Optimizer.apply_update", "SGD", "Momentum", "Nesterov", "Adam", "RMSprop"]  # fmt: skip
+        counts[column] = sum(s.lines for s in snippets)
+    assert 0.8 < counts["numpy"] / counts["tf-nn"] < 1.25, counts
