@@ -117,6 +117,7 @@ def train(run: Any, epochs: int, options: dict[str, Any]) -> PeerResult:
 
     spec, data = run.train, run.data
     forward, step = make_step(run.model, spec)
+
     @jax.jit
     def epoch_of_full_batches(carry: Any, x: Any, y: Any, index: Any) -> Any:
         return lax.scan(step, carry, (x[index], y[index]))
