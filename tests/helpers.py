@@ -85,3 +85,12 @@ def parity_batch(dtype, n=16, seed=0):
 
     rng = np.random.default_rng(seed)
     return rng.normal(size=(n, 5)).astype(dtype), rng.integers(0, 3, n)
+
+
+def process_running(pid: int) -> bool:
+    """True while process ``pid`` exists and is not a zombie (Linux's /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -11,6 +11,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from mlp_tiers import threads
 from shared.errors import SpecError
 from shared.resources import requested_threads
+from tests.helpers import process_running
 
 
 @pytest.mark.parametrize("text", ["0", "-1", "two", "1.5", "", "auto2", "1000000"])
@@ -43,18 +44,6 @@ def test_busy_is_bounded_by_the_cores(busy, monkeypatch):
         threads.LoadGenerator(busy)
 
 
-def _alive(pid):
-    import os
-
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-    except OSError:
-        return os.path.exists(f"/proc/{pid}")
-
-
 def test_a_load_generator_that_fails_to_start_stops_the_processes_it_started(monkeypatch):
     import subprocess as sp
 
@@ -81,13 +70,13 @@ def test_a_load_process_ends_by_itself_when_its_parent_is_killed_outright():
             "print(load.processes[0].pid, flush=True); time.sleep(60)")  # fmt: skip
     parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     child = int(parent.stdout.readline())
-    assert _alive(child)
+    assert process_running(child)
     parent.kill()
     parent.wait()
     deadline = time.monotonic() + 10
-    while _alive(child) and time.monotonic() < deadline:
+    while process_running(child) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _alive(child)
+    assert not process_running(child)
 
 
 def test_step_flops_counts_the_products_of_a_step():

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlp_tiers.cli import main as mlp_tiers
+from tests.helpers import process_running
 
 LINUX = pytest.mark.skipif(sys.platform != "linux", reason="uses /dev/zero, FIFOs and /proc")
 
@@ -212,14 +213,6 @@ def _children(pid):
         return []
 
 
-def _running(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 @pytest.mark.slow
 @LINUX
 @pytest.mark.parametrize(("number", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
@@ -240,7 +233,7 @@ def test_a_signal_stops_the_load_generator_with_the_command(number, code):
     assert process.returncode == code, err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     time.sleep(0.2)
-    assert not any(_running(pid) for pid in spinners)
+    assert not any(process_running(pid) for pid in spinners)
 
 
 @pytest.mark.slow
@@ -270,7 +263,7 @@ def test_sigterm_stops_a_child_process_running_a_tier(tmp_path):
     assert process.returncode == 143, err
     assert "x: interrupted by SIGTERM" in err and "Traceback" not in err
     time.sleep(0.2)
-    assert children and not any(_running(pid) for pid in children)
+    assert children and not any(process_running(pid) for pid in children)
 
 
 def _sleep():
