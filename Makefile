@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10) and "mlp-tiers needs Python 3.10 or newer")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,tf,jax]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,tf,jax,mpi]'
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -52,7 +52,7 @@ test-numpy-only:
 # `make notebook` opens them in JupyterLab, where each .ipynb stays paired with its source.
 NOTEBOOK_STAMP := $(VENV)/.notebooks-stamp
 $(NOTEBOOK_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,tf,jax,notebooks]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,tf,jax,mpi,notebooks]'
 	touch $(NOTEBOOK_STAMP)
 
 notebooks: $(STAMP)

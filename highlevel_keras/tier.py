@@ -157,6 +157,7 @@ class KerasTier:
         self.model_spec, self.train_spec, self.dtype = model_spec, train_spec, train_spec.dtype
         self.keras = keras = load_keras(self.backend, train_spec.dtype)
         self.device = keras_device(self.backend, train_spec.device)
+        self.chief = True
         self.verbose = verbose
         with self._scope():
             # the Sequential, holding the shared weights; then its loss and optimizer

@@ -6,7 +6,12 @@ Each layer keeps what its ``backward`` needs from its last ``forward``, so a tra
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from shared.batching import Shard
 
 
 class Dense:
@@ -57,11 +62,19 @@ class Dropout:
         self.rate = rate
         self._mask: np.ndarray | None = None
 
-    def forward(self, a: np.ndarray, rng: np.random.Generator | None, xp=np) -> np.ndarray:
+    def forward(
+        self, a: np.ndarray, rng: np.random.Generator | None, xp=np, shard: Shard | None = None
+    ) -> np.ndarray:
+        """``a * mask``. A data-parallel replica's ``a`` holds its ``shard`` of the batch's
+        rows: it draws the whole batch's mask and keeps its own rows, so that the replicas
+        together drop exactly what one process would."""
         if rng is None or self.rate == 0.0:
             self._mask = None
             return a
-        keep = rng.random(a.shape) >= self.rate
+        shape = a.shape if shard is None else (shard.batch_rows, a.shape[1])
+        keep = rng.random(shape) >= self.rate
+        if shard is not None:
+            keep = keep[shard.rows]
         self._mask = xp.asarray(keep.astype(a.dtype) / a.dtype.type(1 - self.rate))
         return a * self._mask
 

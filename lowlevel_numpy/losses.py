@@ -3,7 +3,9 @@
 The last layer emits logits ``z`` of shape ``(n, k)``; ``t`` are targets of the same shape: one-hot
 labels, or a regressor's standardized numbers (its loss is the MSE of the identity output).
 Every loss is averaged over the ``n`` samples of the batch (Keras's ``sum_over_batch_size``), so
-every gradient below carries a factor ``1 / n``.
+every gradient below carries a factor ``1 / n``. A data-parallel replica holds only its share of
+the batch's rows and passes the whole batch's ``n``: the replicas' sums then add up to the
+batch's mean (``lowlevel_numpy.replicas``).
 """
 
 from __future__ import annotations
@@ -27,16 +29,19 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return np.exp(log_softmax(z))
 
 
-def softmax_cross_entropy(z: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def softmax_cross_entropy(
+    z: np.ndarray, t: np.ndarray, n: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Cross-entropy of ``softmax(z)`` against ``t``, computed from the logits; and ``dL/dz``.
 
     ``L = -(1/n) sum_rows sum_j t_j log softmax(z)_j``
     ``dL/dz = (softmax(z) - t) / n``
 
-    The gradient is this simple because the softmax's Jacobian and the logarithm's derivative
-    cancel. Working from logits avoids ``log(0)``: never take the log of a computed probability.
+    ``n`` is the batch's row count (``z``'s own rows unless given). The gradient is this simple
+    because the softmax's Jacobian and the logarithm's derivative cancel. Working from logits
+    avoids ``log(0)``: never take the log of a computed probability.
     """
-    n = z.shape[0]
+    n = z.shape[0] if n is None else n
     log_p = log_softmax(z)
     loss = -(t * log_p).sum() / n
     dz = np.exp(log_p)  # softmax(z), from the log-probabilities already at hand
@@ -45,13 +50,18 @@ def softmax_cross_entropy(z: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.
     return loss, dz
 
 
-def mean_squared_error(y: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def mean_squared_error(
+    y: np.ndarray, t: np.ndarray, n: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Mean squared error over samples and outputs (as Keras averages it); and ``dL/dy``.
 
     ``L = (1/(n k)) sum (y - t)^2``,   ``dL/dy = 2 (y - t) / (n k)``
+
+    ``n`` is the batch's row count (``y``'s own rows unless given), ``k`` the outputs.
     """
     diff = y - t
-    return (diff * diff).sum() / diff.size, 2 * diff / diff.size
+    size = diff.size if n is None else n * diff.shape[1]
+    return (diff * diff).sum() / size, 2 * diff / size
 
 
 def softmax_backward(p: np.ndarray, dp: np.ndarray) -> np.ndarray:
@@ -69,11 +79,12 @@ def output_function(output: str, z: np.ndarray) -> np.ndarray:
 
 
 def loss_and_gradient(
-    output: str, loss: str, z: np.ndarray, t: np.ndarray
+    output: str, loss: str, z: np.ndarray, t: np.ndarray, n: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The batch loss and ``dL/dz`` for an output function and loss pair (see ``ModelSpec``)."""
+    """The batch loss and ``dL/dz`` for an output function and loss pair (see ``ModelSpec``),
+    averaged over ``n`` rows (``z``'s own unless given)."""
     if loss == "cross_entropy":
-        return softmax_cross_entropy(z, t)
+        return softmax_cross_entropy(z, t, n)
     y = output_function(output, z)
-    value, dy = mean_squared_error(y, t)
+    value, dy = mean_squared_error(y, t, n)
     return value, (softmax_backward(y, dy) if output == "softmax" else dy)

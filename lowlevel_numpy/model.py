@@ -19,6 +19,7 @@ Backpropagation applies the chain rule from the loss back to the input, layer by
 from __future__ import annotations
 
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,6 +27,9 @@ from lowlevel_numpy.activations import ACTIVATIONS
 from lowlevel_numpy.layers import Dense, Dropout
 from lowlevel_numpy.losses import loss_and_gradient, output_function
 from shared.spec import ModelSpec
+
+if TYPE_CHECKING:
+    from shared.batching import Shard
 
 
 class MLP:
@@ -60,10 +64,14 @@ class MLP:
         """The arrays an optimizer updates in place: ``[W_1, b_1, W_2, b_2, ...]``."""
         return [p for layer in self.layers for p in (layer.W, layer.b)]
 
-    def forward(self, x: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+    def forward(
+        self, x: np.ndarray, rng: np.random.Generator | None = None, shard: Shard | None = None
+    ) -> np.ndarray:
         """The logits ``(n, n_outputs)`` for inputs ``x (n, n_inputs)``.
 
-        With an ``rng``, dropout is active (training); without one, it is off (inference).
+        With an ``rng``, dropout is active (training); without one, it is off (inference). A
+        data-parallel replica's ``x`` is its ``shard`` of the batch, which dropout needs to
+        know (``Dropout.forward``).
         """
         self._hidden = []
         a = x
@@ -71,17 +79,20 @@ class MLP:
             z = layer.forward(a)
             a = self.activation.forward(z)
             self._hidden.append((z, a))
-            a = dropout.forward(a, rng, self.xp)
+            a = dropout.forward(a, rng, self.xp, shard)
         return self.layers[-1].forward(a)
 
-    def loss(self, z: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def loss(
+        self, z: np.ndarray, t: np.ndarray, n: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The training loss of logits ``z`` against targets ``t`` (one-hot labels, or a
-        regressor's standardized numbers), and ``dL/dz``.
+        regressor's standardized numbers), and ``dL/dz``; the data loss is the mean over the
+        batch's ``n`` rows (``z``'s own unless given: a data-parallel replica holds a share).
 
         ``loss = data_loss(z, t) + l2 * sum_l ||W_l||^2``. The L2 term does not depend on ``z``,
         so ``dL/dz`` is the data loss's alone; ``backward`` adds the term's own gradient.
         """
-        loss, dz = loss_and_gradient(self.spec.output, self.spec.loss, z, t)
+        loss, dz = loss_and_gradient(self.spec.output, self.spec.loss, z, t, n)
         if self.l2:
             loss = loss + self.l2_penalty()
         return loss, dz

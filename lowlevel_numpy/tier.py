@@ -11,6 +11,9 @@ One training step is the whole algorithm (``NumpyTier.train_step``):
 validates, writes the epoch's record, checks for divergence, steps early stopping and saves the
 checkpoint, each a visible call (plain functions of ``shared.training``, so that every tier
 computes them the same way).
+
+With ``--replicas N`` (``lowlevel_numpy.replicas``), N processes started by ``mpiexec`` each run
+this step on their share of every batch, and sum their gradients before the update.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ import numpy as np
 from lowlevel_numpy.backend import array_module, to_numpy
 from lowlevel_numpy.model import MLP
 from lowlevel_numpy.optimizers import make_optimizer
-from shared.batching import epoch_batches, n_batches
+from lowlevel_numpy.replicas import Replicas
+from shared.batching import Shard, epoch_batches, n_batches
 from shared.callbacks import Callback, CallbackList
 from shared.checkpoint import Checkpoint, CheckpointFile, pairs
 from shared.contract import check_batch
@@ -59,13 +63,16 @@ class NumpyTier:
         self.model_spec, self.train_spec, self.dtype = model_spec, train_spec, train_spec.dtype
         self.xp = array_module(train_spec.device)
         self.device = self.xp.__name__  # "numpy", or "cupy" on a GPU
+        # Data parallel: this process is one of the replicas of an MPI run (None: it is alone).
+        self.replicas = Replicas(train_spec.replicas, self.xp) if train_spec.replicas > 1 else None
+        self.chief = self.replicas is None or self.replicas.rank == 0  # the one that writes
         # Copies: training updates the weights in place and must not touch the caller's arrays.
         on_device = [
             (self.xp.array(W, self.dtype), self.xp.array(b, self.dtype)) for W, b in params
         ]
-        self.model = MLP(
-            model_spec, on_device, dropout=train_spec.dropout, l2=train_spec.l2, xp=self.xp
-        )
+        # Each of N replicas carries 1/N of the L2 term: their summed gradients carry it once.
+        l2 = train_spec.l2 / train_spec.replicas
+        self.model = MLP(model_spec, on_device, dropout=train_spec.dropout, l2=l2, xp=self.xp)
         self.optimizer = make_optimizer(self.model.parameters, train_spec)
         self.epoch = 0  # completed epochs
         self.history = History()
@@ -78,20 +85,27 @@ class NumpyTier:
 
     # -- one step ---------------------------------------------------------------------------
 
-    def train_step(self, x, t) -> tuple[float, int | None]:
+    def train_step(self, x, t, shard: Shard | None = None) -> tuple[float, int | None]:
         """One optimizer step on a batch already on the device: ``x (n, n_inputs)`` and targets
         ``t (n, n_outputs)`` (one-hot labels, or a regressor's standardized numbers). Returns
         the batch's loss and how many samples the forward pass got right (the training accuracy,
-        counted as Keras counts it: before the update; None for a regressor)."""
+        counted as Keras counts it: before the update; None for a regressor).
+
+        A data-parallel replica passes its ``shard``: ``x`` and ``t`` are then its rows of the
+        batch, and the loss, the gradients and the count are summed over the replicas before
+        the update (``lowlevel_numpy.replicas``)."""
         model, spec = self.model, self.train_spec
         # Dropout masks come from a stream keyed by the step: a resumed run draws the same ones.
         rng = stream(spec.seed, "dropout", self.step) if spec.dropout else None
-        z = model.forward(x, rng)  # logits (a regressor's predictions)
-        loss, dz = model.loss(z, t)  # data loss + L2, and dL/dz
+        n = len(x) if shard is None else shard.batch_rows  # the rows the loss is the mean over
+        z = model.forward(x, rng, shard)  # logits (a regressor's predictions)
+        loss, dz = model.loss(z, t, n)  # data loss + L2, and dL/dz
         correct = None
         if not self.model_spec.is_regression:
             correct = int((z.argmax(axis=1) == t.argmax(axis=1)).sum())
         grads = model.backward(dz)  # dL/dW, dL/db of every layer
+        if self.replicas is not None:  # this replica's share of each: summed over all of them
+            loss, correct = self.replicas.sum(grads, float(loss), correct)
         self.optimizer.apply_update(model.parameters, grads)
         return float(loss), correct
 
@@ -102,6 +116,10 @@ class NumpyTier:
         x, y = np.asarray(x), np.asarray(y)
         check_batch(x, y, self.model_spec, self.dtype)
         t = training_targets(y, self.model_spec, self.dtype)
+        if self.replicas is not None:  # every replica is given the whole batch, and takes its rows
+            mine = self.replicas.shard(len(x))
+            x, t = x[mine.rows], t[mine.rows]
+            return self.train_step(self.xp.asarray(x), self.xp.asarray(t), mine)[0]
         loss, _ = self.train_step(self.xp.asarray(x), self.xp.asarray(t))
         return loss
 
@@ -139,12 +157,16 @@ class NumpyTier:
             start = time.perf_counter()
             losses, sizes, right = [], [], []  # right: a classifier's count, batch by batch
             for batch, rows in enumerate(epoch_batches(n, spec.batch_size, spec.seed, self.epoch)):
+                mine = None  # data parallel: this replica's share of the batch's rows
+                if self.replicas is not None:
+                    mine = self.replicas.shard(len(rows))
+                    rows = rows[mine.rows]
                 rows = self.xp.asarray(rows)
                 x_batch, t_batch = x[rows], t[rows]
-                loss, batch_correct = self.train_step(x_batch, t_batch)
+                loss, batch_correct = self.train_step(x_batch, t_batch, mine)
                 loss = check_finite(loss, self.name, spec.lr, self.epoch + 1, batch + 1, steps)
                 losses.append(loss)
-                sizes.append(len(rows))
+                sizes.append(len(rows) if mine is None else mine.batch_rows)
                 if batch_correct is not None:
                     right.append(batch_correct)
                 hooks.batch_end(batch, loss)
@@ -163,7 +185,7 @@ class NumpyTier:
             if self.early_stopping is not None:  # keeps the best weights; may end the loop
                 self.early_stopping.update(self.epoch, val_loss, self.get_params)
             hooks.epoch_end(record)
-            if checkpoint_file is not None:
+            if checkpoint_file is not None and self.chief:  # replicas: the first one saves
                 checkpoint_file.save(self.checkpoint())
 
         stopper = self.early_stopping

@@ -89,6 +89,7 @@ class TFTier:
         self.model_spec, self.train_spec, self.dtype = model_spec, train_spec, train_spec.dtype
         self.mode = mode
         self.device = device_name(train_spec.device)
+        self.chief = True
         params = [(np.asarray(W, self.dtype), np.asarray(b, self.dtype)) for W, b in params]
         with self._context():
             self.model, self.optimizer = self._build(model_spec, train_spec, params)

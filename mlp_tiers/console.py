@@ -124,7 +124,8 @@ def describe_run(
             f"lr {train.lr:g}, batch {train.batch_size}, {train.epochs} epoch"
             f"{'s' if train.epochs != 1 else ''}"
             f"{', ' + ', '.join(extras) if extras else ''} · {train.dtype} on {train.device}"
-            f"{f', {threads} thread' + ('s' if threads != 1 else '') if threads else ''} · "
+            f"{f', {threads} thread' + ('s' if threads != 1 else '') if threads else ''}"
+            f"{f', {train.replicas} replicas' if train.replicas > 1 else ''} · "
             f"seed {train.seed}"
         ),
     )

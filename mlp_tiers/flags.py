@@ -77,6 +77,8 @@ FLAGS: dict[str, tuple[str, str, Callable[[str], Any], str]] = {
     "--seed": ("train", "seed", int, "seed of initial weights, batch order and dropout (0)"),
     "--dtype": ("train", "dtype", str, "float32 or float64 (float32)"),
     "--device": ("train", "device", str, "cpu, gpu or auto (cpu)"),
+    "--replicas": ("train", "replicas", int,
+                   "data-parallel replicas, each a share of every batch (1; docs/distributed.md)"),
 }  # fmt: skip
 
 

@@ -151,6 +151,8 @@ class Outcome:
     # The final training state, kept by compare (which writes no run folder per tier) so that
     # predict, evaluate and --resume can use each tier's model.
     checkpoint: Checkpoint | None = None
+    # False for a data-parallel replica but the first, which trains and evaluates nothing.
+    chief: bool = True
 
 
 def train_and_evaluate(
@@ -166,6 +168,9 @@ def train_and_evaluate(
     before it trains (the command line says there which device ``auto`` chose)."""
     options = dict(options or {})
     tier = build_tier(name, run, **options)
+    if not tier.chief:  # a data-parallel replica but the first: it trains, the first one writes
+        tier.fit(run.data)
+        return Outcome(name, tier.history, {}, options=options, chief=False)
     if on_built is not None:
         on_built(tier)
     if out is None:

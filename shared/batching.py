@@ -6,6 +6,8 @@ epoch ``k`` of every tier sees the same samples in the same batches. The order d
 would have drawn.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from shared.seeding import stream
@@ -33,3 +35,28 @@ def epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> list[np.nda
 def n_batches(n: int, batch_size: int) -> int:
     """How many batches ``epoch_batches`` yields: ``ceil(n / batch_size)``."""
     return -(-n // batch_size)
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One data-parallel replica's share of a batch: its rows ``start:stop`` of ``batch_rows``."""
+
+    start: int
+    stop: int
+    batch_rows: int
+
+    @property
+    def rows(self) -> slice:
+        return slice(self.start, self.stop)
+
+
+def shard(batch_rows: int, replicas: int, replica: int) -> Shard:
+    """The rows of a batch of ``batch_rows`` that ``replica`` (from 0) of ``replicas`` takes:
+    contiguous, the shares as even as they can be, the first ``batch_rows % replicas`` replicas
+    one row more (``np.array_split``'s split). A replica may get no rows of a short last batch;
+    it then adds nothing to the sums."""
+    if not 0 <= replica < replicas:
+        raise ValueError(f"replica {replica} is not one of 0 .. {replicas - 1}")
+    share, extra = divmod(batch_rows, replicas)
+    start = replica * share + min(replica, extra)
+    return Shard(start, start + share + (replica < extra), batch_rows)

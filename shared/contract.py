@@ -41,6 +41,9 @@ class Tier(Protocol):
     device: str
     epoch: int  # completed epochs
     history: History
+    # False on every data-parallel replica but the first (``TrainSpec.replicas``): such a
+    # replica trains, and the tools write and print nothing for it.
+    chief: bool
 
     def __init__(self, model_spec: ModelSpec, train_spec: TrainSpec, params: Params) -> None: ...
 

@@ -5,7 +5,7 @@ Three frozen dataclasses, validated on construction, so a spec that exists is a 
 - ``ModelSpec``: the network (input and output widths, hidden sizes, activation, output and loss,
   initializer).
 - ``TrainSpec``: the optimizer and its hyper-parameters, regularization, batch size, epochs, early
-  stopping, seed, dtype and device.
+  stopping, seed, dtype, device and data-parallel replicas.
 - ``DataSpec``: which dataset, and how it is split.
 
 A ``RunConfig`` bundles them and is loaded from a TOML file (sections ``[data]``, ``[model]``,
@@ -59,6 +59,9 @@ def _integer(name: str, value: Any, minimum: int, maximum: int | None = None) ->
 # Seeds reach NumPy (any size), scikit-learn's splits (32 bits) and TensorFlow's stateless random
 # ops (signed 64 bits): one range that all of them take.
 MAX_SEED = 2**32 - 1
+# Data-parallel replicas (processes or devices); more than any machine here holds, and few enough
+# that a typing mistake (--replicas 1000000) is refused before anything starts.
+MAX_REPLICAS = 1024
 
 
 def _number(
@@ -194,6 +197,9 @@ class TrainSpec:
         seed: seeds initial weights, batch order and dropout masks.
         dtype: ``float32`` or ``float64``.
         device: ``cpu``, ``gpu``, or ``auto`` (a GPU when one is usable, else the CPU).
+        replicas: data-parallel replicas (``docs/distributed.md``): each takes its share of
+            every batch of ``batch_size`` rows, and their gradients are summed into one update,
+            the update one replica takes on the whole batch (up to the order of a sum).
     """
 
     optimizer: str = "adam"
@@ -211,6 +217,7 @@ class TrainSpec:
     seed: int = 0
     dtype: str = "float32"
     device: str = "cpu"
+    replicas: int = 1
 
     def __post_init__(self) -> None:
         _choice("optimizer", self.optimizer, OPTIMIZERS)
@@ -232,6 +239,12 @@ class TrainSpec:
         _integer("seed", self.seed, 0, MAX_SEED)
         _choice("dtype", self.dtype, DTYPES)
         _choice("device", self.device, DEVICES)
+        _integer("replicas", self.replicas, 1, MAX_REPLICAS)
+        if self.replicas > self.batch_size:
+            raise SpecError(
+                f"replicas ({self.replicas}) must not exceed batch_size ({self.batch_size}): "
+                f"each replica takes its share of every batch's rows"
+            )
         for name in ("lr", "momentum", "beta1", "beta2", "rho", "eps", "l2", "dropout"):
             object.__setattr__(self, name, float(getattr(self, name)))
 

@@ -66,6 +66,8 @@ def _run_training(
             tier, run, callbacks, out=None if args.no_save else args.out, options=options,
             on_built=announce,
         )  # fmt: skip
+    if not outcome.chief:  # a data-parallel replica but the first, which says it all
+        return 0
     history = outcome.history
     if history.stopped_epoch is not None:
         console.print(

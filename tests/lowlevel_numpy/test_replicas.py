@@ -1,0 +1,121 @@
+"""The NumPy tier data parallel over MPI processes (``lowlevel_numpy.replicas``): N replicas take
+the step one process takes, up to the order of the all-reduce's sum."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mlp_tiers.runner import build_tier, prepare_run
+from shared.errors import SpecError
+from shared.spec import config_from_dict
+
+HERE = Path(__file__).parent
+MPIEXEC = Path(sys.executable).with_name("mpiexec")
+
+pytestmark = pytest.mark.skipif(
+    not MPIEXEC.is_file() or not __import__("shared.packages").packages.installed("mpi4py"),
+    reason="needs mpi4py and an mpiexec beside this Python (pip install -e '.[mpi]')",
+)
+
+# digits: 1,222 training rows, so a batch of 30 leaves a short last batch of 22; with 4 replicas
+# the shares of a full batch are 8, 8, 7, 7 and do not divide evenly either.
+SPECS = [
+    {"optimizer": optimizer, **regularized}
+    for optimizer in ("sgd", "adam")
+    for regularized in ({}, {"dropout": 0.2, "l2": 1e-3})
+]
+
+
+def config(replicas: int, train: dict) -> dict:
+    return {
+        "data": {"name": "digits"},
+        "model": {"hidden": [32, 16]},
+        "train": {"dtype": "float64", "epochs": 2, "batch_size": 30, "replicas": replicas,
+                  **train},
+    }  # fmt: skip
+
+
+def mpi_weights(tmp_path: Path, replicas: int, specs: list[dict]) -> dict:
+    request, out = tmp_path / f"request-{replicas}.json", tmp_path / f"weights-{replicas}.npz"
+    request.write_text(json.dumps([config(replicas, train) for train in specs]))
+    command = [str(MPIEXEC), "-n", str(replicas), sys.executable, str(HERE / "mpi_train.py"),
+               str(request), str(out)]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600,
+                          env={**__import__("os").environ, "OPENBLAS_NUM_THREADS": "1"})  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return dict(np.load(out))
+
+
+def one_process(train: dict):
+    run = prepare_run(config_from_dict(config(1, train)))
+    tier = build_tier("numpy", run)
+    tier.fit(run.data)
+    return tier
+
+
+def normwise(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
+
+@pytest.mark.parametrize("replicas", [2, 4])
+def test_replicas_take_the_step_of_one_process_over_two_epochs(tmp_path, replicas):
+    weights = mpi_weights(tmp_path, replicas, SPECS)
+    for index, train in enumerate(SPECS):
+        tier = one_process(train)
+        assert int(weights[f"{index}/step"]) == tier.step == 2 * 41  # 40 batches of 30, one of 22
+        for layer, (W, b) in enumerate(tier.get_params()):
+            for name, expected in ((f"W{layer}", W), (f"b{layer}", b)):
+                error = normwise(weights[f"{index}/{name}"], expected)
+                # the stated tolerance (docs/distributed.md); measured about 3e-16
+                assert error < 1e-13, (train, name, error)
+
+
+def test_a_mistake_in_the_loss_scaling_is_far_outside_the_tolerance(tmp_path, monkeypatch):
+    """The equality is a real check: a replica that averages over its own rows instead of the
+    batch's (the trap of a per-replica mean) ends 1e-2 or more away, not 1e-13."""
+    # A planted mistake: each replica's share of the batch believed to be the whole batch.
+    source = (HERE.parents[1] / "lowlevel_numpy" / "tier.py").read_text()
+    planted = source.replace("n = len(x) if shard is None else shard.batch_rows", "n = len(x)")
+    assert planted != source
+    copy = tmp_path / "project"
+    shutil.copytree(HERE.parents[1], copy, ignore=shutil.ignore_patterns(
+        ".venv*", ".git", "runs", "*.egg-info", ".hypothesis", "__pycache__", "notebooks", "docs"))  # fmt: skip
+    (copy / "lowlevel_numpy" / "tier.py").write_text(planted)
+    monkeypatch.setattr(sys.modules[__name__], "HERE", copy / "tests" / "lowlevel_numpy")
+    weights = mpi_weights(tmp_path, 2, SPECS[:1])
+    tier = one_process(SPECS[0])
+    assert normwise(weights["0/W0"], tier.get_params()[0][0]) > 1e-2
+
+
+def test_replicas_without_mpi_processes_say_how_to_start_them():
+    with pytest.raises(SpecError, match=r"needs 2 MPI processes, and this run has 1; start it as "
+                       r"mpiexec -n 2 python -m lowlevel_numpy.train --replicas 2"):  # fmt: skip
+        build_tier("numpy", prepare_run(config_from_dict(config(2, {}))))
+
+
+def test_the_train_script_under_mpiexec_writes_one_run_folder_equal_to_one_process(tmp_path):
+    flags = ["--dataset", "digits", "--hidden", "32", "--epochs", "2", "--batch-size", "25",
+             "--dtype", "float64", "--dropout", "0.1"]  # fmt: skip
+    env = {**__import__("os").environ, "OPENBLAS_NUM_THREADS": "1", "COLUMNS": "120"}
+    script = [sys.executable, "-m", "lowlevel_numpy.train"]
+    done = subprocess.run(
+        [str(MPIEXEC), "-n", "2", *script, *flags, "--replicas", "2", "--out", str(tmp_path / "two")],
+        capture_output=True, text=True, timeout=600, env=env, cwd=HERE.parents[1],
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("run folder:") == 1  # the first replica speaks for all of them
+    assert "2 replicas" in done.stdout
+    single = subprocess.run([*script, *flags, "--out", str(tmp_path / "one")], capture_output=True,
+                            text=True, timeout=600, env=env, cwd=HERE.parents[1])  # fmt: skip
+    assert single.returncode == 0, single.stderr[-2000:]
+    (two,), (one,) = (list((tmp_path / name).iterdir()) for name in ("two", "one"))
+    a, b = np.load(two / "checkpoint.npz"), np.load(one / "checkpoint.npz")
+    kernels = [key for key in b.files if key.startswith("params/") and key.endswith("/W")]
+    assert kernels
+    for key in kernels:
+        assert normwise(a[key], b[key]) < 1e-13, key
