@@ -55,7 +55,9 @@ class Replicas:
         """This replica's rows of a batch of ``batch_rows``."""
         return shard(batch_rows, self.count, self.rank)
 
-    def sum(self, grads: list, loss: float, correct: int | None) -> tuple[float, int | None]:
+    def sum(
+        self, grads: list, loss: np.ndarray, correct: int | None
+    ) -> tuple[np.ndarray, int | None]:
         """Sum ``grads`` (in place), ``loss`` and ``correct`` over every replica.
 
         The gradients travel in one contiguous buffer, one ``Allreduce`` for all of them; the
@@ -68,6 +70,6 @@ class Replicas:
         for g in grads:
             g[...] = self.xp.asarray(buffer[offset : offset + g.size].reshape(g.shape))
             offset += g.size
-        scalars = np.array([loss, -1.0 if correct is None else correct], dtype=np.float64)
+        scalars = np.array([float(loss), -1 if correct is None else correct], dtype=np.float64)
         self.comm.Allreduce(self.MPI.IN_PLACE, scalars, op=self.MPI.SUM)
-        return float(scalars[0]), None if correct is None else int(scalars[1])
+        return np.asarray(scalars[0]), None if correct is None else int(scalars[1])

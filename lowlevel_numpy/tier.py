@@ -105,7 +105,7 @@ class NumpyTier:
             correct = int((z.argmax(axis=1) == t.argmax(axis=1)).sum())
         grads = model.backward(dz)  # dL/dW, dL/db of every layer
         if self.replicas is not None:  # this replica's share of each: summed over all of them
-            loss, correct = self.replicas.sum(grads, float(loss), correct)
+            loss, correct = self.replicas.sum(grads, loss, correct)
         self.optimizer.apply_update(model.parameters, grads)
         return float(loss), correct
 
