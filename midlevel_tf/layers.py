@@ -27,7 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.keras_setup import import_keras
-from midlevel_tf.nn import dropout
+from midlevel_tf.nn import Rows, dropout
 from midlevel_tf.runtime import tf
 from shared.init import Params
 from shared.spec import ModelSpec, TrainSpec
@@ -58,30 +58,47 @@ class LayersModel:
             self.dense.append(layer)
         if spec.loss == "cross_entropy":
             self.data_loss = keras.losses.CategoricalCrossentropy(from_logits=True, dtype=dtype)
+            # A data-parallel replica's share: the sum over its rows (divided by the batch's).
+            self.summed_loss = keras.losses.CategoricalCrossentropy(
+                from_logits=True, reduction="sum", dtype=dtype
+            )
         else:
             self.data_loss = keras.losses.MeanSquaredError(dtype=dtype)
+            self.summed_loss = keras.losses.MeanSquaredError(reduction="sum", dtype=dtype)
         self.parameters = [v for layer in self.dense for v in (layer.kernel, layer.bias)]
 
     def pairs(self) -> list[tuple[Any, Any]]:
         return [(layer.kernel, layer.bias) for layer in self.dense]
 
-    def forward(self, x: tf.Tensor, seed: tf.Tensor | None = None) -> tf.Tensor:
-        """The logits ``z``: each layer called on the last one's output (dropout with a seed)."""
+    def forward(
+        self, x: tf.Tensor, seed: tf.Tensor | None = None, rows: Rows | None = None
+    ) -> tf.Tensor:
+        """The logits ``z``: each layer called on the last one's output (dropout with a seed;
+        a data-parallel replica says which ``rows`` of the batch ``x`` holds)."""
         a = x
         for index, layer in enumerate(self.dense[:-1]):
             a = layer(a)
             if seed is not None and self.rate:
-                a = dropout(a, self.rate, seed, index)
+                a = dropout(a, self.rate, seed, index, rows)
         return self.dense[-1](a)
 
     def output(self, z: tf.Tensor) -> tf.Tensor:
         return keras.activations.softmax(z) if self.spec.output == "softmax" else z
 
-    def loss(self, z: tf.Tensor, t: tf.Tensor) -> tf.Tensor:
-        """The Keras loss object (``from_logits`` for cross-entropy) plus the layers' L2 losses."""
-        loss = self.data_loss(t, z if self.spec.loss == "cross_entropy" else self.output(z))
+    def loss(self, z: tf.Tensor, t: tf.Tensor, n: tf.Tensor | None = None) -> tf.Tensor:
+        """The Keras loss object (``from_logits`` for cross-entropy) plus the layers' L2 losses.
+        A data-parallel replica passes the batch's row count ``n`` and gets its share, as in
+        ``midlevel_tf.nn.NnModel.loss``."""
+        predicted = z if self.spec.loss == "cross_entropy" else self.output(z)
+        if n is None:
+            loss = self.data_loss(t, predicted)
+        else:
+            loss = self.summed_loss(t, predicted) / tf.cast(n, predicted.dtype)
         penalties = [penalty for layer in self.dense for penalty in layer.losses]
-        return loss + tf.add_n(penalties) if penalties else loss
+        if not penalties:
+            return loss
+        penalty = tf.add_n(penalties)
+        return loss + (penalty if n is None else tf.nn.scale_regularization_loss(penalty))
 
     def predict_proba(self, x: tf.Tensor) -> tf.Tensor:
         """Predictions, dropout off: class probabilities for a softmax output."""

@@ -10,11 +10,15 @@ float32 means IEEE float32 here as in every tier.
   atomics are not, so a run placed on a GPU turns on ``enable_op_determinism()``. It stays off on
   the CPU because it is process-wide and Keras turns XLA off under it (``jit_compile=True`` would
   be ignored by the Keras tier in the same process).
+- **Replicas**: ``replica_strategy`` (``adapters.tf_distribute``) for ``--replicas N``: a
+  ``MirroredStrategy`` over this machine's devices, or a ``MultiWorkerMirroredStrategy`` over
+  the workers of ``TF_CONFIG`` (``docs/distributed.md``).
 """
 
 from __future__ import annotations
 
 from adapters.tensorflow_setup import import_tensorflow
+from adapters.tf_distribute import is_chief, replica_strategy
 from shared.errors import DeviceError
 
 tf = import_tensorflow()
@@ -32,3 +36,6 @@ def device_name(device: str) -> str:
         tf.config.experimental.enable_op_determinism()
         return "/GPU:0"
     return "/CPU:0"
+
+
+__all__ = ["device_name", "is_chief", "replica_strategy", "tf"]

@@ -15,6 +15,10 @@ A training step, in both flavours (``TFTier.train_step``):
 - ``eager``: op by op, as written; the slowest, and the easiest to step through in a debugger;
 - ``jit``: ``tf.function(jit_compile=True)``: XLA compiles the graph and fuses its ops.
 
+With ``--replicas N`` the step is ``replicated_step``: a ``tf.distribute`` strategy runs the
+same forward and backward pass on N replicas, each on its rows of the batch, and sums their
+gradients before one update of every copy of the weights (``docs/distributed.md``).
+
 ``fit`` is the NumPy tier's loop written again around this step: the same lines, but for the
 ones that name TensorFlow. A faster loop, several steps per call into TensorFlow, is the variant
 ``steps16`` (``midlevel_tf.multistep``), which ``mlp-tiers bench`` times beside this one.
@@ -31,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from midlevel_tf import multistep
-from midlevel_tf.runtime import device_name, tf
+from midlevel_tf.runtime import device_name, is_chief, replica_strategy, tf
 from shared.batching import epoch_batches, n_batches
 from shared.callbacks import Callback, CallbackList
 from shared.checkpoint import Checkpoint, CheckpointFile, pairs
@@ -70,6 +74,9 @@ class TFTier:
     """
 
     name = "tf"
+    # With replicas: whether the flavour's optimizer sums the replicas' gradients itself when
+    # each replica applies its own (Keras's does), or is handed their sum (ours).
+    optimizer_sums_replicas = False
 
     def __init__(
         self,
@@ -89,7 +96,16 @@ class TFTier:
         self.model_spec, self.train_spec, self.dtype = model_spec, train_spec, train_spec.dtype
         self.mode = mode
         self.device = device_name(train_spec.device)
-        self.chief = True
+        # Data parallel: a tf.distribute strategy over the replicas (None: one device).
+        self.strategy = None
+        if train_spec.replicas > 1:
+            if steps_per_call > 1:
+                raise SpecError(
+                    "--replicas runs one step per call into TensorFlow; the variants with "
+                    "several steps per call (steps16) take no replicas"
+                )
+            self.strategy = replica_strategy(train_spec.replicas, train_spec.device)
+        self.chief = self.strategy is None or is_chief(self.strategy)  # the one that writes
         params = [(np.asarray(W, self.dtype), np.asarray(b, self.dtype)) for W, b in params]
         with self._context():
             self.model, self.optimizer = self._build(model_spec, train_spec, params)
@@ -102,7 +118,8 @@ class TFTier:
         x_spec = tf.TensorSpec([None, model_spec.n_inputs], dtype)
         t_spec = tf.TensorSpec([None, model_spec.n_outputs], dtype)
         # The signatures let the partial last batch reuse the traced graph instead of retracing.
-        self.train_step = self._compile(self.train_step, [x_spec, t_spec])  # type: ignore[method-assign]
+        step = self.train_step if self.strategy is None else self.replicated_step
+        self.train_step = self._compile(step, [x_spec, t_spec])  # type: ignore[method-assign]
         self._compiled_predict = self._compile(self.model.predict_proba, [x_spec])
         if steps_per_call > 1:  # the variant steps16: the faster loop of midlevel_tf.multistep
             self._several_steps = self._compile(partial(multistep.train_steps, self), None)
@@ -124,7 +141,11 @@ class TFTier:
 
     def _context(self) -> AbstractContextManager:
         """Where (and, for Keras objects, with which float type) every TensorFlow call runs."""
-        return tf.device(self.device)
+        return self._placement()
+
+    def _placement(self) -> AbstractContextManager:
+        """The run's device, or the replicas' strategy: its variables are mirrored on each."""
+        return tf.device(self.device) if self.strategy is None else self.strategy.scope()
 
     def _compile(self, fn: Callable, signature: list[tf.TensorSpec] | None) -> Callable:
         """``fn`` as ``mode`` runs it, called on the run's device (``_context``)."""
@@ -163,6 +184,40 @@ class TFTier:
             return loss, None
         right = tf.equal(tf.argmax(z, axis=1), tf.argmax(t, axis=1))
         return loss, tf.reduce_sum(tf.cast(right, tf.int32))
+
+    def replicated_step(self, x: tf.Tensor, t: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor | None]:
+        """``train_step`` data parallel, on the whole batch ``x, t``: each replica of
+        ``self.strategy`` takes its rows, computes its share of the batch's loss and the
+        gradients of that share; the sums over the replicas (an all-reduce) update the weights,
+        every replica's copy alike."""
+        strategy, n = self.strategy, tf.shape(x)[0]
+        assert strategy is not None  # this step is compiled only for a replicated run
+        seed = None
+        if self.train_spec.dropout:  # as in train_step: the whole batch's masks, by the step
+            seed = tf.stack([self._seed, tf.convert_to_tensor(self.optimizer.iterations)])
+
+        def on_replica(x: tf.Tensor, t: tf.Tensor) -> tuple[Any, ...]:
+            replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+            start, stop = shard_bounds(n, strategy.num_replicas_in_sync, replica)
+            x, t = x[start:stop], t[start:stop]  # this replica's rows of the batch
+            with tf.GradientTape() as tape:
+                z = self.model.forward(x, seed, (start, stop, n))
+                loss = self.model.loss(z, t, n)  # the rows' sum over n, 1/N of the L2 term
+            grads = tape.gradient(loss, self.model.parameters)
+            right = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(z, 1), tf.argmax(t, 1)), tf.int32))
+            if self.optimizer_sums_replicas:  # Keras's optimizer: it all-reduces the gradients
+                self.apply_update(self.model.parameters, grads)
+                return loss, right, []
+            return loss, right, grads
+
+        losses, right, grads = strategy.run(on_replica, args=(x, t))
+        loss = strategy.reduce("SUM", losses, axis=None)  # the all-reduce: sums over replicas
+        if grads:  # our optimizer (tf-nn): the sum of the gradients is ours to take
+            grads = [strategy.reduce("SUM", g, axis=None) for g in grads]
+            self.apply_update(self.model.parameters, grads)  # every replica's copy, alike
+        if self.model_spec.is_regression:
+            return loss, None
+        return loss, strategy.reduce("SUM", right, axis=None)
 
     def train_on_batch(self, x: np.ndarray, y: np.ndarray) -> float:
         """``train_step`` on host arrays ``x (n, n_inputs)`` and labels ``y (n,)`` (a
@@ -237,7 +292,7 @@ class TFTier:
             if self.early_stopping is not None:  # keeps the best weights; may end the loop
                 self.early_stopping.update(self.epoch, val_loss, self.get_params)
             hooks.epoch_end(record)
-            if checkpoint_file is not None:
+            if checkpoint_file is not None and self.chief:  # workers: the first one saves
                 checkpoint_file.save(self.checkpoint())
 
         stopper = self.early_stopping
@@ -300,6 +355,14 @@ class TFTier:
         self.epoch, self.history, self.early_stopping = resumed_state(checkpoint, self.train_spec)
 
 
+def shard_bounds(n: tf.Tensor, replicas: int, replica: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """``start, stop`` of ``replica``'s rows of a batch of ``n``: ``shared.batching.shard`` as
+    TensorFlow ops, contiguous, the first ``n % replicas`` replicas one row more."""
+    share, extra = n // replicas, n % replicas
+    start = replica * share + tf.minimum(replica, extra)
+    return start, start + share + tf.cast(replica < extra, n.dtype)
+
+
 class TFNnTier(TFTier):
     """``tf-nn``: ``tf.Variable``s, ``tf.nn`` ops, optimizers written with TensorFlow ops."""
 
@@ -325,6 +388,7 @@ class TFLayersTier(TFTier):
     """``tf-layers``: Keras ``Dense`` layers, loss and optimizer in a ``GradientTape`` loop."""
 
     name = "tf-layers"
+    optimizer_sums_replicas = True
 
     def _build(
         self, model_spec: ModelSpec, train_spec: TrainSpec, params: Params
@@ -351,5 +415,5 @@ class TFLayersTier(TFTier):
         from adapters.keras_setup import keras_dtype
         from midlevel_tf.layers import keras
 
-        with tf.device(self.device), keras_dtype(keras, self.dtype):
+        with self._placement(), keras_dtype(keras, self.dtype):
             yield
