@@ -10,18 +10,28 @@ Precision, per backend:
   every weight it built.
 - TF32 (10-bit mantissas in float32 matrix products on Ampere and newer GPUs) is off on every
   backend: ``float32`` means IEEE float32 here, as in the other tiers.
+
+Data parallelism (``--replicas N``, ``replica_distribution``): ``keras.distribution.DataParallel``
+on JAX, ``fit`` under a ``tf.distribute.MirroredStrategy`` on TensorFlow; Keras on PyTorch has
+no data-parallel path.
 """
 
 from __future__ import annotations
 
+import os
+import re
+import sys
 from typing import Any
 
 from adapters.keras_setup import import_keras
 from shared.errors import BackendError, DeviceError
 
 
-def load_keras(backend: str, dtype: str) -> Any:
-    """Keras on ``backend``, configured for reproducible runs in ``dtype``."""
+def load_keras(backend: str, dtype: str, replicas: int = 1) -> Any:
+    """Keras on ``backend``, configured for reproducible runs in ``dtype``; on JAX, with at least
+    ``replicas`` devices on the CPU when JAX is started here (``host_devices``)."""
+    if backend == "jax" and replicas > 1:
+        host_devices(replicas)
     keras = import_keras(backend)
     # On TensorFlow, import_keras imported TensorFlow quietly and turned TF32 off.
     if backend == "jax":
@@ -77,3 +87,44 @@ def check_dtypes(model: Any, backend: str, dtype: str) -> None:
             f"Keras's {backend} backend built {', '.join(wrong)} weights for a {dtype} model"
             + (" (jax_enable_x64 is off)" if backend == "jax" else "")
         )
+
+
+# JAX fixes its devices when it starts: on the CPU, this many at least, so that later replicated
+# runs in the same process (the tests, parity) fit in them.
+HOST_DEVICES = 8
+
+
+def host_devices(count: int) -> None:
+    """Ask XLA for ``count`` (at least ``HOST_DEVICES``) CPU devices, unless JAX has started."""
+    if "jax" in sys.modules:
+        return  # too late: replica_distribution says so if there are too few
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_force_host_platform_device_count" not in flags:
+        wanted = max(count, HOST_DEVICES)
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={wanted}".strip()
+
+
+def replica_distribution(keras: Any, backend: str, replicas: int, device: str) -> Any:
+    """What spreads ``fit`` over ``replicas`` data-parallel replicas: a Keras ``DataParallel``
+    distribution on JAX, a ``tf.distribute`` strategy on TensorFlow. Each has ``scope()``."""
+    if backend == "torch":
+        raise BackendError(
+            "Keras on PyTorch has no data-parallel path (keras.distribution runs on JAX only); "
+            "use --backend jax or tensorflow for --replicas, or --replicas 1"
+        )
+    if backend == "tensorflow":
+        from adapters.tf_distribute import replica_strategy
+
+        return replica_strategy(replicas, device)
+    kind = "gpu" if keras_device(backend, device) == "gpu" else "cpu"
+    devices = keras.distribution.list_devices(kind)
+    if len(devices) < replicas:
+        count = re.search(r"host_platform_device_count=(\d+)", os.environ.get("XLA_FLAGS", ""))
+        fix = (
+            f"start the replicated run in a fresh process (JAX has {len(devices)} CPU devices, "
+            f"fixed when it started{' by XLA_FLAGS' if count else ''})"
+            if kind == "cpu"
+            else f"give --replicas {len(devices)} or fewer"
+        )
+        raise DeviceError(f"--replicas {replicas} needs {replicas} {kind} devices; {fix}")
+    return keras.distribution.DataParallel(devices=devices[:replicas])

@@ -47,13 +47,39 @@ from shared.training import check_finite, check_validation
 
 
 def shared_batches(
-    keras: Any, x: np.ndarray, t: np.ndarray, batch_size: int, seed: int, epochs: range
+    keras: Any,
+    x: np.ndarray,
+    t: np.ndarray,
+    batch_size: int,
+    seed: int,
+    epochs: range,
+    replicas: int = 1,
 ) -> tuple[Any, list[Any]]:
-    """What ``fit`` trains on for ``epochs`` (0-based), and the callbacks it needs."""
-    if keras.backend.backend() == "tensorflow":
+    """What ``fit`` trains on for ``epochs`` (0-based), and the callbacks it needs; with
+    ``replicas``, every batch padded for them (``padded_for_replicas``)."""
+    if keras.backend.backend() == "tensorflow" and replicas == 1:
         return tf_dataset(x, t, batch_size, seed, epochs), []
-    batches = make_batches(keras, x, t, batch_size, seed)
+    batches = make_batches(keras, x, t, batch_size, seed, replicas)
     return batches, [make_epoch_setter(keras, batches)]
+
+
+def padded_for_replicas(
+    x: np.ndarray, t: np.ndarray, replicas: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A batch of ``n`` rows made ready for ``replicas`` even shards: padded with rows of zeros
+    to ``m``, the next multiple of ``replicas``, and each row's sample weight: ``m / n`` for a
+    real row, 0 for a padded one.
+
+    Keras splits a batch into even shards only (on JAX it refuses any other), and averages a
+    loss over all the rows it is given, padding included: over ``m``. The weights turn that
+    mean back into the one-device mean, ``sum(w * loss) / m = sum(loss of real rows) / n``, on
+    every backend, and keep the padding out of the accuracy."""
+    n = len(x)
+    m = -(-n // replicas) * replicas
+    weights = np.zeros(m, dtype=x.dtype)
+    weights[:n] = m / n
+    pad = [(0, m - n), (0, 0)]
+    return np.pad(x, pad), np.pad(t, pad), weights
 
 
 def tf_dataset(x: np.ndarray, t: np.ndarray, batch_size: int, seed: int, epochs: range) -> Any:
@@ -69,9 +95,12 @@ def tf_dataset(x: np.ndarray, t: np.ndarray, batch_size: int, seed: int, epochs:
     )
 
 
-def make_batches(keras: Any, x: np.ndarray, t: np.ndarray, batch_size: int, seed: int) -> Any:
+def make_batches(
+    keras: Any, x: np.ndarray, t: np.ndarray, batch_size: int, seed: int, replicas: int = 1
+) -> Any:
     class SharedBatches(keras.utils.PyDataset):
-        """Batches of ``(x, t)`` in the shared order for the current epoch."""
+        """Batches of ``(x, t)`` in the shared order for the current epoch (with replicas,
+        ``(x, t, sample_weight)``, padded for them)."""
 
         def __init__(self) -> None:
             super().__init__(workers=1, use_multiprocessing=False)
@@ -85,8 +114,10 @@ def make_batches(keras: Any, x: np.ndarray, t: np.ndarray, batch_size: int, seed
         def __len__(self) -> int:
             return len(self._rows)
 
-        def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        def __getitem__(self, index: int) -> tuple[np.ndarray, ...]:
             rows = self._rows[index]
+            if replicas > 1:
+                return padded_for_replicas(x[rows], t[rows], replicas)
             return x[rows], t[rows]
 
     return SharedBatches()
@@ -117,10 +148,11 @@ def steps_per_execution(steps: int, backend: str, most: int = 16) -> int:
     return max(k for k in range(1, min(most, steps) + 1) if steps % k == 0)
 
 
-def use_steps_per_execution(model: Any, steps: int, backend: str) -> None:
+def use_steps_per_execution(model: Any, steps: int, backend: str, replicas: int = 1) -> None:
     """Set ``compile()``'s ``steps_per_execution`` for an epoch of ``steps`` steps (retracing
-    the train function only when it changes)."""
-    per_call = steps_per_execution(steps, backend)
+    the train function only when it changes). One step per call for replicas on JAX: Keras
+    3.15's several-step function there misplaces the metrics' shardings."""
+    per_call = 1 if backend == "jax" and replicas > 1 else steps_per_execution(steps, backend)
     if model.steps_per_execution != per_call:
         model.steps_per_execution = per_call
         model.make_train_function(force=True)

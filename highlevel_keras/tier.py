@@ -42,10 +42,11 @@ import numpy as np
 
 from adapters.keras_setup import keras_dtype
 from adapters.tensorflow_setup import quiet_tensorflow_startup
-from highlevel_keras.backend import check_dtypes, keras_device, load_keras
+from highlevel_keras.backend import check_dtypes, keras_device, load_keras, replica_distribution
 from highlevel_keras.support import (
     history_recorder,
     keras_checkpoint,
+    padded_for_replicas,
     restore_keras,
     resumable_early_stopping,
     shared_batches,
@@ -133,9 +134,26 @@ def compile_model(
     else:
         loss = keras.losses.MeanSquaredError()
     metrics = [] if spec.is_regression else [keras.metrics.CategoricalAccuracy(name="accuracy")]
+    # Replicas get batches padded for them, the padding weighed out (padded_for_replicas): the
+    # accuracy must count by those weights too, or it would count the padding.
+    weighted = train.replicas > 1
     model.compile(
-        optimizer=make_optimizer(keras, train), loss=loss, metrics=metrics, jit_compile=jit_compile
-    )
+        optimizer=make_optimizer(keras, train), loss=loss, jit_compile=jit_compile,
+        metrics=[] if weighted else metrics, weighted_metrics=metrics if weighted else None,
+    )  # fmt: skip
+
+
+def replica_note(backend: str, train: TrainSpec) -> str | None:
+    """What a replicated run on ``backend`` does not share with the one-device run, in a line
+    (None: nothing, up to the order of the sums)."""
+    if not train.dropout:
+        return None
+    if backend == "tensorflow":
+        return (
+            "Keras on TensorFlow draws each replica's dropout masks apart, so this run drops "
+            "other units than the one-device run (docs/distributed.md)"
+        )
+    return None  # JAX draws one mask for the global batch, the one-device mask on its rows
 
 
 class KerasTier:
@@ -155,8 +173,15 @@ class KerasTier:
     ) -> None:
         check_params(params, model_spec)
         self.model_spec, self.train_spec, self.dtype = model_spec, train_spec, train_spec.dtype
-        self.keras = keras = load_keras(self.backend, train_spec.dtype)
+        self.keras = keras = load_keras(self.backend, train_spec.dtype, train_spec.replicas)
         self.device = keras_device(self.backend, train_spec.device)
+        # Data parallel: Keras's distribution on JAX, a tf.distribute strategy on TensorFlow.
+        self.distribution, self.replica_note = None, None
+        if train_spec.replicas > 1:
+            self.distribution = replica_distribution(
+                keras, self.backend, train_spec.replicas, train_spec.device
+            )
+            self.replica_note = replica_note(self.backend, train_spec)
         self.chief = True
         self.verbose = verbose
         with self._scope():
@@ -171,7 +196,13 @@ class KerasTier:
 
     @contextmanager
     def _scope(self) -> Iterator[None]:
-        with keras_dtype(self.keras, self.dtype), self.keras.device(self.device):
+        # the replicas' devices, or the run's one device
+        place = (
+            self.keras.device(self.device)
+            if self.distribution is None
+            else self.distribution.scope()
+        )
+        with keras_dtype(self.keras, self.dtype), place:
             yield
 
     @property
@@ -188,8 +219,11 @@ class KerasTier:
         x, y = np.asarray(x), np.asarray(y)
         check_batch(x, y, self.model_spec, self.dtype)
         t = training_targets(y, self.model_spec, self.dtype)
+        weights = None
+        if self.distribution is not None:  # even shards for the replicas, padding weighed out
+            x, t, weights = padded_for_replicas(x, t, self.train_spec.replicas)
         with self._scope():
-            logs = self.model.train_on_batch(x, t, return_dict=True)
+            logs = self.model.train_on_batch(x, t, sample_weight=weights, return_dict=True)
         return float(logs["loss"])
 
     def fit(
@@ -204,11 +238,13 @@ class KerasTier:
         x, t = training_arrays(data, self.model_spec, self.dtype, spec.patience)
         steps = n_batches(len(x), spec.batch_size)
         batches, keras_callbacks = shared_batches(
-            keras, x, t, spec.batch_size, spec.seed, range(self.epoch, spec.epochs)
+            keras, x, t, spec.batch_size, spec.seed, range(self.epoch, spec.epochs), spec.replicas
         )
-        validation = None  # none without validation rows (a fit on every row given)
+        validation: tuple | None = None  # none without validation rows (a fit on all rows)
         if has_validation(data):
             validation = (data.x_val, training_targets(data.y_val, self.model_spec, self.dtype))
+            if self.distribution is not None:  # even shards of the validation batch as well
+                validation = padded_for_replicas(*validation, spec.replicas)
         if self.early_stopping is not None:
             keras_callbacks.append(self.early_stopping)  # before the recorder: restores weights
         keras_callbacks.append(history_recorder(keras, self, callbacks, steps, checkpoint_file))
@@ -216,7 +252,7 @@ class KerasTier:
         if self.epoch < spec.epochs and not stopped:
             with self._scope():
                 # several steps per call into compiled code, now that the epoch's length is known
-                use_steps_per_execution(self.model, steps, self.backend)
+                use_steps_per_execution(self.model, steps, self.backend, spec.replicas)
                 self.model.fit(
                     batches,
                     epochs=spec.epochs,
