@@ -101,7 +101,8 @@ def host_devices(count: int) -> None:
     flags = os.environ.get("XLA_FLAGS", "")
     if "xla_force_host_platform_device_count" not in flags:
         wanted = max(count, HOST_DEVICES)
-        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={wanted}".strip()
+        # first: XLA stops reading at a word without "--" (as in the thread flags of --threads)
+        os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={wanted} {flags}".strip()
 
 
 def replica_distribution(keras: Any, backend: str, replicas: int, device: str) -> Any:

@@ -286,8 +286,12 @@ class KerasTier:
         check_inputs(x, self.model_spec, self.dtype)
         if len(x) == 0:
             return np.empty((0, self.model_spec.n_outputs), dtype=self.dtype)
+        n, batch = len(x), PREDICT_CHUNK
+        if self.distribution is not None:  # even shards: rows of zeros added, and dropped after
+            replicas = self.train_spec.replicas
+            x, batch = padded_for_replicas(x, x, replicas)[0], PREDICT_CHUNK // replicas * replicas
         with self._scope():
-            out = self.model.predict(x, batch_size=PREDICT_CHUNK, verbose=0)
+            out = self.model.predict(x, batch_size=batch, verbose=0)[:n]
             if self.model_spec.loss == "cross_entropy":
                 out = self.keras.ops.convert_to_numpy(self.keras.ops.softmax(out, axis=-1))
         return np.asarray(out)

@@ -283,6 +283,31 @@ def parity_table(results: dict[str, dict[str, Any]], dtype: str, steps: int) -> 
     return table
 
 
+def replica_parity_table(results: dict[str, dict[str, Any]], train: Any, steps: int) -> Table:
+    """Rows are tiers: how each runs data parallel, its worst normwise difference from itself on
+    one device after the first step and over all ``steps``, and the tolerance."""
+    table = Table(
+        title=f"{train.replicas} replicas against one device ({train.dtype}, batch "
+        f"{train.batch_size}): worst normwise difference of the weights / tolerance",
+        title_justify="left",
+    )
+    for column, justify in (("tier", "left"), ("data parallel by", "left"), ("1 step", "right"),
+                            (f"{steps} steps", "right"), ("within", "right")):  # fmt: skip
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for name, result in results.items():
+        limit = _limit(result["tolerance"])
+        cells: list[str | Text] = []
+        for error in (result["steps"][0]["error"], result["error"]):
+            colour = "green" if error <= result["tolerance"]["rtol"] else "red"
+            cells.append(Text.assemble(styled(f"{error:.1e}", colour), f" / {limit}"))
+        bad = result.get("nonfinite")
+        if bad is not None:
+            cells[-1] = styled(str(bad["value"]), "red")
+        within = "yes" if result["within"] else styled("NO", "red")
+        table.add_row(printable(name), result["engine"], *cells, within)
+    return table
+
+
 def parity_findings(results: dict[str, Any], reference_bad: dict[str, Any] | None) -> list[str]:
     """One sentence per entry outside its tolerance: where it first parted from the NumPy tier,
     or where a NaN or an infinity first appeared."""

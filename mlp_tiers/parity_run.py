@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mlp_tiers.parity import (
+    REPLICA_TOLERANCES,
     compare_levels,
     compare_traces,
     expected_tolerance,
@@ -94,8 +95,79 @@ def run_parity(
     return ParityRun(run, len(batches), results, first_nonfinite(reference))
 
 
-def write_report(folder: Path, parity: ParityRun) -> Path:
+def write_report(folder: Path, parity: ParityRun | ReplicaParity) -> Path:
+    """``parity.json`` (against the NumPy tier), or ``replicas.json`` (against one device)."""
     from mlp_tiers.report import write_json
 
-    write_json(folder / "parity.json", parity.to_dict())
-    return folder / "parity.json"
+    path = folder / ("replicas.json" if isinstance(parity, ReplicaParity) else "parity.json")
+    write_json(path, parity.to_dict())
+    return path
+
+
+@dataclasses.dataclass
+class ReplicaParity:
+    """Each entry data parallel against itself on one device (``results``, by entry)."""
+
+    run: Run
+    steps: int
+    results: dict[str, dict[str, Any]]
+
+    @property
+    def failed(self) -> list[str]:
+        return [entry for entry, result in self.results.items() if not result["within"]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """``replicas.json``."""
+        from mlp_tiers.report import machine
+        from shared.packages import versions
+        from shared.spec import to_dict
+
+        spec = self.run.train
+        return {"machine": machine(), "versions": versions(), "replicas": spec.replicas,
+                "dtype": spec.dtype, "data": to_dict(self.run.data_spec),
+                "model": to_dict(self.run.model), "train": to_dict(spec),
+                "tiers": self.results}  # fmt: skip
+
+
+def run_replica_parity(
+    run: Run,
+    entries: dict[str, tuple[str, dict[str, Any]]],
+    steps: int,
+    status: Callable[[str], AbstractContextManager[Any]] = lambda _: nullcontext(),
+) -> ReplicaParity:
+    """Step each of ``entries`` ``steps`` steps on the shared batches twice, from the same
+    weights: with ``run.train.replicas`` data-parallel replicas (in processes of their own,
+    ``mlp_tiers.replicas``) and on one device, and compare the two after every step."""
+    from mlp_tiers.replicas import ENGINES, check_capable, run_replicated
+
+    check_request(entries, steps)
+    for name, _ in entries.values():
+        check_capable(name)
+    spec, data, model = run.train, run.data, run.model
+    n = len(data.y_train)
+    order = [rows for epoch in range(spec.epochs)
+             for rows in epoch_batches(n, spec.batch_size, spec.seed, epoch)]  # fmt: skip
+    batches = [(data.x_train[rows], data.y_train[rows]) for rows in order[:steps]]
+    one = dataclasses.replace(spec, replicas=1)
+    tol = REPLICA_TOLERANCES[spec.dtype]
+    results = {}
+    for entry, (name, options) in entries.items():
+        tracer = trace_in_new_process if TIERS[name].conflicts() else trace
+        with status(f"stepping {entry} on one device ..."):
+            reference = tracer(name, model, one, run.params, batches, options, False)
+        with status(f"stepping {entry} on {spec.replicas} replicas ..."):
+            replicated = run_replicated(
+                name, spec.replicas, trace, name, model, spec, run.params, batches, options, False
+            )
+        per_step = compare_traces(replicated, reference, tol)
+        bad = first_nonfinite(replicated)
+        results[entry] = {
+            "engine": ENGINES[name],
+            "options": options,
+            "steps": per_step,
+            "error": max(step["error"] for step in per_step),
+            "nonfinite": bad,
+            "within": bad is None and all(step["within"] for step in per_step),
+            "tolerance": dataclasses.asdict(tol),
+        }
+    return ReplicaParity(run, len(batches), results)

@@ -250,7 +250,12 @@ def train_in_new_process(
 
 def train_for_comparison(name: str, run: Run, config: RunConfig) -> Outcome:
     """Tier ``name`` trained and evaluated on ``run``, with no run folder of its own: in this
-    process, or in a new one when its Keras backend differs from the one loaded here."""
+    process, or in a new one when its Keras backend differs from the one loaded here; data
+    parallel (``--replicas``), in processes set up for the replicas (``mlp_tiers.replicas``)."""
+    if run.train.replicas > 1:
+        from mlp_tiers.replicas import run_replicated
+
+        return run_replicated(name, run.train.replicas, _train_in_child, name, config, {})
     if TIERS[name].conflicts():
         return train_in_new_process(name, config)
     return train_and_evaluate(name, run, out=None)

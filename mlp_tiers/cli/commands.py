@@ -136,6 +136,8 @@ def parity(args: argparse.Namespace, console: Console) -> int:
     check_request(entries, args.steps)  # before the data loads
     run = prepare_run(config_from_args(args))
     use_threads(args, run.model, run.train)
+    if run.train.replicas > 1:
+        return replica_parity(args, console, run, entries)
     result = run_parity(run, entries, args.steps, console.status)
     console.print(parity_table(result.results, run.train.dtype, result.steps))
     for line in parity_findings(result.results, result.reference_nonfinite):
@@ -145,6 +147,26 @@ def parity(args: argparse.Namespace, console: Console) -> int:
         console.print(f"report: {write_report(folder, result)}")
     if result.failed:
         console.print(f"outside their tolerance: {', '.join(result.failed)}")
+        return 1
+    return 0
+
+
+def replica_parity(args: argparse.Namespace, console: Console, run: Any, entries: Any) -> int:
+    """``parity --replicas N``: each tier data parallel against itself on one device."""
+    from mlp_tiers.console import replica_parity_table
+    from mlp_tiers.parity_run import run_replica_parity, write_report
+    from mlp_tiers.report import new_run_dir
+
+    result = run_replica_parity(run, entries, args.steps, console.status)
+    console.print(replica_parity_table(result.results, run.train, result.steps))
+    if not args.no_save:
+        folder = new_run_dir(args.out, "parity", run.data_spec.name)
+        console.print(f"report: {write_report(folder, result)}")
+    if result.failed:
+        console.print(
+            f"outside the tolerance of {run.train.replicas} replicas against one device: "
+            f"{', '.join(result.failed)}"
+        )
         return 1
     return 0
 

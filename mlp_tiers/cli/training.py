@@ -56,6 +56,9 @@ def _run_training(
             console.print(f"resuming from {args.resume} after epoch {run.resume.epoch}")
         if run.train.device == "auto":
             console.print(f"--device auto: training on {device_of(built)}")
+        note = getattr(built, "replica_note", None)  # what replicas do not share with one device
+        if note:
+            console.print(f"--replicas {run.train.replicas}: {note}")
 
     import numpy as np
 
