@@ -21,6 +21,7 @@ The first replica (rank 0) writes the run folder and prints; the others train si
 
 from __future__ import annotations
 
+import time
 from types import ModuleType
 
 import numpy as np
@@ -44,6 +45,7 @@ class Replicas:
             ) from None
         self.comm, self.MPI, self.xp = MPI.COMM_WORLD, MPI, xp
         self.count, self.rank = count, self.comm.Get_rank()
+        self.seconds = 0.0  # spent in the all-reduce, waiting for the others included (bench)
         if self.comm.Get_size() != count:
             raise SpecError(
                 f"--replicas {count} on the NumPy tier needs {count} MPI processes, and this run "
@@ -65,6 +67,7 @@ class Replicas:
         copied to the host and back: an MPI built with CUDA support could take device arrays.
         """
         buffer = np.concatenate([to_numpy(g).ravel() for g in grads])
+        start = time.perf_counter()
         self.comm.Allreduce(self.MPI.IN_PLACE, buffer, op=self.MPI.SUM)
         offset = 0
         for g in grads:
@@ -72,4 +75,5 @@ class Replicas:
             offset += g.size
         scalars = np.array([float(loss), -1 if correct is None else correct], dtype=np.float64)
         self.comm.Allreduce(self.MPI.IN_PLACE, scalars, op=self.MPI.SUM)
+        self.seconds += time.perf_counter() - start
         return np.asarray(scalars[0]), None if correct is None else int(scalars[1])

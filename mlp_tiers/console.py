@@ -308,6 +308,33 @@ def replica_parity_table(results: dict[str, dict[str, Any]], train: Any, steps: 
     return table
 
 
+def replica_bench_table(rows: list[dict[str, Any]], train: Any) -> Table:
+    """Each tier's median step time on one device and with ``train.replicas`` replicas, their
+    ratio, and the all-reduce's share of the replicated step where it can be timed."""
+    table = Table(
+        title=f"{train.replicas} replicas against one device: median seconds per step of "
+        f"{train.batch_size} rows ({train.dtype})",
+        title_justify="left",
+    )
+    for column, justify in (("tier", "left"), ("data parallel by", "left"),
+                            ("1 device", "right"), (f"{train.replicas} replicas", "right"),
+                            ("ratio", "right"), ("all-reduce share", "right")):  # fmt: skip
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for row in rows:
+        share = row["allreduce_share"]
+        table.add_row(
+            printable(row["tier"]), row["engine"], f"{row['one_device_step_seconds'] * 1e3:.2f} ms",
+            f"{row['replicated_step_seconds'] * 1e3:.2f} ms", f"{row['ratio']:.2f}×",
+            styled("inside the compiled step", "dim") if share is None else f"{share:.0%}",
+        )  # fmt: skip
+    table.caption = (
+        "On a CPU, TensorFlow's and JAX's replicas are logical devices sharing its cores: their "
+        "ratio is what the split, the all-reduce and the coordination cost. The NumPy tier's "
+        "are MPI processes, each free to take a core of its own (docs/distributed.md)."
+    )
+    return table
+
+
 def parity_findings(results: dict[str, Any], reference_bad: dict[str, Any] | None) -> list[str]:
     """One sentence per entry outside its tolerance: where it first parted from the NumPy tier,
     or where a NaN or an infinity first appeared."""

@@ -87,6 +87,8 @@ def bench(args: argparse.Namespace, console: Console) -> int:
     config = dataclasses.replace(config, train=dataclasses.replace(config.train, patience=None))
     threads.check_busy(args.busy)
     run = prepare_run(config)  # checks the spec and the data once, before any entry starts
+    if run.train.replicas > 1:
+        return bench_replicas(args, console, config, run)
     with threads.LoadGenerator(args.busy) as load:  # a shared machine, made on purpose
         if load.processes:
             import time
@@ -95,6 +97,37 @@ def bench(args: argparse.Namespace, console: Console) -> int:
         count = threads.resolve(threads.parse_threads(args.threads), run.model.layer_sizes,
                                 run.train.batch_size)  # fmt: skip
         return bench_rounds(args, console, entries, config, run, count)
+
+
+def bench_replicas(args: argparse.Namespace, console: Console, config: Any, run: Any) -> int:
+    """``bench --replicas N``: each capable tier's step with N replicas and on one device."""
+    from mlp_tiers import bench_replicas as replica_bench
+    from mlp_tiers.console import describe_run, replica_bench_table
+    from mlp_tiers.registry import available_tiers, tier_names
+    from mlp_tiers.replicas import ENGINES
+    from mlp_tiers.report import new_run_dir
+
+    if args.tiers is None:
+        names = [name for name in available_tiers() if name in ENGINES]
+    else:
+        names = tier_names(args.tiers)
+    console.print(describe_run("bench", run.data, run.model, run.train))
+    console.print(
+        f"{len(names)} tiers, {args.repeats} rounds: in each, one run with "
+        f"{run.train.replicas} replicas and one on one device, in processes of their own"
+    )
+
+    def said(name: str, number: int, times: dict) -> None:
+        one, many = times["one"]["step_seconds"], times["replicated"]["step_seconds"]
+        console.print(f"round {number}: {name}: {one * 1e3:.2f} ms a step on one device, "
+                      f"{many * 1e3:.2f} ms with {run.train.replicas} replicas")  # fmt: skip
+
+    result = replica_bench.measure(names, config, args.repeats, said)
+    console.print(replica_bench_table(result.rows, run.train))
+    if not args.no_save:
+        folder = new_run_dir(args.out, "bench", run.data_spec.name)
+        console.print(f"report: {replica_bench.write_report(folder, result, run)}")
+    return 0
 
 
 def bench_rounds(

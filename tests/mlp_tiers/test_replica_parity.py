@@ -90,3 +90,15 @@ def test_compare_with_replicas_trains_each_tier_data_parallel(tmp_path):
     rows = {row["tier"]: row for row in json.loads((folder / "compare.json").read_text())["tiers"]}
     # both data parallel, both the one-device run up to rounding: 1e-15 apart, as on one device
     assert rows["tf-nn"]["params_vs_numpy"] < 1e-13
+
+
+def test_bench_with_replicas_times_one_device_and_the_replicas(tmp_path):
+    done = mlp_tiers(ROOT, "bench", "--replicas", "2", "--tiers", "numpy", "--dataset", "digits",
+                     "--epochs", "3", "--repeats", "1", "--out", str(tmp_path))  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    row = next(line for line in done.stdout.splitlines() if line.startswith("│ numpy "))
+    assert "MPI Allreduce" in row and row.rstrip(" │").endswith("%")
+    (folder,) = tmp_path.iterdir()
+    (result,) = json.loads((folder / "bench-replicas.json").read_text())["tiers"]
+    assert result["replicated_step_seconds"] > 0 and result["one_device_step_seconds"] > 0
+    assert 0 < result["allreduce_share"] < 1  # timed around its Allreduce calls

@@ -1,0 +1,110 @@
+"""``mlp-tiers bench --replicas N``: what data parallelism costs each engine on this machine.
+
+Each capable tier trains the same spec twice, in processes of its own (``mlp_tiers.replicas``):
+with N replicas, and on one device. The table gives both step times, their ratio, and where it
+can be measured, the share of the replicated step spent in the all-reduce (the NumPy tier times
+its ``Allreduce`` calls; TensorFlow and JAX reduce inside the compiled step, where no timer
+reaches). On a CPU, TensorFlow's and JAX's replicas are logical devices sharing its cores: the
+arithmetic is the same as on one device, so their ratio is what the split, the all-reduce and
+the coordination cost. The NumPy tier's replicas are processes, each free to take a core.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from mlp_tiers.registry import run_in_new_process
+from mlp_tiers.replicas import ENGINES, check_capable, run_replicated
+from shared.batching import n_batches
+from shared.callbacks import Callback
+from shared.spec import RunConfig
+
+
+def time_fit(name: str, config: RunConfig) -> dict[str, Any]:
+    """In the run's own processes: train tier ``name`` on ``config`` and time it, the epochs
+    after the first (which compiles); seconds per step, and per step in the all-reduce."""
+    from mlp_tiers.runner import build_tier, prepare_run
+
+    class AllReduceClock(Callback):
+        """The seconds the NumPy tier's MPI processes spent in the all-reduce, by epoch."""
+
+        def __init__(self) -> None:
+            self.totals: list[float] = []
+
+        def on_epoch_end(self, tier: Any, record: dict[str, Any]) -> None:
+            replicas = getattr(tier, "replicas", None)
+            if replicas is not None:
+                self.totals.append(replicas.seconds)
+
+    run = prepare_run(config)
+    tier = build_tier(name, run)
+    clock = AllReduceClock()
+    tier.fit(run.data, [clock])
+    steps = n_batches(len(run.data.y_train), run.train.batch_size)
+    timed = [record["seconds"] for record in tier.history.records[1:]]
+    # by epoch, after the first (whose first all-reduce waits for the other processes to start)
+    reduce = [after - before for before, after in zip(clock.totals, clock.totals[1:])]
+    return {
+        "step_seconds": statistics.median(timed) / steps,
+        "allreduce_seconds_per_step": statistics.median(reduce) / steps if reduce else None,
+    }
+
+
+@dataclasses.dataclass
+class ReplicaBench:
+    replicas: int
+    rows: list[dict[str, Any]]
+
+    def to_dict(self, run: Any) -> dict[str, Any]:
+        from mlp_tiers.report import machine
+        from shared.packages import versions
+        from shared.spec import to_dict
+
+        return {"machine": machine(), "versions": versions(), "replicas": self.replicas,
+                "data": to_dict(run.data_spec), "model": to_dict(run.model),
+                "train": to_dict(run.train), "tiers": self.rows}  # fmt: skip
+
+
+def measure(
+    names: Sequence[str],
+    config: RunConfig,
+    repeats: int,
+    on_round: Callable[[str, int, dict[str, Any]], None] = lambda *_: None,
+) -> ReplicaBench:
+    """``repeats`` rounds of every tier of ``names``, each round one run with the replicas and
+    one on one device, interleaved; medians over the rounds."""
+    for name in names:
+        check_capable(name)
+    replicas = config.train.replicas
+    one = dataclasses.replace(config, train=dataclasses.replace(config.train, replicas=1))
+    timings: dict[str, list[tuple[dict, dict]]] = {name: [] for name in names}
+    for round_number in range(1, repeats + 1):
+        for name in names:
+            single = run_in_new_process(time_fit, name, one)
+            replicated = run_replicated(name, replicas, time_fit, name, config)
+            timings[name].append((single, replicated))
+            on_round(name, round_number, {"one": single, "replicated": replicated})
+    rows = []
+    for name, pairs in timings.items():
+        single = statistics.median(s["step_seconds"] for s, _ in pairs)
+        replicated = statistics.median(r["step_seconds"] for _, r in pairs)
+        reduce = [r["allreduce_seconds_per_step"] for _, r in pairs]
+        share = None
+        if all(value is not None for value in reduce):
+            share = statistics.median(reduce) / replicated
+        rows.append({"tier": name, "engine": ENGINES[name], "one_device_step_seconds": single,
+                     "replicated_step_seconds": replicated, "ratio": replicated / single,
+                     "allreduce_share": share, "rounds": len(pairs)})  # fmt: skip
+    return ReplicaBench(replicas, rows)
+
+
+def write_report(folder: Path, bench: ReplicaBench, run: Any) -> Path:
+    from mlp_tiers.report import write_json
+
+    path = folder / "bench-replicas.json"
+    write_json(path, bench.to_dict(run))
+    return path
