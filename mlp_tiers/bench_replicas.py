@@ -24,10 +24,14 @@ from shared.callbacks import Callback
 from shared.spec import RunConfig
 
 
-def time_fit(name: str, config: RunConfig) -> dict[str, Any]:
-    """In the run's own processes: train tier ``name`` on ``config`` and time it, the epochs
-    after the first (which compiles); seconds per step, and per step in the all-reduce."""
+def time_fit(name: str, config: RunConfig, count: int) -> dict[str, Any]:
+    """In the run's own processes: train tier ``name`` on ``config`` with ``count`` threads
+    (shared among the MPI processes on this machine) and time it, the epochs after the first
+    (which compiles); seconds per step, and per step in the all-reduce."""
+    from mlp_tiers import threads
     from mlp_tiers.runner import build_tier, prepare_run
+
+    threads.limit(threads.shared_among_processes(count))
 
     class AllReduceClock(Callback):
         """The seconds the NumPy tier's MPI processes spent in the all-reduce, by epoch."""
@@ -73,10 +77,11 @@ def measure(
     names: Sequence[str],
     config: RunConfig,
     repeats: int,
+    count: int,
     on_round: Callable[[str, int, dict[str, Any]], None] = lambda *_: None,
 ) -> ReplicaBench:
     """``repeats`` rounds of every tier of ``names``, each round one run with the replicas and
-    one on one device, interleaved; medians over the rounds."""
+    one on one device, interleaved, each with ``count`` threads; medians over the rounds."""
     for name in names:
         check_capable(name)
     replicas = config.train.replicas
@@ -84,8 +89,8 @@ def measure(
     timings: dict[str, list[tuple[dict, dict]]] = {name: [] for name in names}
     for round_number in range(1, repeats + 1):
         for name in names:
-            single = run_in_new_process(time_fit, name, one)
-            replicated = run_replicated(name, replicas, time_fit, name, config)
+            single = run_in_new_process(time_fit, name, one, count)
+            replicated = run_replicated(name, replicas, time_fit, name, config, count)
             timings[name].append((single, replicated))
             on_round(name, round_number, {"one": single, "replicated": replicated})
     rows = []

@@ -190,6 +190,7 @@ def use_threads(args: argparse.Namespace, model: Any, train: Any) -> int:
 
     count = threads.resolve(threads.parse_threads(args.threads), model.layer_sizes,
                             train.batch_size)  # fmt: skip
+    count = threads.shared_among_processes(count)  # under mpiexec: a share for each process
     threads.limit(count)
     return count
 

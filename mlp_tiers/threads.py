@@ -70,6 +70,23 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+def local_processes() -> int:
+    """How many processes of this MPI run share this machine (1 outside ``mpiexec``): MPICH
+    says so in ``MPI_LOCALNRANKS``, Open MPI in ``OMPI_COMM_WORLD_LOCAL_SIZE``."""
+    for name in ("MPI_LOCALNRANKS", "OMPI_COMM_WORLD_LOCAL_SIZE"):
+        value = os.environ.get(name, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return 1
+
+
+def shared_among_processes(threads: int) -> int:
+    """``threads`` for the whole run, as each of its MPI processes on this machine should use
+    them: an equal share, at least 1 (N processes of ``threads`` threads each would make the
+    threads wait for one another)."""
+    return max(1, threads // local_processes())
+
+
 def busy_cores(samples: int = 5, interval: float = 0.01) -> int:
     """How many threads of other processes are running right now: the kernel's count of
     runnable tasks (``/proc/loadavg``) less this process's own (its BLAS threads may still be

@@ -102,6 +102,7 @@ def bench(args: argparse.Namespace, console: Console) -> int:
 def bench_replicas(args: argparse.Namespace, console: Console, config: Any, run: Any) -> int:
     """``bench --replicas N``: each capable tier's step with N replicas and on one device."""
     from mlp_tiers import bench_replicas as replica_bench
+    from mlp_tiers import threads
     from mlp_tiers.console import describe_run, replica_bench_table
     from mlp_tiers.registry import available_tiers, tier_names
     from mlp_tiers.replicas import ENGINES
@@ -111,7 +112,9 @@ def bench_replicas(args: argparse.Namespace, console: Console, config: Any, run:
         names = [name for name in available_tiers() if name in ENGINES]
     else:
         names = tier_names(args.tiers)
-    console.print(describe_run("bench", run.data, run.model, run.train))
+    count = threads.resolve(threads.parse_threads(args.threads), run.model.layer_sizes,
+                            run.train.batch_size)  # fmt: skip
+    console.print(describe_run("bench", run.data, run.model, run.train, count))
     console.print(
         f"{len(names)} tiers, {args.repeats} rounds: in each, one run with "
         f"{run.train.replicas} replicas and one on one device, in processes of their own"
@@ -122,7 +125,7 @@ def bench_replicas(args: argparse.Namespace, console: Console, config: Any, run:
         console.print(f"round {number}: {name}: {one * 1e3:.2f} ms a step on one device, "
                       f"{many * 1e3:.2f} ms with {run.train.replicas} replicas")  # fmt: skip
 
-    result = replica_bench.measure(names, config, args.repeats, said)
+    result = replica_bench.measure(names, config, args.repeats, count, said)
     console.print(replica_bench_table(result.rows, run.train))
     if not args.no_save:
         folder = new_run_dir(args.out, "bench", run.data_spec.name)
