@@ -74,12 +74,15 @@ def padded_for_replicas(
     loss over all the rows it is given, padding included: over ``m``. The weights turn that
     mean back into the one-device mean, ``sum(w * loss) / m = sum(loss of real rows) / n``, on
     every backend, and keep the padding out of the accuracy."""
-    n = len(x)
-    m = -(-n // replicas) * replicas
-    weights = np.zeros(m, dtype=x.dtype)
-    weights[:n] = m / n
-    pad = [(0, m - n), (0, 0)]
-    return np.pad(x, pad), np.pad(t, pad), weights
+    n, x = len(x), padded_rows(x, replicas)
+    weights = np.zeros(len(x), dtype=x.dtype)
+    weights[:n] = len(x) / n
+    return x, padded_rows(t, replicas), weights
+
+
+def padded_rows(a: np.ndarray, replicas: int) -> np.ndarray:
+    """``a (n, k)`` with rows of zeros added up to the next multiple of ``replicas``."""
+    return np.pad(a, [(0, -len(a) % replicas), (0, 0)])
 
 
 def tf_dataset(x: np.ndarray, t: np.ndarray, batch_size: int, seed: int, epochs: range) -> Any:

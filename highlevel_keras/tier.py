@@ -47,6 +47,7 @@ from highlevel_keras.support import (
     history_recorder,
     keras_checkpoint,
     padded_for_replicas,
+    padded_rows,
     restore_keras,
     resumable_early_stopping,
     shared_batches,
@@ -205,6 +206,11 @@ class KerasTier:
         with keras_dtype(self.keras, self.dtype), place:
             yield
 
+    def _chunk(self) -> int:
+        """Rows per batch of prediction and validation: ``PREDICT_CHUNK``, or with replicas the
+        largest multiple of their count below it (even shards, however many rows there are)."""
+        return PREDICT_CHUNK // self.train_spec.replicas * self.train_spec.replicas
+
     @property
     def step(self) -> int:
         """Optimizer steps taken so far."""
@@ -260,7 +266,7 @@ class KerasTier:
                     steps_per_epoch=steps,
                     shuffle=False,  # the batches come in the shared order
                     validation_data=validation,
-                    validation_batch_size=PREDICT_CHUNK,
+                    validation_batch_size=self._chunk(),
                     callbacks=keras_callbacks,
                     verbose=self.verbose,
                 )
@@ -286,12 +292,11 @@ class KerasTier:
         check_inputs(x, self.model_spec, self.dtype)
         if len(x) == 0:
             return np.empty((0, self.model_spec.n_outputs), dtype=self.dtype)
-        n, batch = len(x), PREDICT_CHUNK
+        n = len(x)
         if self.distribution is not None:  # even shards: rows of zeros added, and dropped after
-            replicas = self.train_spec.replicas
-            x, batch = padded_for_replicas(x, x, replicas)[0], PREDICT_CHUNK // replicas * replicas
+            x = padded_rows(x, self.train_spec.replicas)
         with self._scope():
-            out = self.model.predict(x, batch_size=batch, verbose=0)[:n]
+            out = self.model.predict(x, batch_size=self._chunk(), verbose=0)[:n]
             if self.model_spec.loss == "cross_entropy":
                 out = self.keras.ops.convert_to_numpy(self.keras.ops.softmax(out, axis=-1))
         return np.asarray(out)

@@ -103,3 +103,20 @@ def test_keras_on_pytorch_train_script_refuses_replicas_in_one_line():
     assert done.returncode == 2
     assert "Keras on PyTorch has no data-parallel path" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_batch_padded_for_replicas_keeps_the_mean_of_its_real_rows():
+    import numpy as np
+
+    from highlevel_keras.support import padded_for_replicas
+
+    rng = np.random.default_rng(0)
+    x, t, loss = rng.normal(size=(21, 3)), rng.normal(size=(21, 2)), rng.random(21)
+    px, pt, w = padded_for_replicas(x, t, 4)
+    assert px.shape == (24, 3) and pt.shape == (24, 2)
+    assert (px[:21] == x).all() and (px[21:] == 0).all() and (pt[21:] == 0).all()
+    padded_loss = np.concatenate([loss, rng.random(3)])  # whatever the padding's loss is
+    # Keras's mean over all 24 rows of weight * loss is the mean over the 21 real ones
+    assert np.sum(w * padded_loss) / 24 == pytest.approx(loss.mean(), rel=1e-15)
+    same = padded_for_replicas(x[:20], t[:20], 4)  # 20 divides: no padding, weights exactly 1
+    assert same[0].shape == (20, 3) and (same[2] == 1.0).all()
