@@ -17,7 +17,7 @@ from shared.spec import config_from_dict
 HERE = Path(__file__).parent
 MPIEXEC = Path(sys.executable).with_name("mpiexec")
 
-pytestmark = pytest.mark.skipif(
+needs_mpi = pytest.mark.skipif(
     not MPIEXEC.is_file() or not __import__("shared.packages").packages.installed("mpi4py"),
     reason="needs mpi4py and an mpiexec beside this Python (pip install -e '.[mpi]')",
 )
@@ -63,6 +63,7 @@ def normwise(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.linalg.norm(a - b) / np.linalg.norm(b))
 
 
+@needs_mpi
 @pytest.mark.parametrize("replicas", [2, 4])
 def test_replicas_take_the_step_of_one_process_over_two_epochs(tmp_path, replicas):
     weights = mpi_weights(tmp_path, replicas, SPECS)
@@ -76,6 +77,7 @@ def test_replicas_take_the_step_of_one_process_over_two_epochs(tmp_path, replica
                 assert error < 1e-13, (train, name, error)
 
 
+@needs_mpi
 def test_a_mistake_in_the_loss_scaling_is_far_outside_the_tolerance(tmp_path, monkeypatch):
     """The equality is a real check: a replica that averages over its own rows instead of the
     batch's (the trap of a per-replica mean) ends 1e-2 or more away, not 1e-13."""
@@ -93,12 +95,14 @@ def test_a_mistake_in_the_loss_scaling_is_far_outside_the_tolerance(tmp_path, mo
     assert normwise(weights["0/W0"], tier.get_params()[0][0]) > 1e-2
 
 
+@needs_mpi
 def test_replicas_without_mpi_processes_say_how_to_start_them():
     with pytest.raises(SpecError, match=r"needs 2 MPI processes, and this run has 1; start it as "
                        r"mpiexec -n 2 python -m lowlevel_numpy.train --replicas 2"):  # fmt: skip
         build_tier("numpy", prepare_run(config_from_dict(config(2, {}))))
 
 
+@needs_mpi
 def test_the_train_script_under_mpiexec_writes_one_run_folder_equal_to_one_process(tmp_path):
     flags = ["--dataset", "digits", "--hidden", "32", "--epochs", "2", "--batch-size", "25",
              "--dtype", "float64", "--dropout", "0.1"]  # fmt: skip
@@ -120,3 +124,10 @@ def test_the_train_script_under_mpiexec_writes_one_run_folder_equal_to_one_proce
     assert kernels
     for key in kernels:
         assert normwise(a[key], b[key]) < 1e-13, key
+
+
+def test_replicas_without_mpi4py_say_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "mpi4py", None)  # as where it is not installed
+    with pytest.raises(SpecError, match=r"runs one MPI process per replica, and mpi4py is not "
+                       r"installed; pip install 'mlp-tiers\[mpi\]'"):  # fmt: skip
+        build_tier("numpy", prepare_run(config_from_dict(config(2, {}))))
