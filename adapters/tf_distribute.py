@@ -23,13 +23,13 @@ def replica_strategy(replicas: int, device: str) -> Any:
       as many logical devices split from the CPU (the CPU's cores then serve them all: a way to
       run and test the distributed code on any machine, not a speed-up).
     """
-    if len(_cluster_workers()) > 1:
+    if len(cluster_workers()) > 1:
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
         if strategy.num_replicas_in_sync != replicas:
             raise DeviceError(
                 f"--replicas {replicas} asks for {replicas} replicas, and the cluster of "
-                f"TF_CONFIG holds {strategy.num_replicas_in_sync}; give --replicas "
-                f"{strategy.num_replicas_in_sync} (one per worker) on every worker"
+                f"TF_CONFIG holds {strategy.num_replicas_in_sync} (every worker's devices); give "
+                f"--replicas {strategy.num_replicas_in_sync} on every worker"
             )
         return strategy
     gpus = tf.config.list_physical_devices("GPU")
@@ -67,7 +67,7 @@ def split_cpu(count: int) -> list[str]:
     return [f"/CPU:{i}" for i in range(count)]
 
 
-def _cluster_workers() -> list[str]:
+def cluster_workers() -> list[str]:
     """The workers ``TF_CONFIG`` names (none without one)."""
     text = os.environ.get("TF_CONFIG")
     if not text:
@@ -83,7 +83,7 @@ def is_chief(strategy: Any) -> bool:
     """Whether this process is the one that writes: always, but for a worker of a multi-worker
     cluster other than the first (``chief``, or ``worker`` 0 without one)."""
     resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not _cluster_workers():
+    if resolver is None or not cluster_workers():
         return True
     kind, index = resolver.task_type, resolver.task_id
     has_chief = "chief" in resolver.cluster_spec().as_dict()

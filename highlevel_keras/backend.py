@@ -114,18 +114,29 @@ def replica_distribution(keras: Any, backend: str, replicas: int, device: str) -
             "use --backend jax or tensorflow for --replicas, or --replicas 1"
         )
     if backend == "tensorflow":
-        from adapters.tf_distribute import replica_strategy
+        from adapters.tf_distribute import cluster_workers, replica_strategy
 
+        if len(cluster_workers()) > 1:
+            raise BackendError(
+                "the Keras tier runs data parallel on one machine; TF_CONFIG names several "
+                "workers, and the multi-worker form is the TensorFlow tier's (midlevel_tf)"
+            )
         return replica_strategy(replicas, device)
     kind = "gpu" if keras_device(backend, device) == "gpu" else "cpu"
     devices = keras.distribution.list_devices(kind)
     if len(devices) < replicas:
         count = re.search(r"host_platform_device_count=(\d+)", os.environ.get("XLA_FLAGS", ""))
-        fix = (
-            f"start the replicated run in a fresh process (JAX has {len(devices)} CPU devices, "
-            f"fixed when it started{' by XLA_FLAGS' if count else ''})"
-            if kind == "cpu"
-            else f"give --replicas {len(devices)} or fewer"
-        )
+        if kind == "gpu":
+            fix = f"give --replicas {len(devices)} or fewer"
+        elif count is not None and int(count.group(1)) < replicas:
+            fix = (
+                f"XLA_FLAGS sets --xla_force_host_platform_device_count={count.group(1)}: raise "
+                f"it to {replicas} or more, or unset it"
+            )
+        else:
+            fix = (
+                f"start the replicated run in a fresh process (JAX has {len(devices)} CPU "
+                "devices, fixed when it started)"
+            )
         raise DeviceError(f"--replicas {replicas} needs {replicas} {kind} devices; {fix}")
     return keras.distribution.DataParallel(devices=devices[:replicas])

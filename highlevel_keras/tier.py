@@ -60,6 +60,7 @@ from shared.batching import n_batches
 from shared.callbacks import Callback
 from shared.checkpoint import Checkpoint, CheckpointFile, pairs
 from shared.contract import check_batch, check_inputs
+from shared.errors import SpecError
 from shared.fileio import atomic_path
 from shared.history import History
 from shared.init import Params, check_params
@@ -151,8 +152,9 @@ def replica_note(backend: str, train: TrainSpec) -> str | None:
         return None
     if backend == "tensorflow":
         return (
-            "Keras on TensorFlow draws each replica's dropout masks apart, so this run drops "
-            "other units than the one-device run (docs/distributed.md)"
+            "Keras on TensorFlow draws each replica's dropout mask for its own rows only, from "
+            "the same seed on every replica, so this run drops other units than the one-device "
+            "run (docs/distributed.md)"
         )
     return None  # JAX draws one mask for the global batch, the one-device mask on its rows
 
@@ -179,6 +181,11 @@ class KerasTier:
         # Data parallel: Keras's distribution on JAX, a tf.distribute strategy on TensorFlow.
         self.distribution, self.replica_note = None, None
         if train_spec.replicas > 1:
+            if self.backend == "tensorflow" and jit_compile is True:
+                raise SpecError(
+                    "--replicas on Keras's TensorFlow backend runs without XLA (one compiled "
+                    "step cannot be placed on every replica's device); drop --jit-compile on"
+                )
             self.distribution = replica_distribution(
                 keras, self.backend, train_spec.replicas, train_spec.device
             )
@@ -225,12 +232,22 @@ class KerasTier:
         x, y = np.asarray(x), np.asarray(y)
         check_batch(x, y, self.model_spec, self.dtype)
         t = training_targets(y, self.model_spec, self.dtype)
-        weights = None
-        if self.distribution is not None:  # even shards for the replicas, padding weighed out
-            x, t, weights = padded_for_replicas(x, t, self.train_spec.replicas)
+        if self.distribution is None:
+            with self._scope():
+                logs = self.model.train_on_batch(x, t, return_dict=True)
+            return float(logs["loss"])
+        batch = padded_for_replicas(x, t, self.train_spec.replicas)  # even shards, pads weighed out
         with self._scope():
-            logs = self.model.train_on_batch(x, t, sample_weight=weights, return_dict=True)
-        return float(logs["loss"])
+            if self.backend == "jax":  # the distribution shards the arrays it is given
+                logs = self.model.train_on_batch(*batch, return_dict=True)
+                return float(logs["loss"])
+            # On TensorFlow, train_on_batch would hand every replica the whole batch; fit
+            # shards a dataset among them (here, of this one batch).
+            import tensorflow as tf
+
+            one_batch = tf.data.Dataset.from_tensors(batch)
+            history = self.model.fit(one_batch, epochs=1, shuffle=False, verbose=0)
+        return float(history.history["loss"][-1])
 
     def fit(
         self,

@@ -10,9 +10,10 @@ weights. For each batch of ``B`` rows in the shared order, replica ``r`` of ``N`
 2. runs the same forward and backward pass as one process, with two changes: the loss is the
    sum over its rows divided by the whole batch's ``B`` (not by its own row count), and it
    carries ``1/N`` of the L2 term; dropout draws the whole batch's mask and keeps its rows;
-3. sums, with every other replica, the gradients, the loss and the count of right answers:
-   one ``Allreduce`` of one buffer. Each replica now holds the gradient of the batch's mean
-   loss, the one a single process computes on all ``B`` rows, up to the order of the sum;
+3. sums, with every other replica, the gradients (one ``Allreduce`` of one buffer holding all
+   of them), then the loss and the count of right answers (a second, small one). Each replica
+   now holds the gradient of the batch's mean loss, the one a single process computes on all
+   ``B`` rows, up to the order of the sum;
 4. applies the optimizer's update. Every replica applies the same update to the same weights,
    so the weights stay equal without ever being sent.
 
@@ -43,8 +44,11 @@ class Replicas:
                 f"--replicas {count} on the NumPy tier runs one MPI process per replica, and "
                 "mpi4py is not installed; pip install 'mlp-tiers[mpi]'"
             ) from None
-        self.comm, self.MPI, self.xp = MPI.COMM_WORLD, MPI, xp
-        self.count, self.rank = count, self.comm.Get_rank()
+        self.MPI = MPI
+        self.comm = MPI.COMM_WORLD  # every process of this run
+        self.xp = xp
+        self.count = count
+        self.rank = self.comm.Get_rank()  # this process's place, from 0
         self.seconds = 0.0  # spent in the all-reduce, waiting for the others included (bench)
         if self.comm.Get_size() != count:
             raise SpecError(
@@ -73,7 +77,7 @@ class Replicas:
         for g in grads:
             g[...] = self.xp.asarray(buffer[offset : offset + g.size].reshape(g.shape))
             offset += g.size
-        scalars = np.array([float(loss), -1 if correct is None else correct], dtype=np.float64)
+        scalars = np.array([float(loss), 0 if correct is None else correct], dtype=np.float64)
         self.comm.Allreduce(self.MPI.IN_PLACE, scalars, op=self.MPI.SUM)
         self.seconds += time.perf_counter() - start
         return np.asarray(scalars[0]), None if correct is None else int(scalars[1])

@@ -32,6 +32,7 @@ from shared.batching import Shard, epoch_batches, n_batches
 from shared.callbacks import Callback, CallbackList
 from shared.checkpoint import Checkpoint, CheckpointFile, pairs
 from shared.contract import check_batch
+from shared.errors import SpecError
 from shared.history import History
 from shared.init import Params, check_params
 from shared.seeding import stream
@@ -71,8 +72,8 @@ class NumpyTier:
             (self.xp.array(W, self.dtype), self.xp.array(b, self.dtype)) for W, b in params
         ]
         # Each of N replicas carries 1/N of the L2 term: their summed gradients carry it once.
-        l2 = train_spec.l2 / train_spec.replicas
-        self.model = MLP(model_spec, on_device, dropout=train_spec.dropout, l2=l2, xp=self.xp)
+        l2_share = train_spec.l2 / train_spec.replicas
+        self.model = MLP(model_spec, on_device, dropout=train_spec.dropout, l2=l2_share, xp=self.xp)
         self.optimizer = make_optimizer(self.model.parameters, train_spec)
         self.epoch = 0  # completed epochs
         self.history = History()
@@ -126,6 +127,11 @@ class NumpyTier:
     def probe(self, x: np.ndarray, y: np.ndarray) -> dict:
         """The logits, loss and gradients of one batch at the current weights, dropout off,
         changing nothing: what ``mlp-tiers parity`` compares level by level."""
+        if self.replicas is not None:  # its model carries 1/N of the L2 term: a replica's share
+            raise SpecError(
+                "probe shows one device's step; with replicas, mlp-tiers parity --replicas "
+                "compares the replicas with one device"
+            )
         x, y = np.asarray(x), np.asarray(y)
         check_batch(x, y, self.model_spec, self.dtype)
         t = self.xp.asarray(training_targets(y, self.model_spec, self.dtype))

@@ -99,10 +99,11 @@ class TFTier:
         # Data parallel: a tf.distribute strategy over the replicas (None: one device).
         self.strategy = None
         if train_spec.replicas > 1:
-            if steps_per_call > 1:
+            if steps_per_call > 1 or mode == "jit":
                 raise SpecError(
-                    "--replicas runs one step per call into TensorFlow; the variants with "
-                    "several steps per call (steps16) take no replicas"
+                    "--replicas runs one step per call into TensorFlow, as a graph; the "
+                    "variants with several steps per call (steps16) or XLA (--jit) take no "
+                    "replicas (XLA cannot place one compiled step on every replica's device)"
                 )
             self.strategy = replica_strategy(train_spec.replicas, train_spec.device)
         self.chief = self.strategy is None or is_chief(self.strategy)  # the one that writes

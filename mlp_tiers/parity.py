@@ -308,6 +308,10 @@ class Trace:
     losses: list[float]
     params: list[Params]
     probe: Probe | None = None
+    # Data parallel: how many replicas the tier ran (1: one device), and what it says such a
+    # run does not share with one device (Keras on TensorFlow's dropout masks), if anything.
+    replicas: int = 1
+    note: str | None = None
 
 
 def trace(
@@ -330,7 +334,25 @@ def trace(
         for x, y in batches:
             losses.append(tier.train_on_batch(x, y))
             snapshots.append(tier.get_params())
-    return Trace(name, losses, snapshots, probe)
+    return Trace(name, losses, snapshots, probe, replicas_run(tier),
+                 getattr(tier, "replica_note", None))  # fmt: skip
+
+
+def replicas_run(tier: Tier) -> int:
+    """How many data-parallel replicas a built tier runs, as its engine counts them: the MPI
+    processes, the strategy's replicas in sync, the distribution's devices (1: one device)."""
+    replicas = getattr(tier, "replicas", None)  # NumPy: its MPI processes
+    if replicas is not None:
+        return replicas.comm.Get_size()
+    strategy = getattr(tier, "strategy", None)  # TensorFlow
+    if strategy is not None:
+        return strategy.num_replicas_in_sync
+    distribution = getattr(tier, "distribution", None)  # Keras: a distribution or a strategy
+    if distribution is None:
+        return 1
+    if hasattr(distribution, "num_replicas_in_sync"):
+        return distribution.num_replicas_in_sync
+    return len(distribution.device_mesh.devices.ravel())
 
 
 def trace_in_new_process(

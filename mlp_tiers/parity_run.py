@@ -22,7 +22,7 @@ from mlp_tiers.parity import (
 from mlp_tiers.registry import TIERS
 from mlp_tiers.runner import Run
 from shared.batching import epoch_batches
-from shared.errors import SpecError
+from shared.errors import BackendError, SpecError
 
 
 @dataclasses.dataclass
@@ -159,10 +159,16 @@ def run_replica_parity(
             replicated = run_replicated(
                 name, spec.replicas, trace, name, model, spec, run.params, batches, options, False
             )
+        if replicated.replicas != spec.replicas:  # the engine's own count, not the spec's
+            raise BackendError(
+                f"{entry} ran {replicated.replicas} replicas where {spec.replicas} were asked for"
+            )
         per_step = compare_traces(replicated, reference, tol)
         bad = first_nonfinite(replicated)
         results[entry] = {
             "engine": ENGINES[name],
+            "replicas_run": replicated.replicas,
+            "note": replicated.note,
             "options": options,
             "steps": per_step,
             "error": max(step["error"] for step in per_step),

@@ -74,7 +74,7 @@ def _under_mpiexec(replicas: int, fn: Any, args: tuple[Any, ...]) -> Any:
                    str(request), str(answer)]  # fmt: skip
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
-            _, errors = process.communicate()
+            _, errors = process.communicate()  # the run's own length: as long as training takes
         finally:  # a signal that interrupts the wait stops the MPI processes too
             if process.poll() is None:
                 process.terminate()
@@ -85,7 +85,7 @@ def _under_mpiexec(replicas: int, fn: Any, args: tuple[Any, ...]) -> Any:
                 f"the {replicas} MPI processes of the NumPy tier ended without an answer "
                 f"(exit status {process.returncode}): {last[0]}"
             )
-        ok, value = pickle.loads(answer.read_bytes())
+        ok, value = pickle.loads(answer.read_bytes())  # written by this tool's own worker
     if not ok:
         raise value
     return value
@@ -104,6 +104,9 @@ def _serve(request: str, answer: str) -> None:
         temporary = Path(f"{answer}.{os.getpid()}.tmp")
         temporary.write_bytes(pickle.dumps(reply))
         temporary.replace(answer)
+    if not reply[0]:  # a non-zero exit makes mpiexec stop the processes still waiting on this one
+        print(f"{type(reply[1]).__name__}: {reply[1]}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

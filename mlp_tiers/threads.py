@@ -80,6 +80,15 @@ def local_processes() -> int:
     return 1
 
 
+def mpi_processes() -> int:
+    """How many processes this MPI run has in all (1 outside ``mpiexec``)."""
+    for name in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE"):
+        value = os.environ.get(name, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return 1
+
+
 def shared_among_processes(threads: int) -> int:
     """``threads`` for the whole run, as each of its MPI processes on this machine should use
     them: an equal share, at least 1 (N processes of ``threads`` threads each would make the

@@ -16,6 +16,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from mlp_tiers.parity import replicas_run
 from mlp_tiers.runner import build_tier, prepare_run
 from shared.spec import config_from_dict
 
@@ -39,6 +40,7 @@ def main(tier_name: str, request: str, out: str) -> None:
             for a, b in zip(pair, ref, strict=True)
         ]
         answers.append({
+            "replicas_run": replicas_run(replicated),  # as the engine counts them
             "steps": [replicated.step, single.step],
             "error": max(errors),
             "loss": [replicated.history.records[-1]["loss"], single.history.records[-1]["loss"]],

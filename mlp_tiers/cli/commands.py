@@ -108,6 +108,11 @@ def bench_replicas(args: argparse.Namespace, console: Console, config: Any, run:
     from mlp_tiers.replicas import ENGINES
     from mlp_tiers.report import new_run_dir
 
+    if run.train.epochs < 2:
+        raise SpecError(
+            f"--epochs must be 2 or more with --replicas: the first epoch (which compiles) is "
+            f"not timed; got {run.train.epochs}"
+        )
     if args.tiers is None:
         names = [name for name in available_tiers() if name in ENGINES]
     else:
@@ -198,6 +203,9 @@ def replica_parity(args: argparse.Namespace, console: Console, run: Any, entries
     if not args.no_save:
         folder = new_run_dir(args.out, "parity", run.data_spec.name)
         console.print(f"report: {write_report(folder, result)}")
+    for entry in result.failed:  # a known cause, where the tier said one
+        if result.results[entry]["note"]:
+            console.print(f"{entry}: {result.results[entry]['note']}", highlight=False)
     if result.failed:
         console.print(
             f"outside the tolerance of {run.train.replicas} replicas against one device: "

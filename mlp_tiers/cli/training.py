@@ -42,6 +42,7 @@ def _run_training(
             run = prepare_resume(args.resume, **resume_overrides(args))
     else:
         run = prepare_run(config_from_args(args))
+    check_launch(tier, run.train.replicas)
     count = use_threads(args, run.model, run.train)
     options = dict(options or {})
     label = tier + "".join(f" ({what})" for what in compiled_as(options))
@@ -84,6 +85,26 @@ def _run_training(
     if outcome.folder is not None:
         console.print(f"run folder: {outcome.folder}")
     return 0
+
+
+def check_launch(tier: str, replicas: int) -> None:
+    """Refuse a run started as several MPI processes that would each train alone: the NumPy
+    tier's replicas are those processes, as many as ``--replicas``; no other tier uses MPI."""
+    from mlp_tiers.threads import mpi_processes
+    from shared.errors import SpecError
+
+    processes = mpi_processes()
+    if processes == 1 or (tier == "numpy" and replicas == processes):
+        return
+    if tier != "numpy":
+        raise SpecError(
+            f"this is one of {processes} MPI processes, and the {tier} tier does not use MPI: "
+            f"start it once (its replicas are its framework's devices: --replicas N)"
+        )
+    raise SpecError(
+        f"this is one of {processes} MPI processes, and --replicas is {replicas}: each would "
+        f"train alone and write its own run folder; give --replicas {processes}"
+    )
 
 
 def compiled_as(options: dict[str, Any]) -> list[str]:

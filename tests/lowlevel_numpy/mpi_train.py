@@ -25,6 +25,8 @@ def main(request: str, out: str) -> None:
         for layer, (W, b) in enumerate(tier.get_params()):
             weights[f"{index}/W{layer}"], weights[f"{index}/b{layer}"] = W, b
         weights[f"{index}/step"] = np.array(tier.step)
+    weights["processes"] = np.array(tier.replicas.comm.Get_size() if tier.replicas else 1)
+    np.savez(f"{out}.rank{tier.replicas.rank if tier.replicas else 0}.npz", **weights)
     if tier.chief:
         np.savez(out, **weights)
 

@@ -2,6 +2,7 @@
 the step one process takes, up to the order of the all-reduce's sum."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -47,7 +48,7 @@ def mpi_weights(tmp_path: Path, replicas: int, specs: list[dict]) -> dict:
     command = [str(MPIEXEC), "-n", str(replicas), sys.executable, str(HERE / "mpi_train.py"),
                str(request), str(out)]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=600,
-                          env={**__import__("os").environ, "OPENBLAS_NUM_THREADS": "1"})  # fmt: skip
+                          env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     return dict(np.load(out))
 
@@ -67,6 +68,10 @@ def normwise(a: np.ndarray, b: np.ndarray) -> float:
 @pytest.mark.parametrize("replicas", [2, 4])
 def test_replicas_take_the_step_of_one_process_over_two_epochs(tmp_path, replicas):
     weights = mpi_weights(tmp_path, replicas, SPECS)
+    assert int(weights["processes"]) == replicas
+    for rank in range(1, replicas):  # every process ends with the very same weights
+        theirs = np.load(tmp_path / f"weights-{replicas}.npz.rank{rank}.npz")
+        assert all(np.array_equal(theirs[key], weights[key]) for key in weights)
     for index, train in enumerate(SPECS):
         tier = one_process(train)
         assert int(weights[f"{index}/step"]) == tier.step == 2 * 14  # 13 batches of 90, one of 51
@@ -106,7 +111,7 @@ def test_replicas_without_mpi_processes_say_how_to_start_them():
 def test_the_train_script_under_mpiexec_writes_one_run_folder_equal_to_one_process(tmp_path):
     flags = ["--dataset", "digits", "--hidden", "32", "--epochs", "2", "--batch-size", "25",
              "--dtype", "float64", "--dropout", "0.1"]  # fmt: skip
-    env = {**__import__("os").environ, "OPENBLAS_NUM_THREADS": "1", "COLUMNS": "120"}
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "COLUMNS": "120"}
     script = [sys.executable, "-m", "lowlevel_numpy.train"]
     done = subprocess.run(
         [str(MPIEXEC), "-n", "2", *script, *flags, "--replicas", "2", "--out", str(tmp_path / "two")],
@@ -131,3 +136,24 @@ def test_replicas_without_mpi4py_say_what_to_install(monkeypatch):
     with pytest.raises(SpecError, match=r"runs one MPI process per replica, and mpi4py is not "
                        r"installed; pip install 'mlp-tiers\[mpi\]'"):  # fmt: skip
         build_tier("numpy", prepare_run(config_from_dict(config(2, {}))))
+
+
+def run_command(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=600,
+                          cwd=HERE.parents[1], env={**os.environ, **(env or {})})  # fmt: skip
+
+
+def test_several_mpi_processes_without_replicas_are_refused_not_run_twice():
+    # what mpiexec -n 2 sets, without --replicas: two processes that would each train alone
+    done = run_command("-m", "lowlevel_numpy.train", "--epochs", "1", "--no-save",
+                       env={"PMI_SIZE": "2", "PMI_RANK": "0"})  # fmt: skip
+    assert done.returncode == 2
+    assert "this is one of 2 MPI processes, and --replicas is 1" in done.stderr
+    assert "give --replicas 2" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_bench_with_replicas_needs_an_epoch_to_time_after_the_first():
+    done = run_command("-m", "mlp_tiers.cli", "bench", "--replicas", "2", "--tiers", "numpy",
+                       "--epochs", "1", "--no-save")  # fmt: skip
+    assert done.returncode == 2
+    assert "--epochs must be 2 or more with --replicas" in done.stderr

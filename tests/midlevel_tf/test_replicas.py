@@ -55,6 +55,8 @@ def test_mirrored_replicas_take_the_step_of_one_device_over_two_epochs(tmp_path,
     configs = [config(replicas, train) for replicas in (2, 4) for train in SPECS]
     for raw, answer in zip(configs, replica_fit(tmp_path, tier, configs), strict=True):
         assert answer["steps"] == [28, 28]  # two epochs of 13 batches of 90 and one of 51
+        assert answer["replicas_run"] == raw["train"]["replicas"]  # as the strategy counts them
+        assert answer["error"] > 0  # the replicas' sums are added in another order
         # the stated tolerance (docs/distributed.md); measured 1.3e-16 to 2.4e-16
         assert answer["error"] < 1e-13, (raw["train"], answer)
         assert answer["loss"][0] == pytest.approx(answer["loss"][1], rel=1e-12)
@@ -109,3 +111,15 @@ def test_replicas_in_a_process_whose_tensorflow_has_started_say_what_to_do():
     assert len(tf.config.list_logical_devices("CPU")) == 1  # no test splits it in-process
     with pytest.raises(DeviceError, match="start the replicated run in a fresh process"):
         build_tier("tf-nn", run)
+
+
+@pytest.mark.parametrize("options", [{"mode": "jit"}, {"steps_per_call": 16}])
+def test_replicas_refuse_xla_and_several_steps_per_call_in_one_sentence(options):
+    from midlevel_tf.tier import TFNnTier
+    from mlp_tiers.runner import prepare_run
+    from shared.errors import SpecError
+    from shared.spec import config_from_dict
+
+    run = prepare_run(config_from_dict(config(2, {})))
+    with pytest.raises(SpecError, match=r"take no replicas"):
+        TFNnTier(run.model, run.train, run.params, **options)
