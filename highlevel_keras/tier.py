@@ -296,6 +296,11 @@ class KerasTier:
     def probe(self, x: np.ndarray, y: np.ndarray) -> dict:
         """The logits, loss and gradients of one batch at the current weights, changing nothing:
         what ``mlp-tiers parity`` compares level by level (``highlevel_keras.support``)."""
+        if self.distribution is not None:  # under a strategy Keras's losses take a share
+            raise SpecError(
+                "probe shows one device's step; with replicas, mlp-tiers parity --replicas "
+                "compares the replicas with one device"
+            )
         x, y = np.asarray(x), np.asarray(y)
         check_batch(x, y, self.model_spec, self.dtype)
         with self._scope():

@@ -22,6 +22,7 @@ The first replica (rank 0) writes the run folder and prints; the others train si
 
 from __future__ import annotations
 
+import os
 import time
 from types import ModuleType
 
@@ -54,8 +55,14 @@ class Replicas:
             raise SpecError(
                 f"--replicas {count} on the NumPy tier needs {count} MPI processes, and this run "
                 f"has {self.comm.Get_size()}; start it as mpiexec -n {count} python -m "
-                f"lowlevel_numpy.train --replicas {count} ..."
+                f"lowlevel_numpy.train --replicas {count} ... (or, resuming a replicated run, "
+                f"continue in one process with --replicas 1)"
             )
+        if xp.__name__ == "cupy":  # one GPU per process of this host, in turn
+            local = os.environ.get("MPI_LOCALRANKID") or os.environ.get(
+                "OMPI_COMM_WORLD_LOCAL_RANK", "0"
+            )
+            xp.cuda.Device(int(local) % xp.cuda.runtime.getDeviceCount()).use()
 
     def shard(self, batch_rows: int) -> Shard:
         """This replica's rows of a batch of ``batch_rows``."""

@@ -233,6 +233,11 @@ class TFTier:
     def probe(self, x: np.ndarray, y: np.ndarray) -> dict:
         """The logits, loss and gradients of one batch at the current weights, dropout off,
         changing nothing: what ``mlp-tiers parity`` compares level by level."""
+        if self.strategy is not None:  # under a strategy Keras's losses take a replica's share
+            raise SpecError(
+                "probe shows one device's step; with replicas, mlp-tiers parity --replicas "
+                "compares the replicas with one device"
+            )
         x, y = np.asarray(x), np.asarray(y)
         check_batch(x, y, self.model_spec, self.dtype)
         t = training_targets(y, self.model_spec, self.dtype)

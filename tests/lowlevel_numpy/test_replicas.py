@@ -157,3 +157,32 @@ def test_bench_with_replicas_needs_an_epoch_to_time_after_the_first():
                        "--epochs", "1", "--no-save")  # fmt: skip
     assert done.returncode == 2
     assert "--epochs must be 2 or more with --replicas" in done.stderr
+
+
+@needs_mpi
+def test_a_replicated_run_resumes_replicated_or_in_one_process_as_one_process_trains(tmp_path):
+    flags = ["--dataset", "digits", "--hidden", "32", "--batch-size", "25", "--dtype", "float64",
+             "--dropout", "0.1", "--quiet"]  # fmt: skip
+    env = {"OPENBLAS_NUM_THREADS": "1"}
+    mpi = [str(MPIEXEC), "-n", "2", sys.executable, "-m", "lowlevel_numpy.train"]
+
+    def train(command: list[str], *args: str) -> Path:
+        out = tmp_path / f"run{len(list(tmp_path.iterdir()))}"
+        done = subprocess.run([*command, *args, "--out", str(out)], capture_output=True,
+                              text=True, timeout=600, cwd=HERE.parents[1],
+                              env={**os.environ, **env})  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+        (folder,) = out.iterdir()
+        return folder / "checkpoint.npz"
+
+    single = [sys.executable, "-m", "lowlevel_numpy.train"]
+    first = train(mpi, *flags, "--epochs", "2", "--replicas", "2")
+    resumed = {
+        "replicated": train(mpi, "--resume", str(first), "--epochs", "3", "--replicas", "2"),
+        "in one process": train(single, "--resume", str(first), "--epochs", "3", "--replicas", "1"),
+    }
+    expected = np.load(train(single, *flags, "--epochs", "3"))
+    for how, path in resumed.items():
+        got = np.load(path)
+        for key in ("params/0/W", "params/1/W"):  # measured 1e-16
+            assert normwise(got[key], expected[key]) < 1e-13, (how, key)
