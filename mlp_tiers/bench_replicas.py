@@ -1,18 +1,22 @@
 """``mlp-tiers bench --replicas N``: what data parallelism costs each engine on this machine.
 
 Each capable tier trains the same spec twice, in processes of its own (``mlp_tiers.replicas``):
-with N replicas, and on one device. The table gives both step times, their ratio, and where it
-can be measured, the share of the replicated step spent in the all-reduce (the NumPy tier times
-its ``Allreduce`` calls; TensorFlow and JAX reduce inside the compiled step, where no timer
-reaches). On a CPU, TensorFlow's and JAX's replicas are logical devices sharing its cores: the
-arithmetic is the same as on one device, so their ratio is what the split, the all-reduce and
-the coordination cost. The NumPy tier's replicas are processes, each free to take a core.
+with N replicas, and on one device. The table gives both step times, their ratio, and the share
+of the replicated step spent in the all-reduce. The NumPy tier times its ``Allreduce`` calls
+inside its steps. TensorFlow and JAX reduce inside the compiled step, where no timer reaches, so
+for them the same gradients' all-reduce is timed apart, on its own (``allreduce_apart``: an
+estimate that leaves out any contention with the step's own work).
+
+On a CPU, TensorFlow's and JAX's replicas are logical devices sharing its cores: the arithmetic
+is the same as on one device, so their ratio is what the split, the all-reduce and the
+coordination cost. The NumPy tier's replicas are processes, each free to take a core.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import statistics
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -52,10 +56,60 @@ def time_fit(name: str, config: RunConfig, count: int) -> dict[str, Any]:
     timed = [record["seconds"] for record in tier.history.records[1:]]
     # by epoch, after the first (whose first all-reduce waits for the other processes to start)
     reduce = [after - before for before, after in zip(clock.totals, clock.totals[1:])]
+    apart = None if reduce else allreduce_apart(tier)
     return {
         "step_seconds": statistics.median(timed) / steps,
-        "allreduce_seconds_per_step": statistics.median(reduce) / steps if reduce else None,
+        "allreduce_seconds_per_step": statistics.median(reduce) / steps if reduce else apart,
+        "allreduce_timed": "in the step" if reduce else None if apart is None else "apart",
     }
+
+
+def allreduce_apart(tier: Any, calls: int = 200) -> float | None:
+    """The seconds of one all-reduce of gradients the size of ``tier``'s, timed on their own
+    (median of 5 runs of ``calls``), where the engine reduces inside its compiled step: a
+    ``tf.distribute`` strategy's ``reduce`` of per-replica values, or XLA's all-reduce of an
+    array sharded over a Keras distribution's devices. None for one device."""
+    import numpy as np
+
+    shapes = [a.shape for pair in tier.get_params() for a in pair]
+    strategy = getattr(tier, "strategy", None) or getattr(tier, "distribution", None)
+    if strategy is None:
+        return None
+    if hasattr(strategy, "num_replicas_in_sync"):  # TensorFlow: the tiers' own strategy
+        import tensorflow as tf
+
+        dtype = tf.as_dtype(tier.dtype)
+
+        @tf.function
+        def reduce() -> list[Any]:
+            per_replica = strategy.run(lambda: [tf.ones(shape, dtype) for shape in shapes])
+            return [strategy.reduce("SUM", value, axis=None) for value in per_replica]
+
+        def once() -> None:
+            reduce()[-1].numpy()
+    else:  # JAX under keras.distribution.DataParallel: sum over the sharded axis
+        import jax
+        from jax.sharding import NamedSharding, PartitionSpec
+
+        mesh = strategy.device_mesh.backend_mesh
+        size = int(sum(np.prod(shape) for shape in shapes))
+        parts = len(strategy.device_mesh.devices.ravel())
+        rows = NamedSharding(mesh, PartitionSpec(mesh.axis_names[0]))  # one row per device
+        sharded = jax.device_put(np.ones((parts, size), tier.dtype), rows)
+        everywhere = NamedSharding(mesh, PartitionSpec())  # the sum, on every device
+        total = jax.jit(lambda x: x.sum(axis=0), out_shardings=everywhere)
+
+        def once() -> None:
+            total(sharded).block_until_ready()
+
+    once()  # traces and compiles
+    runs = []
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(calls):
+            once()
+        runs.append((time.perf_counter() - start) / calls)
+    return statistics.median(runs)
 
 
 @dataclasses.dataclass
@@ -101,9 +155,11 @@ def measure(
         share = None
         if all(value is not None for value in reduce):
             share = statistics.median(reduce) / replicated
+        timed = pairs[0][1]["allreduce_timed"]
         rows.append({"tier": name, "engine": ENGINES[name], "one_device_step_seconds": single,
                      "replicated_step_seconds": replicated, "ratio": replicated / single,
-                     "allreduce_share": share, "rounds": len(pairs)})  # fmt: skip
+                     "allreduce_share": share, "allreduce_timed": timed,
+                     "rounds": len(pairs)})  # fmt: skip
     return ReplicaBench(replicas, rows)
 
 

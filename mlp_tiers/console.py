@@ -321,16 +321,18 @@ def replica_bench_table(rows: list[dict[str, Any]], train: Any) -> Table:
                             ("ratio", "right"), ("all-reduce share", "right")):  # fmt: skip
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for row in rows:
-        share = row["allreduce_share"]
+        share, apart = row["allreduce_share"], row.get("allreduce_timed") == "apart"
         table.add_row(
             printable(row["tier"]), row["engine"], f"{row['one_device_step_seconds'] * 1e3:.2f} ms",
             f"{row['replicated_step_seconds'] * 1e3:.2f} ms", f"{row['ratio']:.2f}×",
-            styled("inside the compiled step", "dim") if share is None else f"{share:.0%}",
+            "n/a" if share is None else f"{share:.0%}" + (" *" if apart else ""),
         )  # fmt: skip
     table.caption = (
         "On a CPU, TensorFlow's and JAX's replicas are logical devices sharing its cores: their "
         "ratio is what the split, the all-reduce and the coordination cost. The NumPy tier's "
-        "are MPI processes, each free to take a core of its own (docs/distributed.md)."
+        "are MPI processes, each free to take a core of its own, and time their Allreduce in "
+        "the step; * the same gradients' all-reduce timed apart, where the engine reduces "
+        "inside its compiled step (docs/distributed.md)."
     )
     return table
 

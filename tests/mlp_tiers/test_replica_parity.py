@@ -94,12 +94,16 @@ def test_compare_with_replicas_trains_each_tier_data_parallel(tmp_path):
 
 
 def test_bench_with_replicas_times_one_device_and_the_replicas(tmp_path):
-    done = mlp_tiers(ROOT, "bench", "--replicas", "2", "--tiers", "numpy", "--dataset", "digits",
-                     "--epochs", "3", "--repeats", "1", "--out", str(tmp_path))  # fmt: skip
+    done = mlp_tiers(ROOT, "bench", "--replicas", "2", "--tiers", "numpy,tf-nn", "--dataset",
+                     "digits", "--epochs", "3", "--repeats", "1", "--out", str(tmp_path))  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     row = next(line for line in done.stdout.splitlines() if line.startswith("│ numpy "))
     assert "MPI Allreduce" in row and row.rstrip(" │").endswith("%")
     (folder,) = tmp_path.iterdir()
-    (result,) = json.loads((folder / "bench-replicas.json").read_text())["tiers"]
-    assert result["replicated_step_seconds"] > 0 and result["one_device_step_seconds"] > 0
-    assert 0 < result["allreduce_share"] < 1  # timed around its Allreduce calls
+    rows = json.loads((folder / "bench-replicas.json").read_text())["tiers"]
+    numpy, tf = (next(row for row in rows if row["tier"] == name) for name in ("numpy", "tf-nn"))
+    for result in (numpy, tf):
+        assert result["replicated_step_seconds"] > 0 and result["one_device_step_seconds"] > 0
+        assert 0 < result["allreduce_share"] < 1
+    assert numpy["allreduce_timed"] == "in the step"  # around its Allreduce calls
+    assert tf["allreduce_timed"] == "apart"  # TensorFlow reduces inside its compiled step
