@@ -94,3 +94,24 @@ def process_running(pid: int) -> bool:
             return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+# The data-parallel tests (tests/*/test_replicas.py). digits: 1,221 training rows; a batch of 90
+# leaves a last batch of 51. Neither divides among 2 or 4 replicas (4 replicas take 23, 23, 22,
+# 22 rows of a full batch), so every engine meets uneven shares: padded on Keras, uneven slices
+# elsewhere. SGD and Adam, each with and without dropout and L2.
+REPLICA_SPECS = [
+    {"optimizer": optimizer, **regularized}
+    for optimizer in ("sgd", "adam")
+    for regularized in ({}, {"dropout": 0.2, "l2": 1e-3})
+]
+
+
+def replica_config(replicas: int, train: dict) -> dict:
+    """A run config of two float64 epochs of digits on ``replicas`` replicas, ``train`` on top."""
+    return {
+        "data": {"name": "digits"},
+        "model": {"hidden": [32, 16]},
+        "train": {"dtype": "float64", "epochs": 2, "batch_size": 90, "replicas": replicas,
+                  **train},
+    }  # fmt: skip

@@ -13,6 +13,7 @@ import pytest
 
 from mlp_tiers.registry import process_keras_backend
 from shared.packages import installed
+from tests.helpers import replica_config
 
 ROOT = Path(__file__).parents[2]
 
@@ -21,9 +22,6 @@ pytestmark = pytest.mark.skipif(
     reason="runs once, in the pass with Keras on TensorFlow: it starts a process per backend",
 )
 
-# digits: 1,221 training rows; a batch of 90 leaves a last batch of 51. Neither divides among
-# 2 or 4 replicas (4 replicas take 23, 23, 22, 22 rows of a full batch), so every engine meets
-# uneven shares: padded on Keras, uneven slices elsewhere.
 # (replicas, training) pairs: SGD and Adam, with and without L2 and dropout, on 2 and 4.
 CASES = [
     (2, {"optimizer": "sgd"}),
@@ -32,13 +30,7 @@ CASES = [
 ]
 
 
-def config(replicas: int, train: dict) -> dict:
-    return {
-        "data": {"name": "digits"},
-        "model": {"hidden": [32, 16]},
-        "train": {"dtype": "float64", "epochs": 2, "batch_size": 90, "replicas": replicas,
-                  **train},
-    }  # fmt: skip
+config = replica_config  # two epochs of digits, of uneven shares (tests.helpers)
 
 
 def replica_fit(tmp_path: Path, tier: str, backend: str, configs: list[dict]) -> list[dict]:

@@ -14,6 +14,7 @@ import pytest
 from mlp_tiers.runner import build_tier, prepare_run
 from shared.errors import SpecError
 from shared.spec import config_from_dict
+from tests.helpers import REPLICA_SPECS, replica_config
 
 HERE = Path(__file__).parent
 MPIEXEC = Path(sys.executable).with_name("mpiexec")
@@ -23,23 +24,8 @@ needs_mpi = pytest.mark.skipif(
     reason="needs mpi4py and an mpiexec beside this Python (pip install -e '.[mpi]')",
 )
 
-# digits: 1,221 training rows; a batch of 90 leaves a last batch of 51. Neither divides among
-# 2 or 4 replicas (4 replicas take 23, 23, 22, 22 rows of a full batch), so every engine meets
-# uneven shares: padded on Keras, uneven slices elsewhere.
-SPECS = [
-    {"optimizer": optimizer, **regularized}
-    for optimizer in ("sgd", "adam")
-    for regularized in ({}, {"dropout": 0.2, "l2": 1e-3})
-]
-
-
-def config(replicas: int, train: dict) -> dict:
-    return {
-        "data": {"name": "digits"},
-        "model": {"hidden": [32, 16]},
-        "train": {"dtype": "float64", "epochs": 2, "batch_size": 90, "replicas": replicas,
-                  **train},
-    }  # fmt: skip
+SPECS = REPLICA_SPECS  # SGD and Adam, with and without dropout and L2 (tests.helpers)
+config = replica_config  # two epochs of digits, of uneven shares
 
 
 def mpi_weights(tmp_path: Path, replicas: int, specs: list[dict]) -> dict:

@@ -12,28 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.helpers import require_framework
+from tests.helpers import REPLICA_SPECS, replica_config, require_framework
 
 require_framework("tensorflow", "tf")
 
 ROOT = Path(__file__).parents[2]
-# digits: 1,221 training rows; a batch of 90 leaves a last batch of 51. Neither divides among
-# 2 or 4 replicas (4 replicas take 23, 23, 22, 22 rows of a full batch), so every engine meets
-# uneven shares: padded on Keras, uneven slices elsewhere.
-SPECS = [
-    {"optimizer": optimizer, **regularized}
-    for optimizer in ("sgd", "adam")
-    for regularized in ({}, {"dropout": 0.2, "l2": 1e-3})
-]
-
-
-def config(replicas: int, train: dict) -> dict:
-    return {
-        "data": {"name": "digits"},
-        "model": {"hidden": [32, 16]},
-        "train": {"dtype": "float64", "epochs": 2, "batch_size": 90, "replicas": replicas,
-                  **train},
-    }  # fmt: skip
+SPECS = REPLICA_SPECS  # SGD and Adam, with and without dropout and L2 (tests.helpers)
+config = replica_config  # two epochs of digits, of uneven shares
 
 
 def replica_fit(tmp_path: Path, tier: str, configs: list[dict], env: dict | None = None) -> list:
