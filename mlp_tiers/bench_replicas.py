@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from mlp_tiers.registry import run_in_new_process
-from mlp_tiers.replicas import ENGINES, check_capable, run_replicated
+from mlp_tiers.replicas import check_capable, run_replicated
 from shared.batching import n_batches
 from shared.callbacks import Callback
 from shared.spec import RunConfig
@@ -156,7 +156,7 @@ def measure(
         if all(value is not None for value in reduce):
             share = statistics.median(reduce) / replicated
         timed = pairs[0][1]["allreduce_timed"]
-        rows.append({"tier": name, "engine": ENGINES[name], "one_device_step_seconds": single,
+        rows.append({"tier": name, "engine": check_capable(name), "one_device_step_seconds": single,
                      "replicated_step_seconds": replicated, "ratio": replicated / single,
                      "allreduce_share": share, "allreduce_timed": timed,
                      "rounds": len(pairs)})  # fmt: skip

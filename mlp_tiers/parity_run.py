@@ -138,7 +138,7 @@ def run_replica_parity(
     """Step each of ``entries`` ``steps`` steps on the shared batches twice, from the same
     weights: with ``run.train.replicas`` data-parallel replicas (in processes of their own,
     ``mlp_tiers.replicas``) and on one device, and compare the two after every step."""
-    from mlp_tiers.replicas import ENGINES, check_capable, run_replicated
+    from mlp_tiers.replicas import check_capable, run_replicated
 
     check_request(entries, steps)
     for name, _ in entries.values():
@@ -166,7 +166,7 @@ def run_replica_parity(
         per_step = compare_traces(replicated, reference, tol)
         bad = first_nonfinite(replicated)
         results[entry] = {
-            "engine": ENGINES[name],
+            "engine": check_capable(name),
             "replicas_run": replicated.replicas,
             "note": replicated.note,
             "options": options,

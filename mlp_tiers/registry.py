@@ -36,6 +36,8 @@ class TierEntry:
     # ... and the Keras ops that compute float64 inputs in float32 on this backend ("matmul":
     # every Dense layer; "tanh": the tanh activation; "mean": the MSE loss).
     float64_demoted_ops: tuple[str, ...] = ()
+    # How the tier runs data parallel (--replicas), in words; None: it has no data-parallel path.
+    data_parallel: str | None = None
 
     @property
     def script(self) -> str:
@@ -88,19 +90,22 @@ TIERS: dict[str, TierEntry] = {
     entry.name: entry
     for entry in (
         TierEntry("numpy", "lowlevel_numpy.tier:NumpyTier", ("numpy",),
-                  "NumPy from scratch: hand-written forward, backward and optimizers"),
+                  "NumPy from scratch: hand-written forward, backward and optimizers",
+                  data_parallel="MPI Allreduce (mpi4py)"),
         TierEntry("tf-nn", "midlevel_tf.tier:TFNnTier", ("tensorflow",),
                   "TensorFlow: tf.Variable, tf.nn ops, GradientTape, tf.function",
-                  variants=TF_VARIANTS),
+                  variants=TF_VARIANTS, data_parallel="tf.distribute.MirroredStrategy"),
         TierEntry("tf-layers", "midlevel_tf.tier:TFLayersTier", ("tensorflow", "keras"),
                   "TensorFlow: Keras Dense layers in a custom GradientTape loop", "tensorflow",
-                  TF_VARIANTS, casts_hyperparameters=True),
+                  TF_VARIANTS, casts_hyperparameters=True,
+                  data_parallel="tf.distribute.MirroredStrategy"),
         TierEntry("keras", "highlevel_keras.tier:KerasTier", ("keras", "tensorflow"),
                   "Keras 3 on TensorFlow: Sequential, compile, fit", "tensorflow", KERAS_VARIANTS,
-                  casts_hyperparameters=True),
+                  casts_hyperparameters=True, data_parallel="fit under a MirroredStrategy"),
         TierEntry("keras-jax", "highlevel_keras.tier:KerasJaxTier", ("keras", "jax"),
                   "Keras 3 on JAX: the same Sequential, compile, fit", "jax", KERAS_VARIANTS,
-                  float64_demoted_ops=("tanh", "mean")),
+                  float64_demoted_ops=("tanh", "mean"),
+                  data_parallel="keras.distribution.DataParallel"),
         TierEntry("keras-torch", "highlevel_keras.tier:KerasTorchTier", ("keras", "torch"),
                   "Keras 3 on PyTorch: the same Sequential, compile, fit", "torch", KERAS_VARIANTS,
                   float64_demoted_ops=("matmul", "mean")),

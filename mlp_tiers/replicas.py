@@ -22,24 +22,20 @@ from typing import Any
 
 from shared.errors import BackendError, SpecError
 
-# How each tier runs data parallel, in words; a tier missing here has no data-parallel path.
-ENGINES = {
-    "numpy": "MPI Allreduce (mpi4py)",
-    "tf-nn": "tf.distribute.MirroredStrategy",
-    "tf-layers": "tf.distribute.MirroredStrategy",
-    "keras": "fit under a MirroredStrategy",
-    "keras-jax": "keras.distribution.DataParallel",
-}
 
+def check_capable(name: str) -> str:
+    """How tier ``name`` runs data parallel (``TierEntry.data_parallel``); a clear error when it
+    cannot."""
+    from mlp_tiers.registry import TIERS
 
-def check_capable(name: str) -> None:
-    """A clear error unless tier ``name`` can run data parallel."""
-    if name not in ENGINES:
-        capable = ", ".join(ENGINES)
+    engine = TIERS[name].data_parallel
+    if engine is None:
+        capable = ", ".join(tier for tier, entry in TIERS.items() if entry.data_parallel)
         raise SpecError(
             f"tier {name!r} has no data-parallel path (Keras on PyTorch: keras.distribution "
             f"runs on JAX only); the tiers that take --replicas are {capable}"
         )
+    return engine
 
 
 def run_replicated(name: str, replicas: int, fn: Any, *args: Any) -> Any:

@@ -104,8 +104,7 @@ def bench_replicas(args: argparse.Namespace, console: Console, config: Any, run:
     from mlp_tiers import bench_replicas as replica_bench
     from mlp_tiers import threads
     from mlp_tiers.console import describe_run, replica_bench_table
-    from mlp_tiers.registry import available_tiers, tier_names
-    from mlp_tiers.replicas import ENGINES
+    from mlp_tiers.registry import TIERS, available_tiers, tier_names
     from mlp_tiers.report import new_run_dir
 
     if run.train.epochs < 2:
@@ -114,7 +113,7 @@ def bench_replicas(args: argparse.Namespace, console: Console, config: Any, run:
             f"not timed; got {run.train.epochs}"
         )
     if args.tiers is None:
-        names = [name for name in available_tiers() if name in ENGINES]
+        names = [name for name in available_tiers() if TIERS[name].data_parallel]
     else:
         names = tier_names(args.tiers)
     count = threads.resolve(threads.parse_threads(args.threads), run.model.layer_sizes,
