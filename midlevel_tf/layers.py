@@ -27,7 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.keras_setup import import_keras
-from midlevel_tf.nn import Rows, dropout
+from midlevel_tf.nn import Shard, dropout
 from midlevel_tf.runtime import tf
 from shared.init import Params
 from shared.spec import ModelSpec, TrainSpec
@@ -71,15 +71,15 @@ class LayersModel:
         return [(layer.kernel, layer.bias) for layer in self.dense]
 
     def forward(
-        self, x: tf.Tensor, seed: tf.Tensor | None = None, rows: Rows | None = None
+        self, x: tf.Tensor, seed: tf.Tensor | None = None, shard: Shard | None = None
     ) -> tf.Tensor:
         """The logits ``z``: each layer called on the last one's output (dropout with a seed;
-        a data-parallel replica says which ``rows`` of the batch ``x`` holds)."""
+        a data-parallel replica says which ``shard`` of the batch ``x`` holds)."""
         a = x
         for index, layer in enumerate(self.dense[:-1]):
             a = layer(a)
             if seed is not None and self.rate:
-                a = dropout(a, self.rate, seed, index, rows)
+                a = dropout(a, self.rate, seed, index, shard)
         return self.dense[-1](a)
 
     def output(self, z: tf.Tensor) -> tf.Tensor:

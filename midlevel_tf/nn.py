@@ -17,8 +17,9 @@ from midlevel_tf.runtime import tf
 from shared.init import Params
 from shared.spec import ModelSpec, TrainSpec
 
-# A data-parallel replica's rows of its batch: ``(start, stop, n)``, ``n`` the batch's rows.
-Rows = tuple[tf.Tensor, tf.Tensor, tf.Tensor]
+# A data-parallel replica's shard of its batch: its rows ``start:stop`` of the batch's ``n``
+# (``shared.batching.Shard``, as TensorFlow values).
+Shard = tuple[tf.Tensor, tf.Tensor, tf.Tensor]
 
 ACTIVATIONS = {
     "relu": tf.nn.relu,
@@ -29,19 +30,19 @@ ACTIVATIONS = {
 
 
 def dropout(
-    a: tf.Tensor, rate: float, seed: tf.Tensor, layer: int, rows: Rows | None = None
+    a: tf.Tensor, rate: float, seed: tf.Tensor, layer: int, shard: Shard | None = None
 ) -> tf.Tensor:
     """Inverted dropout: zero a share ``rate`` of ``a``, scale the rest by ``1 / (1 - rate)``.
 
     The mask is a pure function of ``seed`` (the run's seed and the step) and the layer, so a
     resumed run draws the same masks as an uninterrupted one. A data-parallel replica's ``a``
-    holds ``rows = (start, stop, n)`` of a batch of ``n``: it draws the whole batch's mask and
+    holds its ``shard = (start, stop, n)`` of a batch of ``n``: it draws the whole batch's mask and
     keeps its rows, so that the replicas together drop what one device would.
     """
     layer_seed = tf.random.experimental.stateless_fold_in(seed, layer)
-    if rows is None:
+    if shard is None:
         return tf.nn.experimental.stateless_dropout(a, rate=rate, seed=layer_seed)
-    start, stop, n = rows
+    start, stop, n = shard
     whole = tf.ones(tf.stack([n, tf.shape(a)[1]]), a.dtype)
     mask = tf.nn.experimental.stateless_dropout(whole, rate=rate, seed=layer_seed)
     return a * mask[start:stop]
@@ -63,15 +64,15 @@ class NnModel(tf.Module):
         return list(zip(self.kernels, self.biases))
 
     def forward(
-        self, x: tf.Tensor, seed: tf.Tensor | None = None, rows: Rows | None = None
+        self, x: tf.Tensor, seed: tf.Tensor | None = None, shard: Shard | None = None
     ) -> tf.Tensor:
         """The logits ``z``; dropout applies when a ``seed`` is given (training) and the rate is
-        above 0 (a data-parallel replica says which ``rows`` of the batch ``x`` holds)."""
+        above 0 (a data-parallel replica says which ``shard`` of the batch ``x`` holds)."""
         a = x
         for layer, (W, b) in enumerate(zip(self.kernels[:-1], self.biases[:-1])):
             a = self.activation(tf.matmul(a, W) + b)
             if seed is not None and self.rate:
-                a = dropout(a, self.rate, seed, layer, rows)
+                a = dropout(a, self.rate, seed, layer, shard)
         return tf.matmul(a, self.kernels[-1]) + self.biases[-1]
 
     def output(self, z: tf.Tensor) -> tf.Tensor:
