@@ -34,7 +34,9 @@ PAYOFF_FLOPS = 5e6
 
 _BLAS_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                    "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")  # fmt: skip
-_XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+# XLA reads its flags up to the first word that is not one ("--name=value"), so every word here
+# must be a flag of its own: a bare word would silently drop the flags after it.
+_XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false"
 
 
 def parse_threads(text: str | int) -> int | None:

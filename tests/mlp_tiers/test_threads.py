@@ -1,6 +1,7 @@
 """The thread policy: what --threads accepts, what auto chooses, and that the choice reaches
 every framework's pool."""
 
+import os
 import subprocess
 import sys
 import time
@@ -121,6 +122,20 @@ def test_one_thread_reaches_blas_openmp_tensorflow_and_xla():
     assert env["TF_NUM_INTRAOP_THREADS"] == env["TF_NUM_INTEROP_THREADS"] == "1"
     assert "--xla_cpu_multi_thread_eigen=false" in env["XLA_FLAGS"]
     assert "XLA_FLAGS" not in threads.environment(2)  # XLA: one thread, or every core
+
+
+def test_xla_reads_every_flag_after_the_one_thread_flags(monkeypatch):
+    """XLA stops at a word that is not a flag: a flag after the thread setting must still work."""
+    pytest.importorskip("jax", reason="JAX is not installed (the [jax] extra)")
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    flags = f"{threads.environment(1)['XLA_FLAGS']} --xla_force_host_platform_device_count=3"
+    done = subprocess.run(
+        [sys.executable, "-c", "import jax; print(len(jax.devices('cpu')))"],
+        env={**os.environ, "XLA_FLAGS": flags, "JAX_PLATFORMS": "cpu"},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-1] == "3"
 
 
 def test_limit_sets_the_blas_already_loaded(monkeypatch):
