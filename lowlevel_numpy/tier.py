@@ -10,7 +10,8 @@ One training step is the whole algorithm (``NumpyTier.train_step``):
 ``fit`` repeats it over the batches of ``shared.batching`` for each epoch; after each epoch it
 validates, writes the epoch's record, checks for divergence, steps early stopping and saves the
 checkpoint, each a visible call (plain functions of ``shared.training``, so that every tier
-computes them the same way).
+computes them the same way). ``@scoped_threads`` gives NumPy's BLAS as many threads as the step
+can use on this machine now, for the length of the call (``shared.threads``).
 
 With ``--replicas N`` (``lowlevel_numpy.replicas``), N processes started by ``mpiexec`` each run
 this step on their share of every batch, and sum their gradients before the update.
@@ -37,6 +38,7 @@ from shared.history import History
 from shared.init import Params, check_params
 from shared.seeding import stream
 from shared.spec import ModelSpec, TrainSpec
+from shared.threads import scoped_threads
 from shared.training import (
     check_finite,
     check_validation,
@@ -144,6 +146,7 @@ class NumpyTier:
     # midlevel_tf/tier.py writes this loop again around its tf.function step, and Keras hides
     # it inside model.fit. The repetition is on purpose: each tier's folder shows its whole loop.
 
+    @scoped_threads
     def fit(
         self,
         data: Dataset,

@@ -27,13 +27,17 @@ from collections.abc import Sequence
 
 from shared.errors import SpecError
 from shared.resources import THREADS_VARIABLE
+from shared.threads import (
+    BLAS_VARIABLES,
+    PAYOFF_FLOPS,
+    auto_threads,
+    busy_cores,
+    step_flops,
+    usable_cores,
+)
 
-# Below this many floating-point operations per training step, a second BLAS thread gains
-# nothing measurable (the products last tens of microseconds; waking a thread costs as much).
-PAYOFF_FLOPS = 5e6
+__all__ = ["PAYOFF_FLOPS", "auto_threads", "busy_cores", "step_flops", "usable_cores"]  # the policy
 
-_BLAS_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                   "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")  # fmt: skip
 # XLA reads its flags up to the first word that is not one ("--name=value"), so every word here
 # must be a flag of its own: a bare word would silently drop the flags after it.
 _XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false"
@@ -55,21 +59,6 @@ def parse_threads(text: str | int) -> int | None:
 def _quoted(text: object) -> str:
     shown = repr(text) if isinstance(text, str) else str(text)
     return shown if len(shown) <= 40 else shown[:37] + "..."
-
-
-def step_flops(layer_sizes: Sequence[int], batch_size: int) -> float:
-    """Floating-point operations of one step's matrix products, 2 per multiply-add: every layer's
-    forward product and weight gradient, and every layer's input gradient but the first's."""
-    products = [a * b for a, b in itertools.pairwise(layer_sizes)]
-    return 2.0 * batch_size * (3 * sum(products) - products[0])
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (its CPU affinity, which containers narrow)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
 
 
 def local_processes() -> int:
@@ -98,51 +87,6 @@ def shared_among_processes(threads: int) -> int:
     return max(1, threads // local_processes())
 
 
-def busy_cores(samples: int = 5, interval: float = 0.01) -> int:
-    """How many threads of other processes are running right now: the kernel's count of
-    runnable tasks (``/proc/loadavg``) less this process's own (its BLAS threads may still be
-    spinning after its last product), the median over a few readings.
-
-    Unlike the load average, which trails by a minute, this sees a load that just started.
-    Returns 0 where the counts cannot be read (not Linux).
-    """
-    counts = []
-    for i in range(samples):
-        try:
-            with open("/proc/loadavg", encoding="ascii") as handle:
-                running = int(handle.read().split()[3].split("/")[0])
-        except (OSError, ValueError, IndexError):
-            return 0
-        counts.append(max(running - _own_running_threads(), 0))
-        if i + 1 < samples:
-            time.sleep(interval)
-    return sorted(counts)[len(counts) // 2]
-
-
-def _own_running_threads() -> int:
-    """This process's threads in the running state (the reading thread among them)."""
-    running = 0
-    try:
-        tasks = os.listdir("/proc/self/task")
-    except OSError:
-        return 1
-    for task in tasks:
-        try:
-            with open(f"/proc/self/task/{task}/stat", encoding="ascii") as handle:
-                state = handle.read().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
-        running += state == "R"
-    return max(running, 1)
-
-
-def auto_threads(layer_sizes: Sequence[int], batch_size: int) -> int:
-    """The ``auto`` policy: 1 for a step under ``PAYOFF_FLOPS``, else the idle cores (>= 1)."""
-    if step_flops(layer_sizes, batch_size) < PAYOFF_FLOPS:
-        return 1
-    return max(1, usable_cores() - busy_cores())
-
-
 def resolve(threads: int | None, layer_sizes: Sequence[int], batch_size: int) -> int:
     """``threads`` itself, or the ``auto`` choice when it is None."""
     return threads if threads is not None else auto_threads(layer_sizes, batch_size)
@@ -152,7 +96,7 @@ def environment(threads: int) -> dict[str, str]:
     """The environment variables that give every framework ``threads`` threads when it starts:
     the BLAS and OpenMP pools, TensorFlow's intra- and inter-op pools, and XLA's CPU client
     (which can only be told to use one thread, or all cores)."""
-    env = {name: str(threads) for name in _BLAS_VARIABLES}
+    env = {name: str(threads) for name in BLAS_VARIABLES}
     env["TF_NUM_INTRAOP_THREADS"] = env["TF_NUM_INTEROP_THREADS"] = str(threads)
     env[THREADS_VARIABLE] = str(threads)
     flags = os.environ.get("XLA_FLAGS", "")
