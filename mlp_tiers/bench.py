@@ -112,20 +112,41 @@ class BenchRow:
     peak_rss_bytes: int | None = None
     notes: list[str] = field(default_factory=list)
     blas: list[dict[str, str]] = field(default_factory=list)
+    # Timed epochs (after the first) in which the framework compiled or traced, left out of
+    # epoch_seconds: {"round", "epoch", "seconds", "compiles" (JAX's count), "compile_seconds"}.
+    compiled_epochs: list[dict[str, Any]] = field(default_factory=list)
+    # A tier's fixed cost of a fit call, outside its epochs' steps: [first call, later call]
+    # per round (peers have none).
+    call_seconds: list[list[float]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return self.status == "ok" and bool(self.first_epoch_seconds)
 
     @property
+    def timed_seconds(self) -> list[float]:
+        """The epochs the median is taken over: those after the first that compiled nothing;
+        if every one of them compiled, all of them (the row then says so); with one epoch a
+        run, the first."""
+        compiled = [epoch["seconds"] for epoch in self.compiled_epochs]
+        return self.epoch_seconds or compiled or self.first_epoch_seconds
+
+    @property
     def median_seconds(self) -> float | None:
-        seconds = self.epoch_seconds or self.first_epoch_seconds
-        return statistics.median(seconds) if self.ok else None
+        return statistics.median(self.timed_seconds) if self.ok else None
+
+    @property
+    def call_costs(self) -> tuple[float, float] | None:
+        """The median fixed cost of a first and of a later ``fit`` call, over the rounds."""
+        if not self.ok or not self.call_seconds:
+            return None
+        firsts, laters = zip(*self.call_seconds, strict=True)
+        return statistics.median(firsts), statistics.median(laters)
 
     @property
     def spread(self) -> tuple[float, float] | None:
         """The 25th and 75th percentiles of the timed epochs (the middle half of them)."""
-        seconds = sorted(self.epoch_seconds or self.first_epoch_seconds)
+        seconds = sorted(self.timed_seconds)
         if not self.ok:
             return None
         if len(seconds) < 4:
@@ -142,6 +163,7 @@ class BenchRow:
             "samples_per_second": n_train / median if median else None,
             "x_floor": median / floor if median and floor else None,
             "roofline_percent": 100 * floor / median if median and floor else None,
+            "call_cost_seconds": self.call_costs,
         }
 
 
@@ -201,13 +223,34 @@ def bench(
                 continue
             seconds = result["epoch_seconds"]
             row.first_epoch_seconds.append(seconds[0])
-            row.epoch_seconds.extend(seconds[1:])
+            timed, compiled = split_compiled(seconds, result.get("epoch_compiles"), round_number)
+            row.epoch_seconds.extend(timed)
+            row.compiled_epochs.extend(compiled)
+            if result.get("call_seconds") is not None:
+                row.call_seconds.append(result["call_seconds"])
             row.final_loss, row.test_accuracy = result["final_loss"], result["test_accuracy"]
             row.test_r2 = result.get("test_r2")
             row.peak_rss_bytes = max(row.peak_rss_bytes or 0, result["peak_rss_bytes"])
             row.notes = result.get("notes", [])
             row.blas = result.get("blas", [])
     return list(rows.values())
+
+
+def split_compiled(
+    seconds: list[float], compiles: list[list[Any]] | None, round_number: int
+) -> tuple[list[float], list[dict[str, Any]]]:
+    """The epochs after the first of one run, split into those that ran compiled code only
+    (timed) and those in which the framework compiled or traced (``compiles[i]`` is epoch
+    ``i + 1``'s ``[JAX's count or None, seconds]``; None where nothing was watched)."""
+    timed, compiled = [], []
+    for epoch, value in enumerate(seconds[1:], start=2):
+        count, compile_seconds = (compiles[epoch - 1] if compiles else None) or (None, 0.0)
+        if count or compile_seconds > 0:
+            compiled.append({"round": round_number + 1, "epoch": epoch, "seconds": value,
+                             "compiles": count, "compile_seconds": compile_seconds})  # fmt: skip
+        else:
+            timed.append(value)
+    return timed, compiled
 
 
 def floor_seconds(rows: list[BenchRow]) -> float | None:

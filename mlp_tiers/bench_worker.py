@@ -1,10 +1,11 @@
 """One benchmark run of one entry, in a process of its own (started by ``mlp_tiers.bench``).
 
 Reads ``{"entry", "kind", "config"}`` as JSON on standard input, trains the entry for the spec's
-epochs, and prints one JSON line: the seconds of each epoch's training steps, the final loss, the
-test accuracy (a regressor's test R²), the peak resident memory of this process while it trained
-(the data already loaded), and the BLAS libraries it ran on. A failure prints one line on
-standard error and exits 1.
+epochs, and prints one JSON line: the seconds of each epoch's training steps, what each epoch
+compiled (``mlp_tiers.compiles``), a tier's fixed cost of a first and a later ``fit`` call, the
+final loss, the test accuracy (a regressor's test R²), the peak resident memory of this process
+while it trained (the data already loaded), and the BLAS libraries it ran on. A failure prints
+one line on standard error and exits 1.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import resource
 import sys
+import time
 from typing import Any
 
 import numpy as np
@@ -42,43 +44,92 @@ def peak_memory() -> int:
 
 
 def measure(entry: str, kind: str, raw_config: dict[str, Any]) -> dict[str, Any]:
-    from mlp_tiers.runner import build_tier, prepare_run
+    from mlp_tiers.compiles import CompileWatch, EpochCompiles
+    from mlp_tiers.runner import prepare_run
     from mlp_tiers.threads import blas_info
-    from shared.metrics import evaluate_for
     from shared.spec import config_from_dict
 
     run = prepare_run(config_from_dict(raw_config))
-    epochs = run.train.epochs
     reset_peak_memory()  # what making the data took is not the entry's
+    watch = CompileWatch(jax=uses_jax(entry, kind))
+    compiles = EpochCompiles(watch)
+    if kind == "peer":
+        result = measure_peer(entry, run, compiles)
+    else:
+        result = measure_tier(entry, run, compiles)
+    return {
+        **result,
+        "epoch_compiles": compiles.to_json(),
+        "peak_rss_bytes": int(peak_memory()),
+        "blas": blas_info(),
+    }
+
+
+def uses_jax(entry: str, kind: str) -> bool:
+    """Whether the entry runs on JAX (its compiles are then counted)."""
     if kind == "peer":
         from peers import PEERS
 
-        peer = PEERS[entry]
-        result = peer.load()(run, epochs, dict(peer.options))
-        seconds, loss, notes = result.epoch_seconds, result.final_loss, result.notes
-        accuracy, r2 = result.test_accuracy, result.test_r2
-    else:
-        from mlp_tiers.registry import parse_tier
+        return "jax" in PEERS[entry].requires
+    from mlp_tiers.registry import TIERS, parse_tier
 
-        name, options = parse_tier(entry)
-        tier = build_tier(name, run, **options)
-        history = tier.fit(run.data)
-        seconds, loss = history.column("seconds"), history.last["loss"]
-        outputs = tier.predict_proba(run.data.x_test)
-        evaluation = evaluate_for(run.model, outputs, run.data.y_test, run.data.target_scaling)
-        accuracy = None if run.model.is_regression else evaluation.accuracy  # type: ignore[union-attr]
-        r2 = evaluation.r2 if run.model.is_regression else None  # type: ignore[union-attr]
-        notes = []
-    peak = peak_memory()
+    return TIERS[parse_tier(entry)[0]].keras_backend == "jax"
+
+
+def measure_peer(entry: str, run: Any, compiles: Any) -> dict[str, Any]:
+    from peers import PEERS
+
+    peer = PEERS[entry]
+    result = peer.load()(run, run.train.epochs, dict(peer.options), epoch_end=compiles.mark)
+    return {
+        "epoch_seconds": [float(s) for s in result.epoch_seconds],
+        "final_loss": _number(result.final_loss),
+        "test_accuracy": _number(result.test_accuracy),
+        "test_r2": _number(result.test_r2),
+        "notes": result.notes,
+        "call_seconds": None,  # a peer has no fit call to time
+    }
+
+
+def measure_tier(entry: str, run: Any, compiles: Any) -> dict[str, Any]:
+    """The tier trains the spec's epochs in one ``fit`` call, then one epoch more in a second
+    call, as a resumed run, a notebook or ``partial_fit`` does. On data without validation
+    rows, so that what a call spends outside its epochs' steps is the call's own: its fixed
+    cost, the first call's and a later one's. The second call's epoch is not one of the timed
+    epochs."""
+    import dataclasses
+
+    from mlp_tiers.registry import parse_tier
+    from mlp_tiers.runner import build_tier
+    from shared.metrics import evaluate_for
+
+    data = dataclasses.replace(run.data, x_val=run.data.x_val[:0], y_val=run.data.y_val[:0])
+    name, options = parse_tier(entry)
+    tier = build_tier(name, run, **options)
+    start = time.perf_counter()
+    history = tier.fit(data, callbacks=[compiles])
+    first_call = time.perf_counter() - start
+    seconds, loss = history.column("seconds"), history.last["loss"]
+    outputs = tier.predict_proba(run.data.x_test)  # scored after the spec's epochs
+    tier.train_spec = dataclasses.replace(tier.train_spec, epochs=tier.epoch + 1)
+    start = time.perf_counter()
+    later = tier.fit(data)
+    later_call = time.perf_counter() - start
+    evaluation = evaluate_for(run.model, outputs, run.data.y_test, run.data.target_scaling)
+    regression = run.model.is_regression
     return {
         "epoch_seconds": [float(s) for s in seconds],
-        "final_loss": None if loss is None else float(loss),
-        "test_accuracy": None if accuracy is None else float(accuracy),
-        "test_r2": None if r2 is None else float(r2),
-        "peak_rss_bytes": int(peak),
-        "notes": notes,
-        "blas": blas_info(),
+        "final_loss": _number(loss),
+        "test_accuracy": None if regression else float(evaluation.accuracy),  # type: ignore[union-attr]
+        "test_r2": float(evaluation.r2) if regression else None,  # type: ignore[union-attr]
+        "notes": [],
+        # what each call spent outside its epochs' timed steps
+        "call_seconds": [first_call - sum(seconds), later_call - later.last["seconds"]],
     }
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def main() -> int:

@@ -198,31 +198,56 @@ def comparison_table(title: str, rows: list[dict[str, Any]]) -> Table:
 
 def bench_table(rows: list[Any], floor: float | None, n_train: int, title: str) -> Table:
     """Every entry's seconds per epoch (median of the timed epochs, and their middle half), its
-    throughput, its ratio to the GEMM floor, its memory and what it learned; or why it did not
-    run."""
+    throughput, its ratio to the GEMM floor, a tier's fixed cost of a first and a later ``fit``
+    call, its memory and what it learned; or why it did not run."""
     table = Table(title=title, title_justify="left")
     regression = any(row.test_r2 is not None for row in rows)
     columns = ("entry", "first epoch", "s/epoch", "middle half", "samples/s", "× floor",
-               "roofline", "peak RSS", "test R²" if regression else "test acc")  # fmt: skip
+               "roofline", "fit call: 1st / later", "peak RSS",
+               "test R²" if regression else "test acc")  # fmt: skip
     for column in columns:
         table.add_column(column, justify="left" if column == "entry" else "right")
     for row in rows:
         if not row.ok:  # why, under the table
             table.add_row(row.entry, *[styled("–", "dim")] * (len(columns) - 1))
             continue
-        median, (low, high) = row.median_seconds, row.spread
+        median, (low, high), calls = row.median_seconds, row.spread, row.call_costs
         table.add_row(
             row.entry,
             f"{statistics.median(row.first_epoch_seconds):.3f}",
-            f"{median:.3f}",
+            f"{median:.3f}" + ("*" if row.compiled_epochs else ""),
             f"{low:.3f}–{high:.3f}",
             f"{n_train / median:,.0f}",
             f"{median / floor:.2f}" if floor else "",
             f"{100 * floor / median:.0f}%" if floor else "",
+            f"{calls[0]:.3f} / {calls[1]:.3f}" if calls else "",
             f"{row.peak_rss_bytes / 2**20:,.0f} MiB",
             _score(row.test_r2 if regression else row.test_accuracy),
         )
+    notes = bench_notes(rows, floor)
+    if notes:
+        table.caption = "\n".join(notes)
+        table.caption_justify = "left"
+    return table
+
+
+def bench_notes(rows: list[Any], floor: float | None) -> list[str]:
+    """What the bench table's rows need said under it: fit-call costs, epochs that compiled,
+    entries below the floor, and entries that did not run."""
     notes = []
+    if any(row.ok and row.call_costs for row in rows):
+        notes.append(
+            "fit call: seconds a tier's fit call spends outside its epochs' steps: the "
+            "first call (the spec's epochs), and a later one (one epoch more)"
+        )
+    for row in rows:
+        if row.ok and row.compiled_epochs:
+            done = row.compiled_epochs
+            seconds = sum(epoch["compile_seconds"] for epoch in done)
+            left = "left out of its median" if row.epoch_seconds else (
+                "all of its timed epochs: the median includes compiling")  # fmt: skip
+            notes.append(f"{row.entry}*: {len(done)} timed epoch{'s' if len(done) != 1 else ''} "
+                         f"compiled ({seconds:.3f} s of compiling or tracing), {left}")  # fmt: skip
     faster = [row.entry for row in rows if row.ok and floor and row.entry != "gemm-floor"
               and row.median_seconds < floor]  # fmt: skip
     if faster:
@@ -232,10 +257,7 @@ def bench_table(rows: list[Any], floor: float | None, n_train: int, title: str) 
     not_run = [f"{row.entry}: {row.status}" for row in rows if not row.ok]
     if not_run:
         notes.append("not run: " + "; ".join(not_run))
-    if notes:
-        table.caption = "\n".join(notes)
-        table.caption_justify = "left"
-    return table
+    return notes
 
 
 def _score(value: float | None) -> str:

@@ -6,9 +6,10 @@ they live here, outside ``shared/`` (which stays framework-free). ``bench`` find
 ``PEERS`` the way it finds tiers through ``mlp_tiers.registry.TIERS``: by module name, imported only
 when the peer runs.
 
-Every peer module has ``train(run, epochs, options) -> PeerResult``: it trains (or, for the
-floor, computes) ``epochs`` epochs of the run's spec on its data, the same shapes, dtype and
-batch size as the tiers, and times each epoch's training steps alone.
+Every peer module has ``train(run, epochs, options, epoch_end) -> PeerResult``: it trains (or,
+for the floor, computes) ``epochs`` epochs of the run's spec on its data, the same shapes, dtype
+and batch size as the tiers, times each epoch's training steps alone, and calls ``epoch_end()``
+after each (``bench`` marks there what the epoch compiled).
 """
 
 from __future__ import annotations
@@ -20,6 +21,12 @@ from typing import Any
 
 from shared.errors import UnknownNameError
 from shared.packages import installed
+
+EpochEnd = Callable[[], object]
+
+
+def no_hook() -> None:
+    """The ``epoch_end`` of a peer run outside ``bench``: nothing to mark."""
 
 
 @dataclass

@@ -19,11 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from peers import PeerResult
+from peers import EpochEnd, PeerResult, no_hook
 from shared.batching import epoch_batches
 
 
-def train(run: Any, epochs: int, options: dict[str, Any]) -> PeerResult:
+def train(
+    run: Any, epochs: int, options: dict[str, Any], epoch_end: EpochEnd = no_hook
+) -> PeerResult:
     sizes = run.model.layer_sizes
     dtype = np.dtype(run.train.dtype)
     rng = np.random.default_rng(0)
@@ -41,6 +43,7 @@ def train(run: Any, epochs: int, options: dict[str, Any]) -> PeerResult:
         for m in batch_sizes:
             step_products(weights, arrays[m])
         seconds.append(time.perf_counter() - start)
+        epoch_end()
     return PeerResult(seconds)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from peers import PeerResult
+from peers import EpochEnd, PeerResult, no_hook
 from shared.batching import epoch_batches
 
 
@@ -107,7 +107,9 @@ def make_update(spec: Any) -> Callable:
     return update
 
 
-def train(run: Any, epochs: int, options: dict[str, Any]) -> PeerResult:
+def train(
+    run: Any, epochs: int, options: dict[str, Any], epoch_end: EpochEnd = no_hook
+) -> PeerResult:
     import jax
 
     if run.train.dtype == "float64":
@@ -160,6 +162,7 @@ def train(run: Any, epochs: int, options: dict[str, Any]) -> PeerResult:
             values.append(value[None])
         epoch_losses = jax.block_until_ready(jnp.concatenate(values))
         seconds.append(time.perf_counter() - start)
+        epoch_end()
         sizes = np.array([len(rows) for rows in full + rest])  # the loss of the epoch: by sample
         losses.append(float((np.asarray(epoch_losses) * sizes).sum() / n))
     outputs = forward(carry[0], on_device(data.x_test))

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from peers import PeerResult
+from peers import EpochEnd, PeerResult, no_hook
 
 SOLVERS = {
     "sgd": {"solver": "sgd", "momentum": 0.0, "nesterovs_momentum": False},
@@ -27,7 +27,9 @@ SOLVERS = {
 }
 
 
-def train(run: Any, epochs: int, options: dict[str, Any]) -> PeerResult:
+def train(
+    run: Any, epochs: int, options: dict[str, Any], epoch_end: EpochEnd = no_hook
+) -> PeerResult:
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier, MLPRegressor
 
@@ -70,6 +72,7 @@ def train(run: Any, epochs: int, options: dict[str, Any]) -> PeerResult:
             start = time.perf_counter()
             clf.partial_fit(data.x_train, y, **fit_args)
             seconds.append(time.perf_counter() - start)
+            epoch_end()
     notes = [] if clf.coefs_[0].dtype == data.x_train.dtype else ["computes in float64"]
     if model.is_regression:
         outputs = np.asarray(clf.predict(data.x_test)).reshape(len(data.x_test), -1)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from peers import PeerResult
+from peers import EpochEnd, PeerResult, no_hook
 from shared.batching import epoch_batches
 
 
@@ -76,7 +76,9 @@ def make_loss(model_spec: Any, dtype: Any) -> Any:
     return loss_fn
 
 
-def train(run: Any, epochs: int, options: dict[str, Any]) -> PeerResult:
+def train(
+    run: Any, epochs: int, options: dict[str, Any], epoch_end: EpochEnd = no_hook
+) -> PeerResult:
     import torch
     from torch import nn
 
@@ -121,6 +123,7 @@ def train(run: Any, epochs: int, options: dict[str, Any]) -> PeerResult:
             total += train_step(x[rows], y[rows]) * len(rows)
         loss = float(total) / n  # waits for the last step (on a GPU, steps run asynchronously)
         seconds.append(time.perf_counter() - start)
+        epoch_end()
     model.eval()
     with torch.no_grad():
         outputs = model(torch.from_numpy(np.ascontiguousarray(data.x_test)).to(device, dtype))
