@@ -260,6 +260,32 @@ def bench_notes(rows: list[Any], floor: float | None) -> list[str]:
     return notes
 
 
+def sweep_table(points: list[Any], axis: str) -> Table:
+    """``bench --sweep``: each entry's microseconds per training sample and × floor at every
+    size, and the crossovers under the table."""
+    from mlp_tiers.bench_sweep import AXES, crossovers
+
+    table = Table(title=f"µs per training sample (× floor) by {AXES[axis]}", title_justify="left")
+    table.add_column("entry")
+    for point in points:
+        table.add_column(str(point.size), justify="right")
+    for index, row in enumerate(points[0].rows):
+        cells = []
+        for point in points:
+            at = point.rows[index]
+            per_sample = point.per_sample(at)
+            if per_sample is None:
+                cells.append(styled("–", "dim"))
+                continue
+            ratio = f" ({at.median_seconds / point.floor:.2f})" if point.floor else ""
+            cells.append(f"{per_sample * 1e6:.3g}" + ("" if row.entry == "gemm-floor" else ratio))
+        table.add_row(row.entry, *cells)
+    said = crossovers(points)
+    table.caption = ("crossovers: " + "; ".join(said)) if said else "no two entries change places"
+    table.caption_justify = "left"
+    return table
+
+
 def _score(value: float | None) -> str:
     return "" if value is None else f"{value:.4f}"
 

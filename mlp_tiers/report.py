@@ -23,6 +23,7 @@ A run folder (``runs/<time>-<tier>-<dataset>/`` by default) holds:
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -253,5 +254,48 @@ def plot_bench(rows: list[Any], floor: float | None, path: str | Path, title: st
     # beside the bars, never over the slowest entry's label
     axes.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     axes.set_title(title, fontsize=9, loc="left")
+    with atomic_write(path) as handle:
+        figure.savefig(handle, format="png", dpi=120)
+
+
+@literal_text
+def plot_sweep(points: list[Any], swept: str, path: str | Path, title: str) -> None:
+    """``bench --sweep``: time per training sample (left) and the ratio to the GEMM floor
+    (right) against the size swept (``swept`` names it), log scales, one line per entry, the
+    floor in red."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(11, 4.6), layout="constrained")
+    per_sample, x_floor = figure.subplots(1, 2)
+    sizes = [point.size for point in points]
+    names = [row.entry for row in points[0].rows]
+    styles = itertools.cycle(["-", "--", "-.", ":"])
+    colours = itertools.cycle(["C0", "C1", "C2", "C4", "C5", "C6", "C7", "C8", "C9"])  # red: floor
+    for name in names:
+        floor_line = name == "gemm-floor"
+        rows = [next(row for row in point.rows if row.entry == name) for point in points]
+        style = dict(color="C3" if floor_line else next(colours), marker="o", markersize=4,
+                     ls="--" if floor_line else next(styles), label=name)  # fmt: skip
+        seconds = [point.per_sample(row) for point, row in zip(points, rows, strict=True)]
+        if not any(s is not None for s in seconds):
+            continue  # not run at any size: named under the terminal's table, not drawn
+        per_sample.plot(sizes, [np.nan if s is None else s * 1e6 for s in seconds], **style)
+        if not floor_line:
+            ratios = [np.nan if row.median_seconds is None or not point.floor
+                      else row.median_seconds / point.floor
+                      for point, row in zip(points, rows, strict=True)]  # fmt: skip
+            x_floor.plot(sizes, ratios, **style)
+    for axes in (per_sample, x_floor):
+        log_scale(axes, "x")
+        log_scale(axes, "y")
+        axes.set_xticks(sizes, [str(size) for size in sizes])
+        axes.minorticks_off()
+        axes.set_xlabel(swept + " (log scale)")
+        axes.grid(alpha=0.3)
+    x_floor.axhline(1.0, color="C3", ls="--", lw=1)
+    per_sample.set_ylabel("µs per training sample (log scale)")
+    x_floor.set_ylabel("× floor (time / GEMM floor of that size; log scale)")
+    per_sample.legend(fontsize=8)
+    figure.suptitle(title, fontsize=9)
     with atomic_write(path) as handle:
         figure.savefig(handle, format="png", dpi=120)

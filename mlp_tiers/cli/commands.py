@@ -79,6 +79,8 @@ def bench(args: argparse.Namespace, console: Console) -> int:
     from mlp_tiers.bench import default_entries, parse_entries
     from mlp_tiers.runner import prepare_run
 
+    if args.sweep is not None:
+        return bench_sweep(args, console)
     entries = parse_entries(default_entries() if args.tiers is None else args.tiers)
     if args.repeats < 1:
         raise SpecError(f"--repeats must be an integer >= 1; got {args.repeats}")
@@ -97,6 +99,54 @@ def bench(args: argparse.Namespace, console: Console) -> int:
         count = threads.resolve(threads.parse_threads(args.threads), run.model.layer_sizes,
                                 run.train.batch_size)  # fmt: skip
         return bench_rounds(args, console, entries, config, run, count)
+
+
+def bench_sweep(args: argparse.Namespace, console: Console) -> int:
+    """``bench --sweep AXIS=SIZES``: a benchmark at each size, the table of each, the
+    crossovers, and the chart of time per sample and × floor against the size."""
+    from mlp_tiers import bench_sweep as sweeps
+    from mlp_tiers import threads
+    from mlp_tiers.bench import parse_entries
+    from mlp_tiers.console import bench_table, sweep_table
+    from mlp_tiers.report import machine, new_run_dir
+
+    axis, sizes = sweeps.parse_sweep(args.sweep)
+    entries = parse_entries(sweeps.default_sweep_entries() if args.tiers is None else args.tiers)
+    if args.repeats < 1:
+        raise SpecError(f"--repeats must be an integer >= 1; got {args.repeats}")
+    config = config_from_args(args)
+    config = dataclasses.replace(config, train=dataclasses.replace(config.train, patience=None))
+    if config.train.replicas > 1:
+        raise SpecError("--sweep times one device; leave out --replicas (bench --replicas N "
+                        "compares replicas with one device at one size)")  # fmt: skip
+    if config.train.epochs < 2:
+        raise SpecError(f"--epochs must be 2 or more with --sweep: the first epoch (which "
+                        f"compiles) is not timed; got {config.train.epochs}")  # fmt: skip
+    requested = threads.parse_threads(args.threads)
+    console.print(f"bench --sweep {axis}: {', '.join(map(str, sizes))} · {len(entries)} entries "
+                  f"× {args.repeats} rounds at each size")  # fmt: skip
+
+    def count(run: Any) -> int:  # --threads auto chooses by the step's size
+        return threads.resolve(requested, run.model.layer_sizes, run.train.batch_size)
+
+    def said(point: Any) -> None:
+        shape = f"{'-'.join(map(str, point.layer_sizes))}, batch {point.batch_size}"
+        console.print(bench_table(point.rows, point.floor, point.n_train,
+                                  f"{axis} {point.size}: {shape}"))  # fmt: skip
+
+    with threads.LoadGenerator(args.busy):
+        points = sweeps.sweep(entries, config, axis, sizes, args.repeats, count, said)
+    console.print(sweep_table(points, axis))
+    where = machine()
+    title = (f"bench --sweep {axis} · {config.data.name}, {config.train.optimizer}, "
+             f"{config.train.dtype}, {args.repeats} round{'s' if args.repeats != 1 else ''} · "
+             f"{where['processor']}, {where['cpus']} CPUs")  # fmt: skip
+    if not args.no_save:
+        folder = new_run_dir(args.out, "bench", config.data.name)
+        details = {"machine": where, "threads_flag": args.threads, "busy_processes": args.busy}
+        data, chart = sweeps.write_sweep(folder, points, axis, title, details)
+        console.print(f"report: {data}, chart: {chart}")
+    return 0
 
 
 def bench_replicas(args: argparse.Namespace, console: Console, config: Any, run: Any) -> int:

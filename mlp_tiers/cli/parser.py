@@ -109,6 +109,13 @@ def add_bench(commands: Commands) -> None:
         metavar="N",
         help="run N CPU-bound processes alongside, as on a shared machine (0)",
     )
+    bench.add_argument(
+        "--sweep",
+        default=None,
+        metavar="AXIS=SIZES",
+        help="bench at each size, one size changed: hidden=64,256,1024 (the width of every "
+        "hidden layer) or batch=32,128,512; writes sweep.json and sweep.png",
+    )
 
 
 def add_parity(commands: Commands) -> None:
