@@ -54,11 +54,16 @@ def shared_batches(
     seed: int,
     epochs: range,
     replicas: int = 1,
+    held: HeldTensors | None = None,
+    sources: tuple[np.ndarray, ...] = (),
 ) -> tuple[Any, list[Any]]:
     """What ``fit`` trains on for ``epochs`` (0-based), and the callbacks it needs; with
-    ``replicas``, every batch padded for them (``padded_for_replicas``)."""
+    ``replicas``, every batch padded for them (``padded_for_replicas``). On TensorFlow, ``held``
+    keeps the training tensors made from ``sources`` (the dataset's arrays ``x`` and ``t`` come
+    from) for the next call."""
     if keras.backend.backend() == "tensorflow" and replicas == 1:
-        return tf_dataset(x, t, batch_size, seed, epochs), []
+        held = held or HeldTensors()
+        return tf_dataset(*held.tensors(x, t, sources), batch_size, seed, epochs), []
     batches = make_batches(keras, x, t, batch_size, seed, replicas)
     return batches, [make_epoch_setter(keras, batches)]
 
@@ -85,11 +90,41 @@ def padded_rows(a: np.ndarray, replicas: int) -> np.ndarray:
     return np.pad(a, [(0, -len(a) % replicas), (0, 0)])
 
 
-def tf_dataset(x: np.ndarray, t: np.ndarray, batch_size: int, seed: int, epochs: range) -> Any:
+class HeldTensors:
+    """The training arrays as TensorFlow tensors, kept from one ``fit`` call to the next while
+    the same read-only arrays come back, so that a later call (a resumed run, a notebook's next
+    epoch, ``partial_fit``) does not copy the training set into TensorFlow again: 0.13 s for
+    MNIST's 51,000 rows, a sixth of an epoch.
+
+    Only read-only arrays are kept (a run's dataset is: ``Dataset.frozen``), because only they
+    cannot change between calls; from writeable arrays the tensors are made anew every call."""
+
+    def __init__(self) -> None:
+        self.sources: tuple[np.ndarray, ...] = ()
+        self.kept: tuple[Any, Any] | None = None
+
+    def tensors(self, x: np.ndarray, t: np.ndarray, sources: tuple[np.ndarray, ...]) -> Any:
+        """``(x, t)`` as tensors: the kept ones when ``sources`` are the same read-only arrays
+        as last time."""
+        import tensorflow as tf
+
+        same = len(sources) == len(self.sources) and all(
+            a is b for a, b in zip(sources, self.sources, strict=True)
+        )
+        if self.kept is not None and sources and same:
+            return self.kept
+        made = tf.constant(x), tf.constant(t)
+        frozen = bool(sources) and not any(a.flags.writeable for a in sources)
+        self.sources, self.kept = (sources, made) if frozen else ((), None)
+        return made
+
+
+def tf_dataset(x: Any, t: Any, batch_size: int, seed: int, epochs: range) -> Any:
+    """The shared batches of ``epochs`` from the tensors ``x`` and ``t``, gathered inside
+    TensorFlow."""
     import tensorflow as tf
 
     orders = np.stack([epoch_permutation(len(x), seed, epoch) for epoch in epochs])
-    x, t = tf.constant(x), tf.constant(t)
     return (
         tf.data.Dataset.from_tensor_slices(orders)  # one epoch's order at a time ...
         .flat_map(lambda order: tf.data.Dataset.from_tensor_slices(order).batch(batch_size))

@@ -44,6 +44,7 @@ from adapters.keras_setup import keras_dtype
 from adapters.tensorflow_setup import quiet_tensorflow_startup
 from highlevel_keras.backend import check_dtypes, keras_device, load_keras, replica_distribution
 from highlevel_keras.support import (
+    HeldTensors,
     history_recorder,
     keras_checkpoint,
     padded_for_replicas,
@@ -201,6 +202,7 @@ class KerasTier:
         self.epoch = 0  # completed epochs
         self.history = History()
         self.early_stopping = resumable_early_stopping(keras, train_spec.patience)
+        self.held = HeldTensors()  # the training set in TensorFlow, kept for the next fit call
 
     @contextmanager
     def _scope(self) -> Iterator[None]:
@@ -261,8 +263,9 @@ class KerasTier:
         x, t = training_arrays(data, self.model_spec, self.dtype, spec.patience)
         steps = n_batches(len(x), spec.batch_size)
         batches, keras_callbacks = shared_batches(
-            keras, x, t, spec.batch_size, spec.seed, range(self.epoch, spec.epochs), spec.replicas
-        )
+            keras, x, t, spec.batch_size, spec.seed, range(self.epoch, spec.epochs), spec.replicas,
+            held=self.held, sources=(data.x_train, data.y_train),
+        )  # fmt: skip
         validation: tuple | None = None  # none without validation rows (a fit on all rows)
         if has_validation(data):
             validation = (data.x_val, training_targets(data.y_val, self.model_spec, self.dtype))

@@ -104,7 +104,8 @@ def prepare_run(
                 f"but {data_spec.name} now has {data.n_features} and {data.n_outputs}"
             )
         params = checkpoint.params
-    return Run(data.astype(train.dtype), data_spec, model, train, params, checkpoint)
+    # read-only: a tier may keep its framework's copy of the training set between fit calls
+    return Run(data.astype(train.dtype).frozen(), data_spec, model, train, params, checkpoint)
 
 
 def prepare_resume(checkpoint: str | Path, **train_overrides: Any) -> Run:

@@ -106,9 +106,11 @@ def train(
         optimizer.step()
         return loss.detach()
 
-    x = torch.from_numpy(np.ascontiguousarray(data.x_train)).to(device, dtype)
+    x = torch.tensor(
+        data.x_train, dtype=dtype, device=device
+    )  # a copy: the run's arrays are read-only
     if run.model.is_regression:
-        y = torch.from_numpy(np.ascontiguousarray(data.y_train)).to(device, dtype)
+        y = torch.tensor(data.y_train, dtype=dtype, device=device)
     else:
         y = torch.from_numpy(data.y_train.astype(np.int64)).to(device)
     n = len(y)
@@ -126,5 +128,5 @@ def train(
         epoch_end()
     model.eval()
     with torch.no_grad():
-        outputs = model(torch.from_numpy(np.ascontiguousarray(data.x_test)).to(device, dtype))
+        outputs = model(torch.tensor(data.x_test, dtype=dtype, device=device))
     return PeerResult.scored(seconds, loss, run, outputs.cpu().numpy())

@@ -89,6 +89,20 @@ class Dataset:
             )
         return dataclasses.replace(self, **cast)
 
+    def frozen(self) -> Dataset:
+        """The same dataset with every split's arrays read-only (views: nothing is copied). A
+        tier may then keep what it made of them (a framework's copy of the training set) from
+        one ``fit`` call to the next, knowing they cannot have changed."""
+
+        def read_only(a: np.ndarray) -> np.ndarray:
+            view = a.view()
+            view.flags.writeable = False
+            return view
+
+        arrays = {f"{kind}_{split}": read_only(getattr(self, f"{kind}_{split}"))
+                  for kind in ("x", "y") for split in SPLITS}  # fmt: skip
+        return dataclasses.replace(self, **arrays)
+
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.y_train), "val": len(self.y_val), "test": len(self.y_test)}
 

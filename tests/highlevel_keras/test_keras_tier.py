@@ -181,3 +181,41 @@ def test_steps_per_execution_divides_the_epoch(steps, expected):
     assert steps_per_execution(steps, "tensorflow") == expected
     assert steps % expected == 0
     assert steps_per_execution(steps, "torch") == 1  # Keras on PyTorch: one step per call
+
+
+def test_a_later_fit_call_reuses_the_training_tensors_of_a_read_only_dataset(blob_data, backend):
+    """On TensorFlow the training set is copied into TensorFlow once per tier, not once per fit
+    call, when the dataset cannot change (read-only, as prepare_run makes it); from writeable
+    arrays it is copied every call, so an edit between calls is never missed."""
+    import dataclasses
+
+    if backend != "tensorflow":
+        pytest.skip(f"the training tensors are kept on TensorFlow; this process runs {backend}")
+    model = ModelSpec(5, 3, (8,))
+    train = TrainSpec(optimizer="sgd", dtype="float32", epochs=1)
+    frozen = blob_data.astype("float32").frozen()
+    tier = get_tier("keras")(model, train, init_params(model, 0, "float32"))
+    tier.fit(frozen)
+    kept = tier.held.kept
+    assert kept is not None
+    tier.train_spec = dataclasses.replace(train, epochs=2)
+    tier.fit(frozen)
+    assert tier.held.kept is kept  # not copied again
+
+    writeable = blob_data.astype("float32")
+    tier.train_spec = dataclasses.replace(train, epochs=3)
+    tier.fit(writeable)
+    assert tier.held.kept is None
+    writeable.x_train[:] = 0.0  # an edit between calls reaches the next one
+    before = tier.get_params()
+    tier.train_spec = dataclasses.replace(train, epochs=4)
+    tier.fit(writeable)
+    first_layer = tier.get_params()[0][0]
+    assert np.array_equal(first_layer, before[0][0])  # zero inputs: no gradient for W1
+
+
+def test_a_frozen_dataset_cannot_be_edited(blob_data):
+    frozen = blob_data.frozen()
+    with pytest.raises(ValueError, match="read-only"):
+        frozen.x_train[0, 0] = 1.0
+    assert np.array_equal(frozen.x_train, blob_data.x_train)
