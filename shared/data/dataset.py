@@ -99,7 +99,7 @@ class Dataset:
             view.flags.writeable = False
             return view
 
-        arrays = {f"{kind}_{split}": read_only(getattr(self, f"{kind}_{split}"))
+        arrays: dict[str, Any] = {f"{kind}_{split}": read_only(getattr(self, f"{kind}_{split}"))
                   for kind in ("x", "y") for split in SPLITS}  # fmt: skip
         return dataclasses.replace(self, **arrays)
 
