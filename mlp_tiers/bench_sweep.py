@@ -121,27 +121,39 @@ def sweep(
     return points
 
 
+# Two entries whose times per sample differ by less than this share are even at that size: a
+# crossover is named only between sizes where their order is clear.
+EVEN = 0.05
+
+
 def crossovers(points: list[SweepPoint]) -> list[str]:
-    """Where two entries change places in time per sample between consecutive sizes, in words:
-    ``"numpy overtakes keras-jax between 256 and 1024"``, the floor left out."""
+    """Where two entries change places in time per sample, in words: ``"keras-jax overtakes
+    numpy between 256 and 1024"``, the floor left out. Sizes at which the two are within
+    ``EVEN`` of each other (or one did not run) decide nothing: the crossover is named between
+    the last size that put them one way and the next that put them the other."""
     names = [row.entry for row in points[0].rows if row.entry != "gemm-floor"]
     said = []
     for a, b in itertools.combinations(names, 2):
-        for left, right in itertools.pairwise(points):
-            before, after = _order(left, a, b), _order(right, a, b)
-            if before is None or after is None or before == after:
+        last: tuple[int, bool] | None = None  # (size, a faster) at the last size with an order
+        for point in points:
+            order = _order(point, a, b)
+            if order is None:
                 continue
-            faster = a if after else b
-            slower = b if after else a
-            said.append(f"{faster} overtakes {slower} between {left.size} and {right.size}")
+            if last is not None and last[1] != order:
+                faster, slower = (a, b) if order else (b, a)
+                said.append(f"{faster} overtakes {slower} between {last[0]} and {point.size}")
+            last = (point.size, order)
     return said
 
 
 def _order(point: SweepPoint, a: str, b: str) -> bool | None:
-    """Whether ``a`` took less time per sample than ``b`` at ``point`` (None: one did not run)."""
+    """Whether ``a`` took clearly less time per sample than ``b`` at ``point``; None when they
+    are within ``EVEN`` of each other or one did not run."""
     rows = {row.entry: row for row in point.rows}
     x, y = rows[a].median_seconds, rows[b].median_seconds
-    return None if x is None or y is None else x < y
+    if x is None or y is None or abs(x - y) < EVEN * min(x, y):
+        return None
+    return x < y
 
 
 def write_sweep(folder: Path, points: list[SweepPoint], axis: str, title: str,

@@ -264,6 +264,7 @@ def plot_sweep(points: list[Any], swept: str, path: str | Path, title: str) -> N
     (right) against the size swept (``swept`` names it), log scales, one line per entry, the
     floor in red."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import NullLocator
 
     figure = Figure(figsize=(11, 4.6), layout="constrained")
     per_sample, x_floor = figure.subplots(1, 2)
@@ -289,7 +290,7 @@ def plot_sweep(points: list[Any], swept: str, path: str | Path, title: str) -> N
         log_scale(axes, "x")
         log_scale(axes, "y")
         axes.set_xticks(sizes, [str(size) for size in sizes])
-        axes.minorticks_off()
+        axes.xaxis.set_minor_locator(NullLocator())  # the sizes swept, and only they
         axes.set_xlabel(swept + " (log scale)")
         axes.grid(alpha=0.3)
     x_floor.axhline(1.0, color="C3", ls="--", lw=1)

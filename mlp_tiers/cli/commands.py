@@ -106,7 +106,7 @@ def bench_sweep(args: argparse.Namespace, console: Console) -> int:
     crossovers, and the chart of time per sample and × floor against the size."""
     from mlp_tiers import bench_sweep as sweeps
     from mlp_tiers import threads
-    from mlp_tiers.bench import parse_entries
+    from mlp_tiers.bench import load_average, parse_entries
     from mlp_tiers.console import bench_table, sweep_table
     from mlp_tiers.report import machine, new_run_dir
 
@@ -134,16 +134,22 @@ def bench_sweep(args: argparse.Namespace, console: Console) -> int:
         console.print(bench_table(point.rows, point.floor, point.n_train,
                                   f"{axis} {point.size}: {shape}"))  # fmt: skip
 
+    load_before = load_average()
     with threads.LoadGenerator(args.busy):
         points = sweeps.sweep(entries, config, axis, sizes, args.repeats, count, said)
+    load_after = load_average()
     console.print(sweep_table(points, axis))
+    console.print(f"load average (1, 5, 15 min): {load_before} before, {load_after} after")
     where = machine()
     title = (f"bench --sweep {axis} · {config.data.name}, {config.train.optimizer}, "
              f"{config.train.dtype}, {args.repeats} round{'s' if args.repeats != 1 else ''} · "
              f"{where['processor']}, {where['cpus']} CPUs")  # fmt: skip
     if not args.no_save:
         folder = new_run_dir(args.out, "bench", config.data.name)
-        details = {"machine": where, "threads_flag": args.threads, "busy_processes": args.busy}
+        details = {
+            "machine": where, "threads_flag": args.threads, "busy_processes": args.busy,
+            "load_average_before": load_before, "load_average_after": load_after,
+        }  # fmt: skip
         data, chart = sweeps.write_sweep(folder, points, axis, title, details)
         console.print(f"report: {data}, chart: {chart}")
     return 0
