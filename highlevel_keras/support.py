@@ -93,8 +93,9 @@ def padded_rows(a: np.ndarray, replicas: int) -> np.ndarray:
 class HeldTensors:
     """The training arrays as TensorFlow tensors, kept from one ``fit`` call to the next while
     the same read-only arrays come back, so that a later call (a resumed run, a notebook's next
-    epoch, ``partial_fit``) does not copy the training set into TensorFlow again: 0.13 s for
-    MNIST's 51,000 rows, a sixth of an epoch.
+    epoch on ``run.data``) does not copy the training set into TensorFlow again: 0.13 s for
+    MNIST's 51,000 rows, a sixth of an epoch. (A resumed run builds a new tier, and the
+    estimators' ``partial_fit`` gives new arrays each call: they copy.)
 
     Only read-only arrays are kept (a run's dataset is: ``Dataset.frozen``), because only they
     cannot change between calls; from writeable arrays the tensors are made anew every call."""
@@ -108,13 +109,13 @@ class HeldTensors:
         as last time."""
         import tensorflow as tf
 
+        frozen = bool(sources) and not any(a.flags.writeable for a in sources)
         same = len(sources) == len(self.sources) and all(
             a is b for a, b in zip(sources, self.sources, strict=True)
         )
-        if self.kept is not None and sources and same:
+        if self.kept is not None and frozen and same:
             return self.kept
         made = tf.constant(x), tf.constant(t)
-        frozen = bool(sources) and not any(a.flags.writeable for a in sources)
         self.sources, self.kept = (sources, made) if frozen else ((), None)
         return made
 

@@ -243,6 +243,8 @@ def split_compiled(
     (timed) and those in which the framework compiled or traced (``compiles[i]`` is epoch
     ``i + 1``'s ``[JAX's count or None, seconds]``; None where nothing was watched)."""
     timed, compiled = [], []
+    if compiles is not None and len(compiles) != len(seconds):
+        compiles = None  # marks that do not match the epochs say nothing about them
     for epoch, value in enumerate(seconds[1:], start=2):
         count, compile_seconds = (compiles[epoch - 1] if compiles else None) or (None, 0.0)
         if count or compile_seconds > 0:

@@ -48,14 +48,15 @@ def parse_sweep(text: str) -> tuple[str, list[int]]:
     axis = axis.strip()
     allowed = (
         f"--sweep must be AXIS=SIZES with AXIS one of {', '.join(AXES)} and 2 to {MAX_POINTS} "
-        f"whole numbers from 1 to {MAX_SIZE}, such as hidden=64,256,1024"
+        f"different whole numbers from 1 to {MAX_SIZE}, such as hidden=64,256,1024"
     )
     parts = [part.strip() for part in values.split(",")]
-    if not equals or axis not in AXES or not all(part.isdigit() for part in parts):
+    if not equals or axis not in AXES or not all(part.isascii() and part.isdigit()
+                                                 for part in parts):  # fmt: skip
         raise SpecError(f"{allowed}; got {text!r}"[:300])
     sizes = sorted({int(part) for part in parts})
     if (
-        not 2 <= len(sizes) <= len(parts) <= MAX_POINTS
+        not 2 <= len(sizes) == len(parts) <= MAX_POINTS
         or not 1 <= sizes[0] <= sizes[-1] <= MAX_SIZE
     ):
         raise SpecError(f"{allowed}; got {text!r}"[:300])
@@ -82,6 +83,7 @@ class SweepPoint:
     rows: list[BenchRow]
     floor: float | None
     n_train: int
+    threads: int = 1
 
     def per_sample(self, row: BenchRow) -> float | None:
         median = row.median_seconds
@@ -89,7 +91,7 @@ class SweepPoint:
 
     def to_dict(self) -> dict[str, Any]:
         return {"size": self.size, "layer_sizes": list(self.layer_sizes),
-                "batch_size": self.batch_size, "n_train": self.n_train,
+                "batch_size": self.batch_size, "n_train": self.n_train, "threads": self.threads,
                 "floor_epoch_seconds": self.floor,
                 "rows": [row.to_dict(self.floor, self.n_train) for row in self.rows]}  # fmt: skip
 
@@ -108,13 +110,16 @@ def sweep(
     from mlp_tiers.bench import bench, floor_seconds
     from mlp_tiers.runner import prepare_run
 
+    for size in sizes:  # every size's spec and memory checked before the first one runs
+        prepare_run(config_at(config, axis, size))
     points = []
     for size in sizes:
         at = config_at(config, axis, size)
-        run = prepare_run(at)  # the spec and its memory checked before any entry runs
-        rows = bench(entries, at, repeats, threads(run))
+        run = prepare_run(at)
+        count = threads(run)
+        rows = bench(entries, at, repeats, count)
         point = SweepPoint(size, tuple(run.model.layer_sizes), run.train.batch_size, rows,
-                           floor_seconds(rows), len(run.data.y_train))  # fmt: skip
+                           floor_seconds(rows), len(run.data.y_train), count)  # fmt: skip
         points.append(point)
         if on_point is not None:
             on_point(point)

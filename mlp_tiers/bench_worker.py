@@ -93,10 +93,10 @@ def measure_peer(entry: str, run: Any, compiles: Any) -> dict[str, Any]:
 
 def measure_tier(entry: str, run: Any, compiles: Any) -> dict[str, Any]:
     """The tier trains the spec's epochs in one ``fit`` call, then one epoch more in a second
-    call, as a resumed run, a notebook or ``partial_fit`` does. On data without validation
-    rows, so that what a call spends outside its epochs' steps is the call's own: its fixed
-    cost, the first call's and a later one's. The second call's epoch is not one of the timed
-    epochs."""
+    call on the same dataset, as a notebook's next ``fit`` on ``run.data`` does. On data without
+    validation rows, so that what a call spends outside its epochs' steps is the call's own: the
+    first call's (its set-up, and what the loop does between its epochs) and a later one's. The
+    second call's epoch is not one of the timed epochs."""
     import dataclasses
 
     from mlp_tiers.registry import parse_tier

@@ -11,7 +11,13 @@ of the median and says so in the row.
   trace is seen by its seconds, not counted.
 
 Both are read from the frameworks' monitoring hooks, not from their logs; neither framework is
-imported here.
+imported here. What is not watched: PyTorch's ``torch.compile`` recompiles, and XLA compiling
+inside TensorFlow (the ``:jit`` variants; a shape that changed is seen by its retrace). The
+TensorFlow counter is a private symbol of ``tf.function``; where a version lacks it, it reads 0.
+
+An epoch's window runs from the end of the epoch before (or the start of training) to its own
+end, so it also holds what the loop does between epochs; ``bench`` trains without validation
+rows, which leaves little there.
 """
 
 from __future__ import annotations

@@ -27,16 +27,14 @@ from collections.abc import Sequence
 
 from shared.errors import SpecError
 from shared.resources import THREADS_VARIABLE
-from shared.threads import (
+from shared.threads import (  # the policy itself, used here and re-exported to the tools
     BLAS_VARIABLES,
-    PAYOFF_FLOPS,
+    PAYOFF_FLOPS,  # noqa: F401
     auto_threads,
-    busy_cores,
+    busy_cores,  # noqa: F401
     step_flops,
     usable_cores,
 )
-
-__all__ = ["PAYOFF_FLOPS", "auto_threads", "busy_cores", "step_flops", "usable_cores"]  # the policy
 
 # XLA reads its flags up to the first word that is not one ("--name=value"), so every word here
 # must be a flag of its own: a bare word would silently drop the flags after it.

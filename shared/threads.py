@@ -7,15 +7,17 @@ as long as on one thread (``docs/benchmarks.md``, "A busy machine"). So:
 
 - ``auto_threads`` is the policy: one thread for a step too small to share (under
   ``PAYOFF_FLOPS``), otherwise one per core no other process is using right now;
-- ``scoped_threads`` decorates every tier's ``fit``: for the length of the call, the BLAS and
-  OpenMP pools already loaded get the policy's count (through threadpoolctl), and get their
-  own count back afterwards.
+- ``scoped_threads`` decorates the NumPy tier's ``fit`` (the tier whose products run on NumPy's
+  BLAS): for the length of the call, the BLAS and OpenMP pools already loaded get the policy's
+  count (through threadpoolctl), and get their own count back afterwards.
 
 A choice already made is left alone: a thread count a command set (``--threads``, which sets
 ``MLP_TIERS_THREADS``), a thread variable in the environment (``OPENBLAS_NUM_THREADS``,
 ``OMP_NUM_THREADS``, ...), or a user's own ``threadpoolctl`` limit (a pool already below one
-thread per core). This module imports no framework; TensorFlow's and XLA's pools are fixed when
-they start, by the command line's environment (``mlp_tiers.threads``).
+thread per core). A library whose own default is below one thread per core (MKL takes one per
+physical core) reads as a choice made, and is left alone too. This module imports no framework;
+TensorFlow's and XLA's pools are fixed when they start, by the command line's environment
+(``mlp_tiers.threads``).
 """
 
 from __future__ import annotations
@@ -121,7 +123,7 @@ def policy_threads(layer_sizes: Sequence[int], batch_size: int) -> Iterator[int 
     if usable_cores() == 1 or chosen_elsewhere():
         yield None
         return
-    count = auto_threads(layer_sizes, batch_size, samples=3)  # about 10 ms of readings
+    count = auto_threads(layer_sizes, batch_size, samples=1)  # one reading: no wait per call
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=count):

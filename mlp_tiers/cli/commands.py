@@ -101,14 +101,10 @@ def bench(args: argparse.Namespace, console: Console) -> int:
         return bench_rounds(args, console, entries, config, run, count)
 
 
-def bench_sweep(args: argparse.Namespace, console: Console) -> int:
-    """``bench --sweep AXIS=SIZES``: a benchmark at each size, the table of each, the
-    crossovers, and the chart of time per sample and × floor against the size."""
+def sweep_request(args: argparse.Namespace) -> tuple[str, list[int], list[Any], Any]:
+    """``bench --sweep``'s axis, sizes, entries and spec, each refused in one line when wrong."""
     from mlp_tiers import bench_sweep as sweeps
-    from mlp_tiers import threads
-    from mlp_tiers.bench import load_average, parse_entries
-    from mlp_tiers.console import bench_table, sweep_table
-    from mlp_tiers.report import machine, new_run_dir
+    from mlp_tiers.bench import parse_entries
 
     axis, sizes = sweeps.parse_sweep(args.sweep)
     entries = parse_entries(sweeps.default_sweep_entries() if args.tiers is None else args.tiers)
@@ -122,36 +118,58 @@ def bench_sweep(args: argparse.Namespace, console: Console) -> int:
     if config.train.epochs < 2:
         raise SpecError(f"--epochs must be 2 or more with --sweep: the first epoch (which "
                         f"compiles) is not timed; got {config.train.epochs}")  # fmt: skip
+    return axis, sizes, entries, config
+
+
+def bench_sweep(args: argparse.Namespace, console: Console) -> int:
+    """``bench --sweep AXIS=SIZES``: a benchmark at each size, the table of each, the
+    crossovers, and the chart of time per sample and × floor against the size. The report is
+    written after every size, so a sweep stopped later keeps the sizes already measured."""
+    from mlp_tiers import bench_sweep as sweeps
+    from mlp_tiers import threads
+    from mlp_tiers.bench import load_average
+    from mlp_tiers.console import bench_table, sweep_table
+    from mlp_tiers.report import machine, new_run_dir
+
+    axis, sizes, entries, config = sweep_request(args)
     requested = threads.parse_threads(args.threads)
+    threads.check_busy(args.busy)
     console.print(f"bench --sweep {axis}: {', '.join(map(str, sizes))} · {len(entries)} entries "
                   f"× {args.repeats} rounds at each size")  # fmt: skip
+    where, done, load_before = machine(), [], load_average()
+    title = (f"bench --sweep {axis} · {config.data.name}, {config.train.optimizer}, "
+             f"{config.train.dtype}, {args.repeats} round{'s' if args.repeats != 1 else ''} · "
+             f"{where['processor']}, {where['cpus']} CPUs")  # fmt: skip
+    folder: list[Any] = []  # made with the first size's report
 
     def count(run: Any) -> int:  # --threads auto chooses by the step's size
         return threads.resolve(requested, run.model.layer_sizes, run.train.batch_size)
 
     def said(point: Any) -> None:
         shape = f"{'-'.join(map(str, point.layer_sizes))}, batch {point.batch_size}"
+        count_said = f"{point.threads} thread{'s' if point.threads != 1 else ''}"
         console.print(bench_table(point.rows, point.floor, point.n_train,
-                                  f"{axis} {point.size}: {shape}"))  # fmt: skip
+                                  f"{axis} {point.size}: {shape}, {count_said}"))  # fmt: skip
+        done.append(point)
+        if not args.no_save:
+            folder[:] = folder or [new_run_dir(args.out, "bench", config.data.name)]
+            details = {"machine": where, "threads_flag": args.threads,
+                       "busy_processes": args.busy, "load_average_before": load_before,
+                       "load_average_now": load_average()}  # fmt: skip
+            sweeps.write_sweep(folder[0], done, axis, title, details)
 
-    load_before = load_average()
-    with threads.LoadGenerator(args.busy):
+    with threads.LoadGenerator(args.busy) as load:
+        if load.processes:
+            import time
+
+            time.sleep(0.5)  # let the load start before auto looks at the machine
         points = sweeps.sweep(entries, config, axis, sizes, args.repeats, count, said)
     load_after = load_average()
     console.print(sweep_table(points, axis))
-    console.print(f"load average (1, 5, 15 min): {load_before} before, {load_after} after")
-    where = machine()
-    title = (f"bench --sweep {axis} · {config.data.name}, {config.train.optimizer}, "
-             f"{config.train.dtype}, {args.repeats} round{'s' if args.repeats != 1 else ''} · "
-             f"{where['processor']}, {where['cpus']} CPUs")  # fmt: skip
-    if not args.no_save:
-        folder = new_run_dir(args.out, "bench", config.data.name)
-        details = {
-            "machine": where, "threads_flag": args.threads, "busy_processes": args.busy,
-            "load_average_before": load_before, "load_average_after": load_after,
-        }  # fmt: skip
-        data, chart = sweeps.write_sweep(folder, points, axis, title, details)
-        console.print(f"report: {data}, chart: {chart}")
+    if load_before is not None and load_after is not None:
+        console.print(f"load average (1, 5, 15 min): {load_before} before, {load_after} after")
+    if folder:
+        console.print(f"report: {folder[0] / 'sweep.json'}, chart: {folder[0] / 'sweep.png'}")
     return 0
 
 

@@ -183,7 +183,9 @@ def test_steps_per_execution_divides_the_epoch(steps, expected):
     assert steps_per_execution(steps, "torch") == 1  # Keras on PyTorch: one step per call
 
 
-def test_a_later_fit_call_reuses_the_training_tensors_of_a_read_only_dataset(blob_data, backend):
+def test_a_later_fit_call_reuses_the_training_tensors_of_a_read_only_dataset(
+    blob_data, keras_tier, backend
+):
     """On TensorFlow the training set is copied into TensorFlow once per tier, not once per fit
     call, when the dataset cannot change (read-only, as prepare_run makes it); from writeable
     arrays it is copied every call, so an edit between calls is never missed."""
@@ -194,21 +196,26 @@ def test_a_later_fit_call_reuses_the_training_tensors_of_a_read_only_dataset(blo
     model = ModelSpec(5, 3, (8,))
     train = TrainSpec(optimizer="sgd", dtype="float32", epochs=1)
     frozen = blob_data.astype("float32").frozen()
-    tier = get_tier("keras")(model, train, init_params(model, 0, "float32"))
+    tier = get_tier(keras_tier)(model, train, init_params(model, 0, "float32"))
     tier.fit(frozen)
     kept = tier.held.kept
     assert kept is not None
     tier.train_spec = dataclasses.replace(train, epochs=2)
     tier.fit(frozen)
     assert tier.held.kept is kept  # not copied again
+    frozen.x_train.flags.writeable = True  # made writeable again: never trusted after
+    tier.train_spec = dataclasses.replace(train, epochs=3)
+    tier.fit(frozen)
+    assert tier.held.kept is None
+    frozen.x_train.flags.writeable = False
 
     writeable = blob_data.astype("float32")
-    tier.train_spec = dataclasses.replace(train, epochs=3)
+    tier.train_spec = dataclasses.replace(train, epochs=4)
     tier.fit(writeable)
     assert tier.held.kept is None
     writeable.x_train[:] = 0.0  # an edit between calls reaches the next one
     before = tier.get_params()
-    tier.train_spec = dataclasses.replace(train, epochs=4)
+    tier.train_spec = dataclasses.replace(train, epochs=5)
     tier.fit(writeable)
     first_layer = tier.get_params()[0][0]
     assert np.array_equal(first_layer, before[0][0])  # zero inputs: no gradient for W1

@@ -18,10 +18,10 @@ def test_a_sweep_names_its_axis_and_sizes():
 
 
 @pytest.mark.parametrize("text", ["hidden", "width=64,128", "hidden=64", "hidden=0,64",
-                                  "batch=32,x", "hidden=64,99999", "hidden=" + "1," * 20 + "2"])  # fmt: skip
+                                  "batch=32,x", "hidden=64,99999", "hidden=²,3", "hidden=64,64", "hidden=" + "1," * 20 + "2"])  # fmt: skip
 def test_a_bad_sweep_is_one_line_naming_what_is_allowed(text):
     with pytest.raises(SpecError, match=r"--sweep must be AXIS=SIZES with AXIS one of hidden, "
-                       r"batch and 2 to 12 whole numbers from 1 to 16384"):  # fmt: skip
+                       r"batch and 2 to 12 different whole numbers from 1 to 16384"):  # fmt: skip
         parse_sweep(text)
 
 
@@ -73,7 +73,7 @@ def test_bench_sweep_runs_each_size_and_writes_the_report(tmp_path, capsys):
     )  # fmt: skip
     out, err = capsys.readouterr()
     assert code == 0, err
-    assert "hidden 8: 64-8-8-10, batch 32" in out and "µs per training sample" in out
+    assert "hidden 8: 64-8-8-10, batch 32, 1 thread" in out and "µs per training sample" in out
     (folder,) = tmp_path.iterdir()
     report = json.loads((folder / "sweep.json").read_text())
     assert [point["size"] for point in report["points"]] == [8, 32]
