@@ -92,10 +92,10 @@ def padded_rows(a: np.ndarray, replicas: int) -> np.ndarray:
 
 class HeldTensors:
     """The training arrays as TensorFlow tensors, kept from one ``fit`` call to the next while
-    the same read-only arrays come back, so that a later call (a resumed run, a notebook's next
-    epoch on ``run.data``) does not copy the training set into TensorFlow again: 0.13 s for
-    MNIST's 51,000 rows, a sixth of an epoch. (A resumed run builds a new tier, and the
-    estimators' ``partial_fit`` gives new arrays each call: they copy.)
+    the same read-only arrays come back, so that a later call (a notebook's next ``fit`` on
+    ``run.data``) does not copy the training set into TensorFlow again: 0.13 s for MNIST's
+    51,000 rows, a sixth of an epoch. (A resumed run builds a new tier, and the estimators'
+    ``partial_fit`` gives new arrays each call: they copy.)
 
     Only read-only arrays are kept (a run's dataset is: ``Dataset.frozen``), because only they
     cannot change between calls; from writeable arrays the tensors are made anew every call."""

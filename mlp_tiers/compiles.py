@@ -10,10 +10,12 @@ of the median and says so in the row.
   to a process-wide counter, read here. TensorFlow counts no traces across functions, so a
   trace is seen by its seconds, not counted.
 
-Both are read from the frameworks' monitoring hooks, not from their logs; neither framework is
-imported here. What is not watched: PyTorch's ``torch.compile`` recompiles, and XLA compiling
-inside TensorFlow (the ``:jit`` variants; a shape that changed is seen by its retrace). The
-TensorFlow counter is a private symbol of ``tf.function``; where a version lacks it, it reads 0.
+Both are read from the frameworks' monitoring hooks, not from their logs. JAX is imported only
+when its compiles are to be counted (to listen to them), TensorFlow never: its counter is read
+only once it is loaded. What is not watched: PyTorch's ``torch.compile`` recompiles, and XLA
+compiling inside TensorFlow (the ``:jit`` variants; a shape that changed is seen by its
+retrace). The TensorFlow counter is a private symbol of ``tf.function``; where a version lacks
+it, it reads 0.
 
 An epoch's window runs from the end of the epoch before (or the start of training) to its own
 end, so it also holds what the loop does between epochs; ``bench`` trains without validation
@@ -43,10 +45,6 @@ class Compiled:
     def since(self, earlier: Compiled) -> Compiled:
         count = None if self.count is None or earlier.count is None else self.count - earlier.count
         return Compiled(count, self.seconds - earlier.seconds)
-
-    @property
-    def any(self) -> bool:
-        return bool(self.count) or self.seconds > 0
 
 
 class CompileWatch:
