@@ -235,6 +235,7 @@ def history_recorder(
 
     class Recorder(keras.callbacks.Callback):
         def on_train_begin(self, logs: dict | None = None) -> None:
+            raise_if_requested()  # a Ctrl-C that a library caught before the run began
             for callback in callbacks:
                 callback.on_train_begin(tier, tier.epoch + 1, tier.train_spec.epochs, steps)
 

@@ -3,12 +3,20 @@
 Every tier's ``fit`` calls, in order: ``on_train_begin`` once, ``on_batch_end`` after every
 optimizer step, ``on_epoch_end`` after every epoch (with that epoch's record), and
 ``on_train_end`` once.
+
+``CallbackList`` also looks, at the start of training and after every step and epoch, for a
+SIGINT or SIGTERM that ``shared.signals`` recorded but whose exception never reached the loop: a
+library may catch it on the way (a C extension interrupted while it loads can turn the
+``KeyboardInterrupt`` into an error its importer catches). The run then stops at the next of
+these points instead of training on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+
+from shared.signals import raise_if_requested
 
 if TYPE_CHECKING:
     from shared.contract import Tier
@@ -43,14 +51,17 @@ class CallbackList:
         self.callbacks, self.tier = list(callbacks), tier
 
     def train_begin(self, first_epoch: int, epochs: int, steps_per_epoch: int) -> None:
+        raise_if_requested()
         for callback in self.callbacks:
             callback.on_train_begin(self.tier, first_epoch, epochs, steps_per_epoch)
 
     def batch_end(self, batch: int, loss: Any) -> None:
+        raise_if_requested()
         for callback in self.callbacks:
             callback.on_batch_end(self.tier, batch, float(loss))
 
     def epoch_end(self, record: dict[str, Any]) -> None:
+        raise_if_requested()
         for callback in self.callbacks:
             callback.on_epoch_end(self.tier, record)
 

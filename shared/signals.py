@@ -4,8 +4,10 @@ While a run trains, both signals raise ``shared.errors.Interrupted`` in the main
 it interrupts is abandoned: a checkpoint being written is removed before it replaces anything
 (``shared.fileio.atomic_write``), and the run keeps the checkpoint of its last completed epoch,
 from which ``--resume`` continues exactly (the interrupted epoch is trained again, on the same
-batches). The signal is also remembered, for code that must look for it: Keras on JAX swallows
-exceptions raised inside some of its own functions, so the Keras tier's callbacks raise it again.
+batches). The signal is also remembered, for code that must look for it: library code may catch
+the exception on its way (Keras on JAX swallows exceptions raised inside some of its own
+functions; a C extension interrupted while it loads can turn it into an error that its importer
+catches), so every ``fit`` loop raises it again at its next step (``shared.callbacks``).
 """
 
 from __future__ import annotations

@@ -3,8 +3,11 @@
 Each test runs once per installed tier (``mlp_tiers.registry.available_tiers``).
 """
 
+import contextlib
 import dataclasses
 import itertools
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -15,8 +18,9 @@ from mlp_tiers.registry import available_tiers, get_tier
 from shared.callbacks import Callback
 from shared.checkpoint import load_checkpoint, save_checkpoint
 from shared.data import load_dataset
-from shared.errors import CheckpointError
+from shared.errors import CheckpointError, Interrupted
 from shared.init import init_params
+from shared.signals import stop_on_signals
 from shared.spec import DataSpec, ModelSpec, TrainSpec
 from tests.helpers import skip_if_other_keras_backend
 
@@ -269,3 +273,16 @@ def test_a_diverging_run_stops_at_the_first_non_finite_loss(tier_name, blob_data
     assert message.startswith(f"{tier_name}: the training loss became nan at epoch 1, step ")
     assert "--lr is 1e+06" in message
     assert tier.history.records == []  # no epoch record holds NaN
+
+
+def test_a_ctrl_c_that_a_library_caught_still_stops_fit(tier_name, blob_data, small_model):
+    """A Ctrl-C's exception can be caught on its way to the command line: a C extension
+    interrupted while it loads turns it into an error that its importer catches. The signal
+    was recorded all the same, so ``fit`` stops before its first step instead of training on."""
+    tier = make_tier(tier_name, small_model, TrainSpec(epochs=3, batch_size=16))
+    with stop_on_signals(), pytest.raises(Interrupted) as caught:
+        with contextlib.suppress(KeyboardInterrupt):  # what the library did with it
+            os.kill(os.getpid(), signal.SIGINT)
+        tier.fit(blob_data.astype("float32"))
+    assert caught.value.signal_number == signal.SIGINT
+    assert tier.epoch == 0 and len(tier.history) == 0
