@@ -34,6 +34,22 @@ _STARTUP_NOISE = re.compile(
     r"|E\d{4} .* cuda_platform\.cc:\d+\] failed call to cuInit)"
 )
 
+# The second line of absl's note on CPU instructions ("This TensorFlow binary is optimized to
+# use available CPU instructions ..."): a record may take more than one line.
+_NOTE_CONTINUED = re.compile(r"^To enable the following instructions: ")
+
+
+def without_startup_notes(text: str) -> list[str]:
+    """The lines of ``text`` that are not TensorFlow's start-up notes, each with its newline."""
+    kept, after_note = [], False
+    for line in text.splitlines(keepends=True):
+        note = bool(_STARTUP_NOISE.match(line))
+        if not (note or (after_note and _NOTE_CONTINUED.match(line))):
+            kept.append(line)
+        after_note = note
+    return kept
+
+
 _QUIET_LEVEL = "2"  # TensorFlow's C++ INFO and WARNING off once its logging is up
 # Set beside TF_CPP_MIN_LOG_LEVEL when mlp-tiers chose the level, so that child processes, which
 # inherit both, still know the level was not the user's.
@@ -84,11 +100,7 @@ def quiet_tensorflow_startup() -> Iterator[None]:
             os.dup2(saved, 2)
             os.close(saved)
             held.seek(0)
-            kept = [
-                line
-                for line in held.read().decode(errors="replace").splitlines(keepends=True)
-                if not _STARTUP_NOISE.match(line)
-            ]
+            kept = without_startup_notes(held.read().decode(errors="replace"))
             if kept:
                 sys.stderr.write("".join(kept))
                 sys.stderr.flush()

@@ -69,11 +69,20 @@ def test_startup_notes_are_dropped_and_everything_else_passes(monkeypatch, capfd
             b"E0000 00:00:1795668544.597606     660 cuda_platform.cc:52] failed call to "
             b"cuInit: INTERNAL: CUDA error: Failed call to cuInit: UNKNOWN ERROR (303)\n",
         )
+        os.write(
+            2,
+            b"I0000 00:00:1796357271.729561    6921 cpu_feature_guard.cc:227] This TensorFlow "
+            b"binary is optimized to use available CPU instructions in performance-critical "
+            b"operations.\nTo enable the following instructions: AVX2 FMA, in other operations, "
+            b"rebuild TensorFlow with the appropriate compiler flags.\n",
+        )
+        os.write(2, b"To enable the following instructions: said by the user, not TensorFlow\n")
         os.write(2, b"E0000 00:00:1795665111.2   10055 cuda.cc:1] a real error\n")
         os.write(2, b"Traceback: something else\n")
     err = capfd.readouterr().err
     assert "oneDNN" not in err and "InitializeLog" not in err and "cuInit" not in err
-    assert "a real error" in err and "something else" in err
+    assert "AVX2" not in err and "rebuild TensorFlow" not in err  # a note's second line too
+    assert "a real error" in err and "something else" in err and "said by the user" in err
     assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "2"
 
 
