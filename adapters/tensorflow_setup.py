@@ -4,7 +4,9 @@ TensorFlow prints start-up notes on standard error (oneDNN, CPU instructions, CU
 users of the train scripts these are noise, so ``import_tensorflow`` raises TensorFlow's C++ log
 threshold to errors and drops the informational lines printed before its logging is set up.
 Developers who want them set ``TF_CPP_MIN_LOG_LEVEL`` themselves (``TF_CPP_MIN_LOG_LEVEL=0`` shows
-everything); when that variable is set, nothing is filtered.
+everything); when that variable is set, nothing is filtered. JAX sets it to 1 as it loads, when
+it is unset: a 1 set that way, by a JAX loaded before this module (a user's script may import JAX
+first), is not taken for the user's choice.
 
 TF32 is turned off as TensorFlow is imported: on Ampere and newer GPUs TensorFlow multiplies
 float32 matrices in TF32 (10-bit mantissas) unless told otherwise, and here float32 means IEEE
@@ -50,36 +52,58 @@ def without_startup_notes(text: str) -> list[str]:
     return kept
 
 
+_LEVEL = "TF_CPP_MIN_LOG_LEVEL"
 _QUIET_LEVEL = "2"  # TensorFlow's C++ INFO and WARNING off once its logging is up
 # Set beside TF_CPP_MIN_LOG_LEVEL when mlp-tiers chose the level, so that child processes, which
 # inherit both, still know the level was not the user's.
 _MARK = "MLP_TIERS_TF_LOG_LEVEL"
+# ``import jax`` sets TF_CPP_MIN_LOG_LEVEL to 1 when it is unset: JAX's choice, not the user's.
+_JAX_LEVEL = "1"
 
 
 def _users_level() -> str | None:
-    level = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
+    level = os.environ.get(_LEVEL)
     return None if level is None or level == os.environ.get(_MARK) else level
 
 
-# Read when this module is first imported, before any framework loads.
-_USERS_LEVEL = _users_level()
+def _set_when_started(name: str) -> bool | None:
+    """Whether this process started with ``name`` in its environment (Linux keeps the
+    environment a process started with in /proc/self/environ); None where that is unknown."""
+    try:
+        with open("/proc/self/environ", "rb") as start:
+            entries = start.read().split(b"\0")
+    except OSError:
+        return None
+    return any(entry.startswith(name.encode() + b"=") for entry in entries)
+
+
+def _set_by_jax() -> bool:
+    """Whether TF_CPP_MIN_LOG_LEVEL is the 1 that JAX set, loaded before this module: the
+    process did not start with the variable (where that is unknown, a 1 beside a loaded JAX is
+    taken for JAX's)."""
+    return (
+        "jax" in sys.modules
+        and os.environ.get(_LEVEL) == _JAX_LEVEL
+        and _MARK not in os.environ
+        and not _set_when_started(_LEVEL)
+    )
 
 
 def quiet_logs() -> bool:
     """True unless the user chose TensorFlow's log level (``TF_CPP_MIN_LOG_LEVEL``) themselves."""
-    level = _users_level()
-    if level is None:
-        return True
-    # JAX sets the variable to 1 when it loads, if unset; that is JAX's choice, not the user's.
-    return _USERS_LEVEL is None and level == "1" and "jax" in sys.modules
+    return _users_level() is None
 
 
 def choose_quiet_level() -> None:
-    """Set TensorFlow's log level ourselves (marked as ours) unless the user chose one: before
-    JAX loads, which would otherwise set it to 1, unmarked, and children would take that for the
-    user's choice."""
-    if quiet_logs():
-        os.environ["TF_CPP_MIN_LOG_LEVEL"] = os.environ[_MARK] = _QUIET_LEVEL
+    """Set TensorFlow's log level ourselves (marked as ours) unless the user chose one."""
+    if quiet_logs() or _set_by_jax():
+        os.environ[_LEVEL] = os.environ[_MARK] = _QUIET_LEVEL
+
+
+# When this module is first imported, before TensorFlow loads: the level is ours from here on,
+# whichever of JAX and TensorFlow loads next (JAX leaves a level that is set alone), in this
+# process and in the processes it starts.
+choose_quiet_level()
 
 
 @contextmanager

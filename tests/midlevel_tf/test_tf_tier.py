@@ -21,6 +21,7 @@ from midlevel_tf.train import main as train_main
 from mlp_tiers.registry import get_tier
 from shared.errors import DeviceError, SpecError, UnknownNameError
 from shared.init import init_params
+from shared.packages import installed
 from shared.spec import TrainSpec
 
 FLAVOURS = ["tf-nn", "tf-layers"]
@@ -92,6 +93,45 @@ def test_a_user_chosen_log_level_is_left_alone(monkeypatch, capfd):
         os.write(2, b"I0000 00:00:1795665111.165662   10055 port.cc:153] oneDNN custom ops\n")
     assert "oneDNN" in capfd.readouterr().err
     assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0"
+
+
+def without_log_level():
+    """This process's environment without a TensorFlow log level, ours or JAX's."""
+    environment = dict(os.environ)
+    for name in ("TF_CPP_MIN_LOG_LEVEL", "MLP_TIERS_TF_LOG_LEVEL"):
+        environment.pop(name, None)
+    return environment
+
+
+JAX_FIRST = """
+import os, subprocess, sys
+import jax  # sets TF_CPP_MIN_LOG_LEVEL to 1, as it does when a user's script imports it first
+from adapters.tensorflow_setup import import_tensorflow, quiet_logs
+import_tensorflow()
+child = "from adapters.tensorflow_setup import quiet_logs; print(quiet_logs())"
+print(quiet_logs(), os.environ["TF_CPP_MIN_LOG_LEVEL"],
+      subprocess.run([sys.executable, "-c", child], capture_output=True, text=True).stdout)
+"""
+
+
+@pytest.mark.skipif(not installed("jax"), reason="needs jax, which is not installed")
+def test_tensorflow_is_quiet_after_jax_loaded_first_and_a_users_level_is_kept():
+    """JAX sets TF_CPP_MIN_LOG_LEVEL when it loads; loaded before the quiet import, its 1 was
+    taken for the user's choice, and TensorFlow's start-up notes were printed."""
+    quiet = subprocess.run(
+        [sys.executable, "-c", JAX_FIRST],
+        capture_output=True, text=True, timeout=300, env=without_log_level(),
+    )  # fmt: skip
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stderr == ""
+    assert quiet.stdout.split() == ["True", "2", "True"]  # and the process it starts knows
+    users = subprocess.run(
+        [sys.executable, "-c", "import os, jax\nfrom adapters.tensorflow_setup import quiet_logs\n"
+         "print(quiet_logs(), os.environ['TF_CPP_MIN_LOG_LEVEL'])"],
+        capture_output=True, text=True, timeout=300,
+        env={**without_log_level(), "TF_CPP_MIN_LOG_LEVEL": "1"},
+    )  # fmt: skip
+    assert users.stdout.split() == ["False", "1"], users.stderr
 
 
 def run_train(*args, env=None):
