@@ -68,10 +68,9 @@ class Replicas:
         """This replica's rows of a batch of ``batch_rows``."""
         return shard(batch_rows, self.count, self.rank)
 
-    def sum(
-        self, grads: list, loss: np.ndarray, correct: int | None
-    ) -> tuple[np.ndarray, int | None]:
-        """Sum ``grads`` (in place), ``loss`` and ``correct`` over every replica.
+    def sum(self, grads: list, loss, correct) -> tuple:
+        """Sum ``grads`` (in place), ``loss`` and ``correct`` (0-d arrays; ``correct`` None for a
+        regressor) over every replica; the sums come back as 0-d arrays on this replica's device.
 
         The gradients travel in one contiguous buffer, one ``Allreduce`` for all of them; the
         loss and the count travel in float64 beside them. From the GPU (CuPy), the buffer is
@@ -84,7 +83,8 @@ class Replicas:
         for g in grads:
             g[...] = self.xp.asarray(buffer[offset : offset + g.size].reshape(g.shape))
             offset += g.size
-        scalars = np.array([float(loss), 0 if correct is None else correct], dtype=np.float64)
+        scalars = np.array([float(loss), 0 if correct is None else int(correct)], dtype=np.float64)
         self.comm.Allreduce(self.MPI.IN_PLACE, scalars, op=self.MPI.SUM)
         self.seconds += time.perf_counter() - start
-        return np.asarray(scalars[0]), None if correct is None else int(scalars[1])
+        summed_correct = None if correct is None else self.xp.asarray(int(scalars[1]))
+        return self.xp.asarray(scalars[0]), summed_correct

@@ -15,21 +15,28 @@ can use on this machine now, for the length of the call (``shared.threads``).
 
 With ``--replicas N`` (``lowlevel_numpy.replicas``), N processes started by ``mpiexec`` each run
 this step on their share of every batch, and sum their gradients before the update.
+
+On a GPU (CuPy), each array operation only queues a kernel and returns: the GPU runs behind
+Python. Reading a value back to the host (``float(loss)``) waits until the GPU has caught up, so
+the loop keeps each step's loss on the device and reads ``read_every`` steps' losses back in one
+copy (every step on the CPU, where reading costs nothing), and it moves each epoch's batch order
+onto the device in one copy instead of one per step.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from lowlevel_numpy.backend import array_module, to_numpy
+from lowlevel_numpy.fused import make_fused_optimizer
 from lowlevel_numpy.model import MLP
 from lowlevel_numpy.optimizers import make_optimizer
 from lowlevel_numpy.replicas import Replicas
-from shared.batching import Shard, epoch_batches, n_batches
+from shared.batching import Shard, epoch_permutation, n_batches
 from shared.callbacks import Callback, CallbackList
 from shared.checkpoint import Checkpoint, CheckpointFile, pairs
 from shared.contract import check_batch
@@ -76,10 +83,18 @@ class NumpyTier:
         # Each of N replicas carries 1/N of the L2 term: their summed gradients carry it once.
         l2_share = train_spec.l2 / train_spec.replicas
         self.model = MLP(model_spec, on_device, dropout=train_spec.dropout, l2=l2_share, xp=self.xp)
-        self.optimizer = make_optimizer(self.model.parameters, train_spec)
+        # On a GPU each update is one kernel per array (lowlevel_numpy.fused): the same formulas.
+        on_gpu = self.device == "cupy"
+        self.optimizer = (make_fused_optimizer if on_gpu else make_optimizer)(
+            self.model.parameters, train_spec
+        )
         self.epoch = 0  # completed epochs
         self.history = History()
         self.early_stopping = early_stopping_for(train_spec)
+        # Steps whose results are read back together: on a GPU, 32 steps are queued ahead of the
+        # read, and the callbacks hear of them in a burst. A replica sums each step's loss with
+        # the others' on the host anyway.
+        self.read_every = 32 if self.device == "cupy" and self.replicas is None else 1
 
     @property
     def step(self) -> int:
@@ -88,11 +103,12 @@ class NumpyTier:
 
     # -- one step ---------------------------------------------------------------------------
 
-    def train_step(self, x, t, shard: Shard | None = None) -> tuple[float, int | None]:
+    def train_step(self, x, t, shard: Shard | None = None):
         """One optimizer step on a batch already on the device: ``x (n, n_inputs)`` and targets
         ``t (n, n_outputs)`` (one-hot labels, or a regressor's standardized numbers). Returns
         the batch's loss and how many samples the forward pass got right (the training accuracy,
-        counted as Keras counts it: before the update; None for a regressor).
+        counted as Keras counts it: before the update; None for a regressor), both as 0-d arrays
+        on the device: reading them is left to the caller.
 
         A data-parallel replica passes its ``shard``: ``x`` and ``t`` are then its rows of the
         batch, and the loss, the gradients and the count are summed over the replicas before
@@ -105,12 +121,12 @@ class NumpyTier:
         loss, dz = model.loss(z, t, n)  # data loss + L2, and dL/dz
         correct = None
         if not self.model_spec.is_regression:
-            correct = int((z.argmax(axis=1) == t.argmax(axis=1)).sum())
+            correct = (z.argmax(axis=1) == t.argmax(axis=1)).sum()
         grads = model.backward(dz)  # dL/dW, dL/db of every layer
         if self.replicas is not None:  # this replica's share of each: summed over all of them
             loss, correct = self.replicas.sum(grads, loss, correct)
         self.optimizer.apply_update(model.parameters, grads)
-        return float(loss), correct
+        return loss, correct
 
     def train_on_batch(self, x: np.ndarray, y: np.ndarray) -> float:
         """``train_step`` on host arrays ``x (n, n_inputs)`` and labels ``y (n,)`` (a
@@ -122,9 +138,9 @@ class NumpyTier:
         if self.replicas is not None:  # every replica is given the whole batch, and takes its rows
             mine = self.replicas.shard(len(x))
             x, t = x[mine.rows], t[mine.rows]
-            return self.train_step(self.xp.asarray(x), self.xp.asarray(t), mine)[0]
+            return float(self.train_step(self.xp.asarray(x), self.xp.asarray(t), mine)[0])
         loss, _ = self.train_step(self.xp.asarray(x), self.xp.asarray(t))
-        return loss
+        return float(loss)
 
     def probe(self, x: np.ndarray, y: np.ndarray) -> dict:
         """The logits, loss and gradients of one batch at the current weights, dropout off,
@@ -164,24 +180,27 @@ class NumpyTier:
 
         while self.epoch < spec.epochs and not stopped(self.early_stopping):
             start = time.perf_counter()
-            losses, sizes, right = [], [], []  # right: a classifier's count, batch by batch
-            for batch, rows in enumerate(epoch_batches(n, spec.batch_size, spec.seed, self.epoch)):
+            losses, counts, unread = [], [], []  # unread: (batch, loss, count), not read back yet
+            order = self.xp.asarray(epoch_permutation(n, spec.seed, self.epoch))  # shuffled rows
+            for batch, first in enumerate(range(0, n, spec.batch_size)):
+                rows = order[first : first + spec.batch_size]  # the batch of shared.batching
                 mine = None  # data parallel: this replica's share of the batch's rows
                 if self.replicas is not None:
                     mine = self.replicas.shard(len(rows))
                     rows = rows[mine.rows]
-                rows = self.xp.asarray(rows)
-                x_batch, t_batch = x[rows], t[rows]
-                loss, batch_correct = self.train_step(x_batch, t_batch, mine)
-                loss = check_finite(loss, self.name, spec.lr, self.epoch + 1, batch + 1, steps)
-                losses.append(loss)
-                sizes.append(len(rows) if mine is None else mine.batch_rows)
-                if batch_correct is not None:
-                    right.append(batch_correct)
-                hooks.batch_end(batch, loss)
+                loss, batch_correct = self.train_step(x[rows], t[rows], mine)
+                unread.append((batch, loss, batch_correct))
+                if len(unread) < self.read_every and batch < steps - 1:
+                    continue  # on a GPU: queue more steps before waiting for any of them
+                for done, loss, batch_correct in self._read_back(unread, steps):
+                    losses.append(loss)
+                    counts.append(batch_correct)
+                    hooks.batch_end(done, loss)
+                unread = []
             seconds = time.perf_counter() - start
             self.epoch += 1
-            correct = sum(right) if right else None  # None: a regressor counts nothing
+            sizes = [min(spec.batch_size, n - first) for first in range(0, n, spec.batch_size)]
+            correct = None if self.model_spec.is_regression else sum(counts)
 
             val_loss, val_accuracy = validate(
                 self.predict_proba(data.x_val), data, self.model_spec, self.get_params(), spec.l2
@@ -204,6 +223,21 @@ class NumpyTier:
             self.history.stopped_epoch = stopper.stopped_epoch
         hooks.train_end()
         return self.history
+
+    def _read_back(self, unread: list, steps: int) -> list[tuple[int, float, Any]]:
+        """``unread``, ``(batch, loss, count)`` of steps whose loss and count are 0-d arrays on
+        the device, with host numbers instead: the losses in one copy and the counts in
+        another, which wait for the last of these steps to finish. Each loss is checked: the
+        first that is not finite stops the run, naming its step."""
+        spec = self.train_spec
+        losses = to_numpy(self.xp.stack([loss for _, loss, _ in unread])).tolist()
+        counts: list = [None] * len(unread)  # a regressor counts nothing
+        if unread[0][2] is not None:
+            counts = to_numpy(self.xp.stack([count for _, _, count in unread])).tolist()
+        return [
+            (batch, check_finite(loss, self.name, spec.lr, self.epoch + 1, batch + 1, steps), count)
+            for (batch, _, _), loss, count in zip(unread, losses, counts)
+        ]
 
     # -- inference, parameters, checkpoints -------------------------------------------------
 

@@ -211,10 +211,17 @@ def plot_learning_curves(
 def plot_bench(rows: list[Any], floor: float | None, path: str | Path, title: str) -> None:
     """Seconds per epoch of every entry that ran, as horizontal bars (median, with the middle
     half of its epochs as the whisker), fastest on top, the GEMM floor as a dashed line."""
+    import textwrap
+
     from matplotlib.figure import Figure
 
     timed = sorted((row for row in rows if row.ok), key=lambda row: row.median_seconds)
-    figure = Figure(figsize=(9, 0.9 + 0.42 * max(len(timed), 1)), layout="constrained")
+    # About 100 characters of the 9-point title fit from the axes' left edge to the figure's right
+    # edge: a longer line (a GPU run's title names where the floor ran) wraps instead of being cut.
+    title_lines = [wrapped for line in title.splitlines()
+                   for wrapped in textwrap.wrap(line, 100) or [""]]  # fmt: skip
+    height = 0.9 + 0.42 * max(len(timed), 1) + 0.15 * max(len(title_lines) - 2, 0)
+    figure = Figure(figsize=(9, height), layout="constrained")
     axes = figure.subplots()
     labels = [row.entry for row in timed]
     medians = [row.median_seconds for row in timed]
@@ -253,7 +260,7 @@ def plot_bench(rows: list[Any], floor: float | None, path: str | Path, title: st
         handles.append(axes.axvline(floor, color="C3", ls="--", lw=1, label="GEMM floor"))
     # beside the bars, never over the slowest entry's label
     axes.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
-    axes.set_title(title, fontsize=9, loc="left")
+    axes.set_title("\n".join(title_lines), fontsize=9, loc="left")
     with atomic_write(path) as handle:
         figure.savefig(handle, format="png", dpi=120)
 

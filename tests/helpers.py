@@ -1,4 +1,5 @@
-"""Small data made in memory, shared by several test modules."""
+"""Small data made in memory, and checks of what this machine has, shared by several test
+modules."""
 
 import gzip
 import importlib
@@ -115,3 +116,15 @@ def replica_config(replicas: int, train: dict) -> dict:
         "train": {"dtype": "float64", "epochs": 2, "batch_size": 90, "replicas": replicas,
                   **train},
     }  # fmt: skip
+
+
+def gpu_available() -> bool:
+    """Whether the NumPy tier can run on a GPU here (CuPy installed, a CUDA GPU seen)."""
+    from lowlevel_numpy.backend import array_module
+    from shared.errors import DeviceError
+
+    try:
+        array_module("gpu")
+    except DeviceError:
+        return False
+    return True

@@ -9,6 +9,7 @@ from lowlevel_numpy.tier import NumpyTier
 from shared.errors import DeviceError
 from shared.init import init_params
 from shared.spec import ModelSpec, TrainSpec
+from tests.helpers import gpu_available
 
 
 def test_cpu_is_numpy():
@@ -37,16 +38,8 @@ def test_gpu_without_a_device_is_a_clear_error(monkeypatch):
     assert array_module("auto") is np
 
 
-def _gpu_available() -> bool:
-    try:
-        array_module("gpu")
-    except DeviceError:
-        return False
-    return True
-
-
 @pytest.mark.gpu
-@pytest.mark.skipif(not _gpu_available(), reason="needs CuPy and a CUDA GPU")
+@pytest.mark.skipif(not gpu_available(), reason="needs CuPy and a CUDA GPU")
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_gpu_matches_cpu_in_float64(blob_data, optimizer):
     model = ModelSpec(n_inputs=5, n_outputs=3, hidden=(16, 8))
